@@ -1,0 +1,26 @@
+# Install rules: headers, the exported targets, a config and a version file,
+# so `find_package(courier CONFIG)` works after `cmake --install`.
+include(CMakePackageConfigHelpers)
+
+set(courier_config_dir "${CMAKE_INSTALL_LIBDIR}/cmake/courier")
+
+install(TARGETS courier_core EXPORT courier-targets)
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/courier"
+  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+install(EXPORT courier-targets
+  NAMESPACE courier::
+  DESTINATION "${courier_config_dir}")
+
+configure_package_config_file(
+  "${PROJECT_SOURCE_DIR}/cmake/courier-config.cmake.in"
+  "${PROJECT_BINARY_DIR}/courier-config.cmake"
+  INSTALL_DESTINATION "${courier_config_dir}")
+write_basic_package_version_file(
+  "${PROJECT_BINARY_DIR}/courier-config-version.cmake"
+  COMPATIBILITY SameMinorVersion)
+install(FILES
+  "${PROJECT_BINARY_DIR}/courier-config.cmake"
+  "${PROJECT_BINARY_DIR}/courier-config-version.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/courier_dependencies.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/find_concurrentqueue.cmake"
+  DESTINATION "${courier_config_dir}")

@@ -1,0 +1,246 @@
+// courier::bus: a typed subject/observer bus on Boost.Signals2.
+//
+// Observers subscribe to an event type (any struct) and are called when an
+// event of exactly that type is published. Each type has its own Signals2
+// signal, found by a dense per-type index in a two-level table: no typeid
+// hashing on the hot path, and a type nobody observes costs two loads.
+//
+// publish(e) runs the observers on the caller's thread, in priority order and
+// then subscription order, seeing the observers connected when it starts.
+// An observer's exception propagates to the caller of publish(), and the
+// observers after it are not called for that event. Subscribing,
+// unsubscribing and publishing from inside an observer are all allowed.
+//
+// post(e) queues the event (moodycamel's concurrent queue); the bus's worker
+// thread, or the application through run_pending(), publishes it later.
+// Events one thread posts are observed in the order it posted them. An
+// exception on this path goes to the error handler (bus_options::on_error)
+// and the worker keeps running. drain() waits until every event posted before
+// it was called has been handled. The destructor refuses new posts, then
+// handles (shutdown_policy::drain, default) or discards what is queued.
+//
+// courier::bus is thread-safe; courier::bus_st uses Signals2's dummy_mutex and
+// must be used from one thread, except post(), which any thread may call.
+#pragma once
+
+#include "courier/bus_options.hpp"
+#include "courier/detail/post_queue.hpp"
+#include "courier/detail/publish_scope.hpp"
+#include "courier/detail/type_index.hpp"
+#include "courier/detail/type_table.hpp"
+#include "courier/error.hpp"
+#include "courier/event_ref.hpp"
+#include "courier/subscription.hpp"
+
+#include <boost/signals2/signal.hpp>
+#include <boost/signals2/signal_type.hpp>
+
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <type_traits>
+#include <utility>
+
+namespace courier {
+inline namespace v1 {
+
+template <class ThreadingPolicy>
+class basic_bus {
+ public:
+  using threading_policy = ThreadingPolicy;
+
+  // Throws courier::error (invalid_option) for a worker thread on a
+  // single-threaded bus.
+  explicit basic_bus(bus_options options = {})
+      : queue_(*this, choose_executor(options.executor), options.on_shutdown,
+               std::move(options.on_error)) {}
+
+  basic_bus(const basic_bus&) = delete;
+  basic_bus& operator=(const basic_bus&) = delete;
+
+  // Stops the async path first (see shutdown_policy), then disconnects every
+  // observer. Subscriptions may outlive the bus; they become no-ops.
+  ~basic_bus() {
+    queue_.shutdown();
+    // Subscriptions share ownership of the per-type entries, so the signals
+    // may outlive the bus: disconnect their slots explicitly.
+    types_.for_each([](type_entry_base& entry) { entry.disconnect_all(); });
+    all_->disconnect_all();
+  }
+
+  // Calls handler(const Event&) for every Event published from now until the
+  // returned subscription is disconnected or destroyed. Throws what Signals2
+  // throws on allocation failure. Thread-safe (bus) / single thread (bus_st).
+  template <class Event, class Handler>
+    requires std::invocable<Handler&, const Event&>
+  [[nodiscard]] subscription subscribe(Handler&& handler, subscribe_options<Event> options = {}) {
+    static_assert(std::is_same_v<Event, std::remove_cvref_t<Event>>,
+                  "subscribe<Event>: name the event type without const or &");
+    const auto entry = entry_for<Event>();
+    if (options.filter) {
+      return connect(entry, options.priority, options.owner,
+                     [handler = std::forward<Handler>(handler),
+                      filter = std::move(options.filter)](const Event& event) mutable {
+                       if (filter(event)) handler(event);
+                     });
+    }
+    return connect(entry, options.priority, options.owner, std::forward<Handler>(handler));
+  }
+
+  // Calls owner->method(event) while owner lives; the owner is tracked, not
+  // kept alive (it is kept alive only during each call).
+  template <class Event, class Owner>
+  [[nodiscard]] subscription subscribe(const std::shared_ptr<Owner>& owner,
+                                       void (Owner::*method)(const Event&),
+                                       subscribe_options<Event> options = {}) {
+    options.owner = owner;
+    Owner* target = owner.get();
+    return subscribe<Event>([target, method](const Event& event) { (target->*method)(event); },
+                            std::move(options));
+  }
+
+  // Calls handler(event_ref) for every event of every type, after the typed
+  // observers of that event. For bridges and loggers. Same rules as subscribe.
+  template <class Handler>
+    requires std::invocable<Handler&, const event_ref&>
+  [[nodiscard]] subscription subscribe_all(Handler&& handler,
+                                           subscribe_options<event_ref> options = {}) {
+    if (options.filter) {
+      return connect(all_, options.priority, options.owner,
+                     [handler = std::forward<Handler>(handler),
+                      filter = std::move(options.filter)](const event_ref& event) mutable {
+                       if (filter(event)) handler(event);
+                     });
+    }
+    return connect(all_, options.priority, options.owner, std::forward<Handler>(handler));
+  }
+
+  // Calls the observers of Event connected when the call starts, on this
+  // thread. Propagates the first exception an observer throws.
+  template <class Event>
+  void publish(const Event& event) {
+    auto* entry = static_cast<type_entry<Event>*>(types_.find(detail::type_index<Event>()));
+    const bool typed = entry != nullptr && entry->observers.load(std::memory_order_acquire) != 0;
+    const bool catch_all = all_->observers.load(std::memory_order_acquire) != 0;
+    if (!typed && !catch_all) return;
+    [[maybe_unused]] scope_guard scope;
+    if (typed) entry->signal(event);
+    if (catch_all) all_->signal(event_ref::of(event));
+  }
+
+  // Queues the event for the executor. Throws courier::error
+  // (bus_shutting_down) once the destructor has begun, std::bad_alloc when
+  // the queue cannot grow. Thread-safe on both bus and bus_st.
+  template <class Event>
+  void post(Event&& event) {
+    queue_.post(std::forward<Event>(event));
+  }
+
+  // Manual executor only: publishes up to max queued events on this thread
+  // and returns how many. One caller at a time runs; others wait their turn.
+  // Throws courier::error (invalid_option) on a bus with a worker thread,
+  // (would_deadlock) from inside an observer it is running.
+  std::size_t run_pending(std::size_t max = static_cast<std::size_t>(-1)) {
+    return queue_.run_pending(max);
+  }
+
+  // Returns once every event posted before this call has been handled (with
+  // a manual executor it handles them itself). Throws courier::error
+  // (would_deadlock) from inside an observer of a posted event. Thread-safe.
+  void drain() { queue_.drain(); }
+
+  // True when Event has at least one connected observer (a hint: another
+  // thread may change it at once). Thread-safe.
+  template <class Event>
+  bool has_observers() const noexcept {
+    const auto* entry = types_.find(detail::type_index<Event>());
+    return entry != nullptr && entry->observers.load(std::memory_order_acquire) != 0;
+  }
+
+ private:
+  template <class Signature>
+  using signal_of = typename boost::signals2::signal_type<
+      Signature, boost::signals2::keywords::mutex_type<typename ThreadingPolicy::mutex>>::type;
+
+  // One per event type: its signal and the count publish() reads to skip it.
+  struct type_entry_base {
+    virtual ~type_entry_base() = default;
+    virtual void disconnect_all() = 0;
+    std::atomic<std::size_t> observers{0};
+  };
+  template <class Event>
+  struct type_entry final : type_entry_base {
+    void disconnect_all() override { signal.disconnect_all_slots(); }
+    signal_of<void(const Event&)> signal;
+  };
+
+  // The thread-safe bus marks publishes so disconnect() knows when it must
+  // not wait; the single-threaded bus never waits and skips the marking.
+  struct no_scope {};
+  using scope_guard =
+      std::conditional_t<ThreadingPolicy::thread_safe, detail::publish_scope, no_scope>;
+
+  static executor_kind choose_executor(std::optional<executor_kind> requested) {
+    if (!requested) {
+      return ThreadingPolicy::thread_safe ? executor_kind::worker_thread : executor_kind::manual;
+    }
+    if (*requested == executor_kind::worker_thread && !ThreadingPolicy::thread_safe) {
+      throw error(errc::invalid_option,
+                  "bus_options::executor: a single-threaded bus cannot own a worker thread");
+    }
+    return *requested;
+  }
+
+  // The entry of Event, created on first use. Subscriptions keep it alive,
+  // so they may outlive the bus.
+  template <class Event>
+  std::shared_ptr<type_entry<Event>> entry_for() {
+    const std::size_t index = detail::type_index<Event>();
+    if (types_.find(index) == nullptr) {
+      std::lock_guard lock(types_mutex_);
+      if (types_.find(index) == nullptr) types_.insert(index, std::make_shared<type_entry<Event>>());
+    }
+    return std::static_pointer_cast<type_entry<Event>>(types_.owner(index));
+  }
+
+  // Connects call to signal with a release_signal inside the stored slot, so
+  // the subscription learns when Signals2 lets go of it (see subscription.hpp).
+  template <class Entry, class Call>
+  subscription connect(const std::shared_ptr<Entry>& entry, int priority,
+                       const std::weak_ptr<const void>& owner, Call&& call) {
+    std::shared_ptr<std::atomic<std::size_t>> observers(entry, &entry->observers);
+    auto state = std::make_shared<detail::subscription_state>(observers, ThreadingPolicy::thread_safe);
+    auto released = std::make_shared<detail::release_signal>(state);
+    typename decltype(entry->signal)::slot_type slot(
+        [call = std::forward<Call>(call), released = std::move(released)](const auto& event) mutable {
+          call(event);
+        });
+    const bool tracks_owner =
+        owner.owner_before(std::weak_ptr<const void>{}) || std::weak_ptr<const void>{}.owner_before(owner);
+    if (tracks_owner) slot.track_foreign(owner);
+    observers->fetch_add(1, std::memory_order_acq_rel);
+    try {
+      state->connection = entry->signal.connect(priority, slot);
+    } catch (...) {
+      observers->fetch_sub(1, std::memory_order_acq_rel);
+      throw;
+    }
+    return subscription(std::move(state));
+  }
+
+  detail::type_table<type_entry_base> types_;
+  std::shared_ptr<type_entry<event_ref>> all_ = std::make_shared<type_entry<event_ref>>();
+  typename ThreadingPolicy::mutex types_mutex_;
+  detail::post_queue<basic_bus> queue_;  // last: destroyed first
+};
+
+// The thread-safe bus.
+using bus = basic_bus<multi_threaded>;
+// The single-threaded bus (Signals2 dummy_mutex): one thread subscribes,
+// publishes and runs posted events; other threads may only post().
+using bus_st = basic_bus<single_threaded>;
+
+}  // namespace v1
+}  // namespace courier

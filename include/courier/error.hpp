@@ -1,0 +1,60 @@
+// courier::error: the one exception type courier throws.
+//
+// It derives from std::system_error so callers can catch it as a standard
+// error, compare its code() with courier::errc values, or keep only the
+// message. Every message names the thing that was wrong.
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+namespace courier {
+inline namespace v1 {
+
+// What went wrong. Values are stable: they may be logged and compared.
+enum class errc {
+  bus_shutting_down = 1,  // post() after the bus began to shut down
+  would_deadlock,         // e.g. drain() from inside the bus's own worker
+  invalid_option,         // an options struct asked for something impossible
+  too_many_event_types,   // the per-type table is full (see detail/type_table.hpp)
+};
+
+// The category behind courier's error codes; its name is "courier".
+// Thread-safe.
+inline const std::error_category& error_category() noexcept {
+  class category final : public std::error_category {
+   public:
+    const char* name() const noexcept override { return "courier"; }
+    std::string message(int value) const override {
+      switch (static_cast<errc>(value)) {
+        case errc::bus_shutting_down: return "the bus is shutting down";
+        case errc::would_deadlock: return "the call would deadlock";
+        case errc::invalid_option: return "invalid option";
+        case errc::too_many_event_types: return "too many event types";
+      }
+      return "unknown courier error";
+    }
+  };
+  static const category instance;
+  return instance;
+}
+
+inline std::error_code make_error_code(errc value) noexcept {
+  return {static_cast<int>(value), error_category()};
+}
+
+// Thrown by courier's throwing functions. what() reads
+// "<context>: <category message>", e.g. "post(order_placed): the bus is
+// shutting down".
+class error : public std::system_error {
+ public:
+  error(errc code, const std::string& context)
+      : std::system_error(make_error_code(code), context) {}
+};
+
+}  // namespace v1
+}  // namespace courier
+
+template <>
+struct std::is_error_code_enum<courier::errc> : std::true_type {};

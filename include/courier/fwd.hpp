@@ -1,0 +1,24 @@
+// Forward declarations of courier's core types, for headers that only name them.
+#pragma once
+
+namespace courier {
+inline namespace v1 {
+
+struct multi_threaded;
+struct single_threaded;
+template <class ThreadingPolicy>
+class basic_bus;
+using bus = basic_bus<multi_threaded>;
+using bus_st = basic_bus<single_threaded>;
+
+class subscription;
+struct subscription_id;
+class event_ref;
+class error;
+enum class errc;
+struct bus_options;
+template <class Event>
+struct subscribe_options;
+
+}  // namespace v1
+}  // namespace courier

@@ -142,7 +142,7 @@ template <class Handoff>
 void post_to_one_observer(benchmark::State& state) {
   const int producers = static_cast<int>(state.range(0));
   const int share = events_per_iteration / producers;
-  std::atomic<std::uint64_t> observed{0};
+  alignas(64) std::atomic<std::uint64_t> observed{0};  // off the producer's stack line
   Handoff handoff([&observed](const tick& e) { observed.fetch_add(e.value, std::memory_order_relaxed); });
   std::barrier start(producers);
   std::barrier finish(producers);

@@ -11,6 +11,8 @@
 //                handoff: the consumer pops one event per lock
 //   bus          courier::bus::post with its worker thread
 // Compare subjects within one run (bench/README.md): the machine is shared.
+#include "ratio_reporter.hpp"
+
 #include <courier/bus.hpp>
 
 #include <benchmark/benchmark.h>
@@ -197,7 +199,12 @@ int main(int argc, char** argv) {
   register_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
+  courier_bench::ratio_reporter reporter({
+      {"BM_publish", "bus", "signals2", false},
+      {"BM_publish", "bus_st", "signals2_st", false},
+      {"BM_post", "bus", "mutex_deque", true},
+  });
+  benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
 }

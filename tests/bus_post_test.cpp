@@ -238,4 +238,154 @@ TEST(bus_post, a_bus_st_accepts_posts_from_other_threads) {
   for (int s = 0; s < 100; ++s) EXPECT_EQ(seen[static_cast<std::size_t>(s)], s);
 }
 
+// A run of posted events of one type reaches a lone observer in one Signals2
+// call (detail/run_delivery.hpp). These tests pin down that nothing an
+// observer can see differs from one publish per event. A manual bus posts
+// everything first, so run_pending() finds the events as one run.
+
+struct step {
+  int value;
+};
+
+// Who saw which event, in the order it happened.
+using sightings = std::vector<std::string>;
+std::string sighting(const char* observer, int value) { return observer + std::to_string(value); }
+
+template <class Bus>
+void post_steps(Bus& bus, int count) {
+  for (int v = 0; v < count; ++v) bus.post(step{v});
+}
+
+TEST(bus_post_runs, a_lone_observer_sees_the_whole_run_in_order) {
+  courier::bus bus({.executor = courier::executor_kind::manual});
+  std::vector<int> seen;
+  auto sub = bus.subscribe<step>([&](const step& e) { seen.push_back(e.value); });
+  post_steps(bus, 100);
+  EXPECT_EQ(bus.run_pending(), 100U);
+  ASSERT_EQ(seen.size(), 100U);
+  for (int v = 0; v < 100; ++v) EXPECT_EQ(seen[static_cast<std::size_t>(v)], v);
+}
+
+TEST(bus_post_runs, two_observers_see_each_event_in_turn) {
+  courier::bus bus({.executor = courier::executor_kind::manual});
+  sightings log;
+  auto a = bus.subscribe<step>([&](const step& e) { log.push_back(sighting("a", e.value)); });
+  auto b = bus.subscribe<step>([&](const step& e) { log.push_back(sighting("b", e.value)); });
+  post_steps(bus, 3);
+  bus.run_pending();
+  EXPECT_THAT(log, ElementsAre("a0", "b0", "a1", "b1", "a2", "b2"));
+}
+
+TEST(bus_post_runs, an_observer_subscribed_mid_run_sees_the_events_after_it) {
+  courier::bus_st bus;
+  sightings log;
+  courier::subscription late;
+  auto a = bus.subscribe<step>([&](const step& e) {
+    log.push_back(sighting("a", e.value));
+    if (e.value == 1) {
+      late = bus.subscribe<step>([&](const step& seen) { log.push_back(sighting("b", seen.value)); });
+    }
+  });
+  post_steps(bus, 4);
+  bus.run_pending();
+  EXPECT_THAT(log, ElementsAre("a0", "a1", "a2", "b2", "a3", "b3"));
+}
+
+TEST(bus_post_runs, a_catch_all_observer_subscribed_mid_run_sees_the_events_after_it) {
+  courier::bus bus({.executor = courier::executor_kind::manual});
+  sightings log;
+  courier::subscription all;
+  auto a = bus.subscribe<step>([&](const step& e) {
+    log.push_back(sighting("a", e.value));
+    if (e.value == 0) {
+      all = bus.subscribe_all([&](const courier::event_ref& event) {
+        log.push_back(sighting("all", event.get_if<step>()->value));
+      });
+    }
+  });
+  post_steps(bus, 3);
+  bus.run_pending();
+  EXPECT_THAT(log, ElementsAre("a0", "a1", "all1", "a2", "all2"));
+}
+
+TEST(bus_post_runs, an_observer_that_disconnects_itself_sees_nothing_after) {
+  courier::bus bus({.executor = courier::executor_kind::manual});
+  std::vector<int> seen;
+  courier::subscription sub;
+  sub = bus.subscribe<step>([&](const step& e) {
+    seen.push_back(e.value);
+    if (e.value == 2) sub.disconnect();
+  });
+  post_steps(bus, 6);
+  EXPECT_EQ(bus.run_pending(), 6U);
+  EXPECT_THAT(seen, ElementsAre(0, 1, 2));
+}
+
+TEST(bus_post_runs, an_observer_blocked_mid_run_is_skipped_until_unblocked) {
+  courier::bus_st bus;
+  std::vector<int> seen;
+  courier::subscription sub;
+  courier::subscription_block block;
+  sub = bus.subscribe<step>([&](const step& e) {
+    seen.push_back(e.value);
+    if (e.value == 1) block = sub.block();
+  });
+  post_steps(bus, 4);
+  bus.run_pending();
+  EXPECT_THAT(seen, ElementsAre(0, 1));
+  block.unblock();
+  bus.post(step{10});
+  bus.post(step{11});
+  bus.run_pending();
+  EXPECT_THAT(seen, ElementsAre(0, 1, 10, 11));
+}
+
+TEST(bus_post_runs, an_exception_is_reported_per_event_and_the_run_goes_on) {
+  error_log errors;
+  courier::bus bus({.executor = courier::executor_kind::manual, .on_error = errors.handler()});
+  std::vector<int> seen;
+  auto sub = bus.subscribe<step>([&](const step& e) {
+    seen.push_back(e.value);
+    if (e.value % 2 == 1) throw std::runtime_error("odd step " + std::to_string(e.value));
+  });
+  post_steps(bus, 5);
+  bus.run_pending();
+  EXPECT_THAT(seen, ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_THAT(errors.snapshot(), ElementsAre(HasSubstr("odd step 1"), HasSubstr("odd step 3")));
+}
+
+TEST(bus_post_runs, runs_break_at_a_change_of_type_and_keep_the_posting_order) {
+  courier::bus bus({.executor = courier::executor_kind::manual});
+  sightings log;
+  auto steps = bus.subscribe<step>([&](const step& e) { log.push_back(sighting("s", e.value)); });
+  auto others = bus.subscribe<numbered>([&](const numbered& e) { log.push_back(sighting("n", e.sequence)); });
+  bus.post(step{0});
+  bus.post(step{1});
+  bus.post(numbered{0, 2});
+  bus.post(step{3});
+  bus.run_pending();
+  EXPECT_THAT(log, ElementsAre("s0", "s1", "n2", "s3"));
+}
+
+TEST(bus_post_runs, a_run_stops_at_once_when_another_thread_disconnects_the_observer) {
+  courier::bus bus;
+  std::vector<int> seen;  // written by the worker, read after disconnect() returned
+  std::atomic<bool> reached{false};
+  courier::subscription sub;
+  sub = bus.subscribe<step>([&](const step& e) {
+    seen.push_back(e.value);
+    if (e.value == 5) {
+      // Hold the run here until the main thread's disconnect() has begun.
+      reached.store(true);
+      while (sub.connected()) std::this_thread::yield();
+    }
+  });
+  post_steps(bus, 50);
+  while (!reached.load()) std::this_thread::yield();
+  sub.disconnect();  // returns once the run has let go of the observer
+  EXPECT_THAT(seen, ElementsAre(0, 1, 2, 3, 4, 5));
+  bus.drain();
+  EXPECT_EQ(seen.size(), 6U);
+}
+
 }  // namespace

@@ -24,14 +24,17 @@
 #pragma once
 
 #include "courier/bus_options.hpp"
+#include "courier/detail/run_delivery.hpp"
 #include "courier/detail/post_queue.hpp"
 #include "courier/detail/publish_scope.hpp"
 #include "courier/detail/type_index.hpp"
 #include "courier/detail/type_table.hpp"
 #include "courier/error.hpp"
+#include "courier/event_name.hpp"
 #include "courier/event_ref.hpp"
 #include "courier/subscription.hpp"
 
+#include <boost/config.hpp>
 #include <boost/signals2/signal.hpp>
 #include <boost/signals2/signal_type.hpp>
 
@@ -40,6 +43,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -126,8 +130,8 @@ class basic_bus {
     const bool catch_all = all_->observers.load(std::memory_order_acquire) != 0;
     if (!typed && !catch_all) return;
     [[maybe_unused]] scope_guard scope;
-    if (typed) entry->signal(event);
-    if (catch_all) all_->signal(event_ref::of(event));
+    if (typed) entry->signal(event, nullptr);
+    if (catch_all) all_->signal(event_ref::of(event), nullptr);
   }
 
   // Queues the event for the executor. Throws courier::error
@@ -160,6 +164,39 @@ class basic_bus {
   }
 
  private:
+  friend class detail::posted_event<basic_bus>;
+
+  // The async path: delivers a run of posted events of one type, as a
+  // publish() of each would, reporting observers' exceptions to errors. While
+  // the type has a single observer, the run goes to it in one Signals2 call
+  // (see detail/run_delivery.hpp for why and for what keeps that invisible).
+  template <class Event>
+  void deliver_run(const detail::event_run<Event>& run, detail::batch_error_sink& errors) {
+    [[maybe_unused]] scope_guard scope;
+    const std::string_view name = event_name<Event>();
+    std::size_t next = 0;
+    while (next < run.count) {
+      auto* entry = static_cast<type_entry<Event>*>(types_.find(detail::type_index<Event>()));
+      if (run.count - next > 1 && entry != nullptr &&
+          entry->observers.load(std::memory_order_acquire) == 1 &&
+          all_->observers.load(std::memory_order_acquire) == 0) {
+        detail::run_delivery<Event> delivery(run, next, errors, name, all_->observers);
+        entry->signal(run[next], &delivery);
+        if (delivery.end() != next) {
+          next = delivery.end();
+          continue;
+        }
+        // Nobody ran (the observer was blocked or just left): one event at a time.
+      }
+      try {
+        publish(run[next]);
+      } catch (...) {
+        errors.report(name, std::current_exception());
+      }
+      ++next;
+    }
+  }
+
   template <class Signature>
   using signal_of = typename boost::signals2::signal_type<
       Signature, boost::signals2::keywords::mutex_type<typename ThreadingPolicy::mutex>>::type;
@@ -173,7 +210,9 @@ class basic_bus {
   template <class Event>
   struct type_entry final : type_entry_base {
     void disconnect_all() override { signal.disconnect_all_slots(); }
-    signal_of<void(const Event&)> signal;
+    // The second argument is null for a publish(), a run of posted events
+    // otherwise (detail/run_delivery.hpp).
+    signal_of<void(const Event&, detail::run_delivery<Event>*)> signal;
   };
 
   // The thread-safe bus marks publishes so disconnect() knows when it must
@@ -214,8 +253,13 @@ class basic_bus {
     auto state = std::make_shared<detail::subscription_state>(observers, ThreadingPolicy::thread_safe);
     auto released = std::make_shared<detail::release_signal>(state);
     typename decltype(entry->signal)::slot_type slot(
-        [call = std::forward<Call>(call), released = std::move(released)](const auto& event) mutable {
-          call(event);
+        [call = std::forward<Call>(call), released = std::move(released)](const auto& event,
+                                                                          auto* run) mutable {
+          if (run == nullptr) [[likely]] {
+            call(event);
+          } else {
+            deliver_run_to(call, *run, released->state());
+          }
         });
     const bool tracks_owner =
         owner.owner_before(std::weak_ptr<const void>{}) || std::weak_ptr<const void>{}.owner_before(owner);
@@ -228,6 +272,14 @@ class basic_bus {
       throw;
     }
     return subscription(std::move(state));
+  }
+
+  // Out of line so the wrapper's publish() path stays a few instructions
+  // (inlined, this loop made it save five registers on every call).
+  template <class Call, class Event>
+  BOOST_NOINLINE static void deliver_run_to(Call& call, detail::run_delivery<Event>& run,
+                                            const detail::subscription_state& self) {
+    run.deliver(call, [&self] { return self.alone(); });
   }
 
   detail::type_table<type_entry_base> types_;

@@ -19,6 +19,7 @@
 #include <compare>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 namespace courier {
 inline namespace v1 {
@@ -28,10 +29,6 @@ struct subscription_id {
   std::uint64_t value = 0;
   friend auto operator<=>(const subscription_id&, const subscription_id&) = default;
 };
-
-// While a subscription_block lives, its observer is skipped (not
-// disconnected). Blocks nest; see boost::signals2::shared_connection_block.
-using subscription_block = boost::signals2::shared_connection_block;
 
 namespace detail {
 
@@ -51,8 +48,19 @@ struct subscription_state {
   const subscription_id id = next_subscription_id();
   const bool thread_safe;
   std::atomic<bool> disconnected{false};
+  // Live subscription_blocks; counted here so a run of posted events can
+  // notice a block without taking Signals2's per-connection lock.
+  std::atomic<int> blocks{0};
   // Set when Signals2 destroyed our slot: no call is running, none will start.
   std::atomic<bool> released{false};
+
+  // True while this observer is connected, unblocked and its type's only
+  // observer: the condition for handing it a run of posted events.
+  bool alone() const noexcept {
+    return !disconnected.load(std::memory_order_acquire) &&
+           blocks.load(std::memory_order_acquire) == 0 &&
+           observer_count->load(std::memory_order_acquire) == 1;
+  }
 };
 
 // Lives inside the slot Signals2 stores (one instance, shared by the slot's
@@ -67,11 +75,69 @@ class release_signal {
     state_->released.notify_all();
   }
 
+  const subscription_state& state() const noexcept { return *state_; }
+
  private:
   std::shared_ptr<subscription_state> state_;
 };
 
 }  // namespace detail
+
+// While a subscription_block lives and is blocking, its observer is skipped
+// (not disconnected). Blocks nest: the observer runs again once no block
+// blocks it. Move-only; destroying it unblocks.
+class subscription_block {
+ public:
+  // Blocks nothing.
+  subscription_block() noexcept = default;
+
+  // Blocks the observer of state. Thread-safe.
+  explicit subscription_block(std::shared_ptr<detail::subscription_state> state)
+      : state_(std::move(state)) {
+    // Counted before Signals2 blocks, uncounted after it unblocks, so the
+    // counter never says "unblocked" while Signals2 would skip the observer.
+    state_->blocks.fetch_add(1, std::memory_order_acq_rel);
+    try {
+      block_.emplace(state_->connection);
+    } catch (...) {
+      state_->blocks.fetch_sub(1, std::memory_order_acq_rel);
+      throw;
+    }
+  }
+
+  subscription_block(subscription_block&& other) noexcept
+      : state_(std::move(other.state_)), block_(std::move(other.block_)) {
+    other.block_.reset();
+  }
+  subscription_block& operator=(subscription_block&& other) noexcept {
+    if (this != &other) {
+      unblock();
+      state_ = std::move(other.state_);
+      block_ = std::move(other.block_);
+      other.block_.reset();
+    }
+    return *this;
+  }
+  subscription_block(const subscription_block&) = delete;
+  subscription_block& operator=(const subscription_block&) = delete;
+  ~subscription_block() { unblock(); }
+
+  // Ends this block (the observer runs again unless another block holds it).
+  // Idempotent. Thread-safe with respect to other blocks and publishes.
+  void unblock() noexcept {
+    if (!block_) return;
+    block_.reset();
+    state_->blocks.fetch_sub(1, std::memory_order_acq_rel);
+    state_.reset();
+  }
+
+  // True until unblock() (or destruction). Not thread-safe on one block.
+  bool blocking() const noexcept { return block_.has_value(); }
+
+ private:
+  std::shared_ptr<detail::subscription_state> state_;
+  std::optional<boost::signals2::shared_connection_block> block_;
+};
 
 class subscription {
  public:
@@ -115,8 +181,7 @@ class subscription {
 
   // Skips the observer while the returned block lives. Thread-safe.
   [[nodiscard]] subscription_block block() const {
-    return state_ ? subscription_block(state_->connection)
-                  : subscription_block(boost::signals2::connection(), false);
+    return state_ ? subscription_block(state_) : subscription_block();
   }
 
   // This subscription's id; {0} when empty. Thread-safe.

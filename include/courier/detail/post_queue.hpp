@@ -58,7 +58,7 @@ inline void log_async_error(const async_error& failure) {
 }
 
 template <class Target>
-class post_queue {
+class post_queue final : private batch_error_sink {
  public:
   using item = posted_event<Target>;
   static constexpr std::size_t batch_size = 64;
@@ -199,24 +199,28 @@ class post_queue {
 #endif
   }
 
-  // Delivers (or discards) count items, settles their pending counts, and
-  // returns how many were events rather than wake-up markers.
+  // Delivers (or discards) count items, a run of same-type events at a time,
+  // settles their counts, and returns how many there were.
   std::size_t deliver(item* items, std::size_t count) {
     std::array<std::uint64_t, 2> settled{0, 0};
-    for (std::size_t i = 0; i < count; ++i) {
-      item& current = items[i];
-      if (current.is_marker()) continue;
+    std::size_t run_end = 0;
+    for (std::size_t first = 0; first < count; first = run_end) {
+      run_end = first + 1;
+      while (run_end < count && items[run_end].same_type(items[first])) ++run_end;
+      if (items[first].is_marker()) continue;
       if (discard_.load(std::memory_order_relaxed)) {
-        discarded_.fetch_add(1, std::memory_order_relaxed);
+        discarded_.fetch_add(run_end - first, std::memory_order_relaxed);
       } else {
         try {
-          current.deliver(target_);
-        } catch (...) {
-          report(current.type_name(), std::current_exception());
+          items[first].deliver_run(target_, run_end - first, *this);
+        } catch (...) {  // not an observer's (those are reported per event): Signals2's own
+          report(items[first].type_name(), std::current_exception());
         }
       }
-      ++settled[current.epoch()];
-      current.reset();
+      for (std::size_t i = first; i < run_end; ++i) {
+        ++settled[items[i].epoch()];
+        items[i].reset();
+      }
     }
     settle(0, settled[0]);
     settle(1, settled[1]);
@@ -253,7 +257,7 @@ class post_queue {
     drain_waiters_.fetch_sub(1, std::memory_order_seq_cst);
   }
 
-  void report(std::string_view event_type, std::exception_ptr exception) noexcept {
+  void report(std::string_view event_type, std::exception_ptr exception) noexcept override {
     try {
       on_error_(async_error{event_type, std::move(exception)});
     } catch (...) {

@@ -5,6 +5,7 @@
 // ones go to the heap. A default-constructed posted_event is a wake-up marker.
 #pragma once
 
+#include "courier/detail/run_delivery.hpp"
 #include "courier/event_name.hpp"
 
 #include <cstddef>
@@ -57,11 +58,16 @@ class posted_event {
   ~posted_event() { reset(); }
 
   bool is_marker() const noexcept { return ops_ == nullptr; }
+  bool same_type(const posted_event& other) const noexcept { return ops_ == other.ops_; }
   std::uint8_t epoch() const noexcept { return epoch_; }
   std::string_view type_name() const { return ops_ ? ops_->name() : std::string_view{}; }
 
-  // Publishes the event on target; exceptions from observers propagate.
-  void deliver(Target& target) { ops_->deliver(target, storage_); }
+  // Hands this event and the count - 1 after it, all of this one's type, to
+  // target.deliver_run(event_run<Event>, errors); observers' exceptions go to
+  // errors.
+  void deliver_run(Target& target, std::size_t count, batch_error_sink& errors) {
+    ops_->deliver_run(target, this, count, errors);
+  }
 
   void reset() noexcept {
     if (ops_ != nullptr) {
@@ -77,7 +83,7 @@ class posted_event {
                                       std::is_nothrow_move_constructible_v<Event>;
 
   struct operations {
-    void (*deliver)(Target&, void*);
+    void (*deliver_run)(Target&, const posted_event* first, std::size_t count, batch_error_sink&);
     void (*relocate)(void* to, void* from) noexcept;
     void (*destroy)(void*) noexcept;
     std::string_view (*name)();
@@ -92,9 +98,18 @@ class posted_event {
     }
   }
 
+  // The event_run accessor over an array of posted_event holding Events.
+  template <class Event>
+  static const Event& event_at(const void* items, std::size_t index) noexcept {
+    auto& item = const_cast<posted_event&>(static_cast<const posted_event*>(items)[index]);
+    return stored_event<Event>(item.storage_);
+  }
+
   template <class Event>
   static constexpr operations ops_for = {
-      [](Target& target, void* storage) { target.publish(stored_event<Event>(storage)); },
+      [](Target& target, const posted_event* first, std::size_t count, batch_error_sink& errors) {
+        target.deliver_run(event_run<Event>{first, count, &event_at<Event>}, errors);
+      },
       [](void* to, void* from) noexcept {
         if constexpr (fits_inline<Event>) {
           Event& source = stored_event<Event>(from);

@@ -5,6 +5,8 @@
 // guarded static load.
 #pragma once
 
+#include <boost/config.hpp>
+
 #include <atomic>
 #include <cstddef>
 
@@ -17,9 +19,10 @@ inline std::size_t next_type_index() noexcept {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Thread-safe (function-local static initialization).
+// Thread-safe (function-local static initialization). Always inlined: every
+// publish calls it, and out of line it was a call per publish.
 template <class Event>
-std::size_t type_index() noexcept {
+BOOST_FORCEINLINE std::size_t type_index() noexcept {
   static const std::size_t index = next_type_index();
   return index;
 }

@@ -1,9 +1,12 @@
 // A lock-free-to-read table from type index to a per-type entry.
 //
 // Two levels of atomic pointers, allocated lazily, never moved: readers (every
-// publish) load two pointers without a lock; writers (the first subscribe or
+// publish) load pointers without a lock; writers (the first subscribe or
 // post of a type) insert under the owner's mutex. Entries live until the
 // table dies, so a pointer read once stays valid for the table's lifetime.
+// The first chunk (the first 256 event types a program uses) lives inside the
+// table, so the common lookup is one load, not two dependent ones: that load
+// was a measurable part of a publish's fixed cost (~6 KiB per bus).
 #pragma once
 
 #include "courier/error.hpp"
@@ -29,13 +32,16 @@ class type_table {
   type_table& operator=(const type_table&) = delete;
 
   ~type_table() {
-    for (auto& chunk_ptr : chunks_) {
-      delete chunk_ptr.load(std::memory_order_relaxed);
+    for (std::size_t i = 1; i < chunk_count; ++i) {
+      delete chunks_[i].load(std::memory_order_relaxed);
     }
   }
 
   // The entry at index, or nullptr. Thread-safe, wait-free.
   Entry* find(std::size_t index) const noexcept {
+    if (index < chunk_size) [[likely]] {
+      return first_chunk_.entries[index].load(std::memory_order_acquire);
+    }
     if (index >= chunk_size * chunk_count) return nullptr;
     const chunk* c = chunks_[index / chunk_size].load(std::memory_order_acquire);
     if (c == nullptr) return nullptr;
@@ -87,7 +93,8 @@ class type_table {
     std::array<std::atomic<Entry*>, chunk_size> entries{};
     std::array<std::shared_ptr<Entry>, chunk_size> owners{};
   };
-  std::array<std::atomic<chunk*>, chunk_count> chunks_{};
+  chunk first_chunk_;
+  std::array<std::atomic<chunk*>, chunk_count> chunks_{&first_chunk_};
 };
 
 }  // namespace detail

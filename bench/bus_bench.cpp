@@ -64,12 +64,14 @@ void publish_bus(benchmark::State& state) {
   tally counter;
   Bus bus;
   std::vector<courier::subscription> subscriptions;
-  for (int i = 0; i < state.range(0); ++i) subscriptions.push_back(bus.template subscribe<tick>(std::ref(counter)));
+  for (int i = 0; i < state.range(0); ++i)
+    subscriptions.push_back(bus.template subscribe<tick>(std::ref(counter)));
   for (auto _ : state) bus.publish(tick{1});
 }
 
-using signals2_st = boost::signals2::signal_type<
-    void(const tick&), boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>>::type;
+using signals2_st =
+    boost::signals2::signal_type<void(const tick&),
+                                 boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>>::type;
 
 // The textbook handoff the async bus is measured against.
 class mutex_deque_handoff {
@@ -180,16 +182,20 @@ void register_benchmarks() {
     for (int n : {0, 1, 8, 64}) b->Arg(n);
   };
   benchmark::RegisterBenchmark("BM_publish/function", publish_function)->Apply(observer_counts);
-  benchmark::RegisterBenchmark("BM_publish/signals2", publish_signals2<boost::signals2::signal<void(const tick&)>>)
+  benchmark::RegisterBenchmark("BM_publish/signals2",
+                               publish_signals2<boost::signals2::signal<void(const tick&)>>)
       ->Apply(observer_counts);
-  benchmark::RegisterBenchmark("BM_publish/signals2_st", publish_signals2<signals2_st>)->Apply(observer_counts);
+  benchmark::RegisterBenchmark("BM_publish/signals2_st", publish_signals2<signals2_st>)
+      ->Apply(observer_counts);
   benchmark::RegisterBenchmark("BM_publish/bus", publish_bus<courier::bus>)->Apply(observer_counts);
   benchmark::RegisterBenchmark("BM_publish/bus_st", publish_bus<courier::bus_st>)->Apply(observer_counts);
   for (int producers : {1, 2}) {
     benchmark::RegisterBenchmark("BM_post/mutex_deque", post_to_one_observer<mutex_deque_handoff>)
         ->Arg(producers)
         ->UseRealTime();
-    benchmark::RegisterBenchmark("BM_post/bus", post_to_one_observer<bus_handoff>)->Arg(producers)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_post/bus", post_to_one_observer<bus_handoff>)
+        ->Arg(producers)
+        ->UseRealTime();
   }
 }
 

@@ -18,10 +18,10 @@
 namespace courier_bench {
 
 struct pairing {
-  std::string family;    // "BM_publish"
-  std::string subject;   // "bus"
-  std::string baseline;  // "signals2"
-  bool higher_is_better; // compare items/s (true) or time per iteration (false)
+  std::string family;     // "BM_publish"
+  std::string subject;    // "bus"
+  std::string baseline;   // "signals2"
+  bool higher_is_better;  // compare items/s (true) or time per iteration (false)
 };
 
 class ratio_reporter : public benchmark::ConsoleReporter {
@@ -59,8 +59,7 @@ class ratio_reporter : public benchmark::ConsoleReporter {
                              result.items_per_second / base->second.items_per_second, pair.baseline);
         } else {
           out << fmt::format("  {:<28} {:>8.2f}x the time of {} ({:.2f} ns vs {:.2f} ns)\n", name,
-                             result.time / base->second.time, pair.baseline, result.time,
-                             base->second.time);
+                             result.time / base->second.time, pair.baseline, result.time, base->second.time);
         }
       }
     }

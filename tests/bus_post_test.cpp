@@ -155,7 +155,8 @@ TEST(bus_post, posting_during_shutdown_is_refused_loudly) {
   std::atomic<bool> release{false};
   std::atomic<int> handled{0};
   std::atomic<int> accepted{0};
-  auto* bus = new courier::bus({.on_shutdown = courier::shutdown_policy::discard, .on_error = errors.handler()});
+  auto* bus =
+      new courier::bus({.on_shutdown = courier::shutdown_policy::discard, .on_error = errors.handler()});
   auto first = bus->subscribe<fail_on>([&](const fail_on&) {
     ++handled;
     while (!release.load()) std::this_thread::yield();

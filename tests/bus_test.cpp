@@ -35,7 +35,8 @@ TYPED_TEST_SUITE(bus_test, policies);
 TYPED_TEST(bus_test, publish_reaches_observers_of_that_type_only) {
   std::vector<int> placed;
   int cancelled = 0;
-  auto a = this->bus_.template subscribe<order_placed>([&](const order_placed& e) { placed.push_back(e.id); });
+  auto a =
+      this->bus_.template subscribe<order_placed>([&](const order_placed& e) { placed.push_back(e.id); });
   auto b = this->bus_.template subscribe<order_cancelled>([&](const order_cancelled&) { ++cancelled; });
   this->bus_.publish(order_placed{1});
   this->bus_.publish(order_placed{2});
@@ -59,11 +60,12 @@ TYPED_TEST(bus_test, observers_run_in_subscription_order) {
 
 TYPED_TEST(bus_test, lower_priority_runs_first) {
   std::vector<std::string> calls;
-  auto late = this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("late"); },
-                                                          {.priority = 10});
-  auto normal = this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("normal"); });
-  auto early = this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("early"); },
-                                                           {.priority = -10});
+  auto late = this->bus_.template subscribe<order_placed>(
+      [&](const order_placed&) { calls.push_back("late"); }, {.priority = 10});
+  auto normal =
+      this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("normal"); });
+  auto early = this->bus_.template subscribe<order_placed>(
+      [&](const order_placed&) { calls.push_back("early"); }, {.priority = -10});
   this->bus_.publish(order_placed{1});
   EXPECT_THAT(calls, ElementsAre("early", "normal", "late"));
 }
@@ -94,7 +96,8 @@ TYPED_TEST(bus_test, subscribing_inside_an_observer_takes_effect_next_publish) {
   auto first = this->bus_.template subscribe<order_placed>([&](const order_placed&) {
     calls.push_back("first");
     if (!added.connected()) {
-      added = this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("added"); });
+      added =
+          this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("added"); });
     }
   });
   this->bus_.publish(order_placed{1});
@@ -123,7 +126,8 @@ TYPED_TEST(bus_test, disconnecting_a_later_observer_inside_a_publish_skips_it) {
     calls.push_back("first");
     second.disconnect();
   });
-  second = this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("second"); });
+  second =
+      this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("second"); });
   this->bus_.publish(order_placed{1});
   EXPECT_THAT(calls, ElementsAre("first"));
 }
@@ -196,7 +200,8 @@ TYPED_TEST(bus_test, an_owner_lives_until_the_call_that_uses_it_returns) {
 
 TYPED_TEST(bus_test, subscribe_all_sees_every_type_after_typed_observers) {
   std::vector<std::string> calls;
-  auto typed = this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("typed"); });
+  auto typed =
+      this->bus_.template subscribe<order_placed>([&](const order_placed&) { calls.push_back("typed"); });
   auto all = this->bus_.subscribe_all([&](const courier::event_ref& e) {
     if (const auto* placed = e.template get_if<order_placed>()) {
       calls.push_back("all placed " + std::to_string(placed->id));
@@ -211,7 +216,8 @@ TYPED_TEST(bus_test, subscribe_all_sees_every_type_after_typed_observers) {
 
 TYPED_TEST(bus_test, subscribe_all_reports_type_names) {
   std::vector<std::string> names;
-  auto all = this->bus_.subscribe_all([&](const courier::event_ref& e) { names.emplace_back(e.type_name()); });
+  auto all =
+      this->bus_.subscribe_all([&](const courier::event_ref& e) { names.emplace_back(e.type_name()); });
   this->bus_.publish(order_cancelled{1});
   ASSERT_EQ(names.size(), 1U);
   EXPECT_NE(names[0].find("order_cancelled"), std::string::npos) << names[0];
@@ -219,10 +225,13 @@ TYPED_TEST(bus_test, subscribe_all_reports_type_names) {
 
 TYPED_TEST(bus_test, move_only_events_can_be_published_and_posted) {
   int seen = 0;
-  auto sub = this->bus_.template subscribe<move_only_event>([&](const move_only_event& e) { seen += *e.payload; });
+  auto sub =
+      this->bus_.template subscribe<move_only_event>([&](const move_only_event& e) { seen += *e.payload; });
   this->bus_.publish(move_only_event{std::make_unique<int>(2)});
-  courier::basic_bus<typename TypeParam::threading_policy> manual({.executor = courier::executor_kind::manual});
-  auto manual_sub = manual.template subscribe<move_only_event>([&](const move_only_event& e) { seen += *e.payload; });
+  courier::basic_bus<typename TypeParam::threading_policy> manual(
+      {.executor = courier::executor_kind::manual});
+  auto manual_sub =
+      manual.template subscribe<move_only_event>([&](const move_only_event& e) { seen += *e.payload; });
   manual.post(move_only_event{std::make_unique<int>(40)});
   EXPECT_EQ(manual.run_pending(), 1U);
   EXPECT_EQ(seen, 42);

@@ -26,7 +26,9 @@ struct big_counted : counted {
 };
 
 struct no_errors final : courier::detail::batch_error_sink {
-  void report(std::string_view, std::exception_ptr) noexcept override { ADD_FAILURE() << "no error expected"; }
+  void report(std::string_view, std::exception_ptr) noexcept override {
+    ADD_FAILURE() << "no error expected";
+  }
 };
 
 // Stands in for the bus: records the runs it is handed.

@@ -24,9 +24,9 @@
 #pragma once
 
 #include "courier/bus_options.hpp"
-#include "courier/detail/run_delivery.hpp"
 #include "courier/detail/post_queue.hpp"
 #include "courier/detail/publish_scope.hpp"
+#include "courier/detail/run_delivery.hpp"
 #include "courier/detail/type_index.hpp"
 #include "courier/detail/type_table.hpp"
 #include "courier/error.hpp"
@@ -58,8 +58,7 @@ class basic_bus {
   // Throws courier::error (invalid_option) for a worker thread on a
   // single-threaded bus.
   explicit basic_bus(bus_options options = {})
-      : queue_(*this, choose_executor(options.executor), options.on_shutdown,
-               std::move(options.on_error)) {}
+      : queue_(*this, choose_executor(options.executor), options.on_shutdown, std::move(options.on_error)) {}
 
   basic_bus(const basic_bus&) = delete;
   basic_bus& operator=(const basic_bus&) = delete;
@@ -78,7 +77,7 @@ class basic_bus {
   // returned subscription is disconnected or destroyed. Throws what Signals2
   // throws on allocation failure. Thread-safe (bus) / single thread (bus_st).
   template <class Event, class Handler>
-    requires std::invocable<Handler&, const Event&>
+  requires std::invocable<Handler&, const Event&>
   [[nodiscard]] subscription subscribe(Handler&& handler, subscribe_options<Event> options = {}) {
     static_assert(std::is_same_v<Event, std::remove_cvref_t<Event>>,
                   "subscribe<Event>: name the event type without const or &");
@@ -108,9 +107,8 @@ class basic_bus {
   // Calls handler(event_ref) for every event of every type, after the typed
   // observers of that event. For bridges and loggers. Same rules as subscribe.
   template <class Handler>
-    requires std::invocable<Handler&, const event_ref&>
-  [[nodiscard]] subscription subscribe_all(Handler&& handler,
-                                           subscribe_options<event_ref> options = {}) {
+  requires std::invocable<Handler&, const event_ref&>
+  [[nodiscard]] subscription subscribe_all(Handler&& handler, subscribe_options<event_ref> options = {}) {
     if (options.filter) {
       return connect(all_, options.priority, options.owner,
                      [handler = std::forward<Handler>(handler),
@@ -146,9 +144,7 @@ class basic_bus {
   // and returns how many. One caller at a time runs; others wait their turn.
   // Throws courier::error (invalid_option) on a bus with a worker thread,
   // (would_deadlock) from inside an observer it is running.
-  std::size_t run_pending(std::size_t max = static_cast<std::size_t>(-1)) {
-    return queue_.run_pending(max);
-  }
+  std::size_t run_pending(std::size_t max = static_cast<std::size_t>(-1)) { return queue_.run_pending(max); }
 
   // Returns once every event posted before this call has been handled (with
   // a manual executor it handles them itself). Throws courier::error
@@ -177,8 +173,7 @@ class basic_bus {
     std::size_t next = 0;
     while (next < run.count) {
       auto* entry = static_cast<type_entry<Event>*>(types_.find(detail::type_index<Event>()));
-      if (run.count - next > 1 && entry != nullptr &&
-          entry->observers.load(std::memory_order_acquire) == 1 &&
+      if (run.count - next > 1 && entry != nullptr && entry->observers.load(std::memory_order_acquire) == 1 &&
           all_->observers.load(std::memory_order_acquire) == 0) {
         detail::run_delivery<Event> delivery(run, next, errors, name, all_->observers);
         entry->signal(run[next], &delivery);
@@ -218,8 +213,7 @@ class basic_bus {
   // The thread-safe bus marks publishes so disconnect() knows when it must
   // not wait; the single-threaded bus never waits and skips the marking.
   struct no_scope {};
-  using scope_guard =
-      std::conditional_t<ThreadingPolicy::thread_safe, detail::publish_scope, no_scope>;
+  using scope_guard = std::conditional_t<ThreadingPolicy::thread_safe, detail::publish_scope, no_scope>;
 
   static executor_kind choose_executor(std::optional<executor_kind> requested) {
     if (!requested) {

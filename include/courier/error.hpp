@@ -28,10 +28,14 @@ inline const std::error_category& error_category() noexcept {
     const char* name() const noexcept override { return "courier"; }
     std::string message(int value) const override {
       switch (static_cast<errc>(value)) {
-        case errc::bus_shutting_down: return "the bus is shutting down";
-        case errc::would_deadlock: return "the call would deadlock";
-        case errc::invalid_option: return "invalid option";
-        case errc::too_many_event_types: return "too many event types";
+        case errc::bus_shutting_down:
+          return "the bus is shutting down";
+        case errc::would_deadlock:
+          return "the call would deadlock";
+        case errc::invalid_option:
+          return "invalid option";
+        case errc::too_many_event_types:
+          return "too many event types";
       }
       return "unknown courier error";
     }
@@ -49,8 +53,7 @@ inline std::error_code make_error_code(errc value) noexcept {
 // shutting down".
 class error : public std::system_error {
  public:
-  error(errc code, const std::string& context)
-      : std::system_error(make_error_code(code), context) {}
+  error(errc code, const std::string& context) : std::system_error(make_error_code(code), context) {}
 };
 
 }  // namespace v1

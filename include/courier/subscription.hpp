@@ -11,9 +11,9 @@
 
 #include "courier/detail/publish_scope.hpp"
 
+#include <fmt/format.h>
 #include <boost/signals2/connection.hpp>
 #include <boost/signals2/shared_connection_block.hpp>
-#include <fmt/format.h>
 
 #include <atomic>
 #include <compare>
@@ -57,8 +57,7 @@ struct subscription_state {
   // True while this observer is connected, unblocked and its type's only
   // observer: the condition for handing it a run of posted events.
   bool alone() const noexcept {
-    return !disconnected.load(std::memory_order_acquire) &&
-           blocks.load(std::memory_order_acquire) == 0 &&
+    return !disconnected.load(std::memory_order_acquire) && blocks.load(std::memory_order_acquire) == 0 &&
            observer_count->load(std::memory_order_acquire) == 1;
   }
 };
@@ -92,8 +91,7 @@ class subscription_block {
   subscription_block() noexcept = default;
 
   // Blocks the observer of state. Thread-safe.
-  explicit subscription_block(std::shared_ptr<detail::subscription_state> state)
-      : state_(std::move(state)) {
+  explicit subscription_block(std::shared_ptr<detail::subscription_state> state) : state_(std::move(state)) {
     // Counted before Signals2 blocks, uncounted after it unblocks, so the
     // counter never says "unblocked" while Signals2 would skip the observer.
     state_->blocks.fetch_add(1, std::memory_order_acq_rel);

@@ -52,8 +52,8 @@ inline void log_async_error(const async_error& failure) {
   if (failure.event_type.empty()) {
     fmt::print(stderr, "courier: {}\n", failure.what());
   } else {
-    fmt::print(stderr, "courier: an observer of {} threw on the async path: {}\n",
-               failure.event_type, failure.what());
+    fmt::print(stderr, "courier: an observer of {} threw on the async path: {}\n", failure.event_type,
+               failure.what());
   }
 }
 
@@ -145,9 +145,9 @@ class post_queue final : private batch_error_sink {
       }
     }
     if (const auto dropped = discarded_.load(std::memory_order_relaxed); dropped != 0) {
-      report({}, std::make_exception_ptr(error(
-                     errc::bus_shutting_down,
-                     fmt::format("discarded {} posted event(s) at shutdown", dropped))));
+      report({},
+             std::make_exception_ptr(error(
+                 errc::bus_shutting_down, fmt::format("discarded {} posted event(s) at shutdown", dropped))));
     }
   }
 

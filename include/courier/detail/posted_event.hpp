@@ -78,9 +78,9 @@ class posted_event {
 
  private:
   template <class Event>
-  static constexpr bool fits_inline = sizeof(Event) <= inline_size &&
-                                      alignof(Event) <= alignof(std::max_align_t) &&
-                                      std::is_nothrow_move_constructible_v<Event>;
+  static constexpr bool fits_inline =
+      sizeof(Event) <= inline_size &&
+      alignof(Event) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<Event>;
 
   struct operations {
     void (*deliver_run)(Target&, const posted_event* first, std::size_t count, batch_error_sink&);

@@ -63,7 +63,11 @@ class run_delivery {
   // besides the typed ones (the catch-all observers): any of them ends the run.
   run_delivery(const event_run<Event>& run, std::size_t begin, batch_error_sink& errors,
                std::string_view type_name, const std::atomic<std::size_t>& other_observers) noexcept
-      : run_(run), begin_(begin), end_(begin), errors_(errors), type_name_(type_name),
+      : run_(run),
+        begin_(begin),
+        end_(begin),
+        errors_(errors),
+        type_name_(type_name),
         other_observers_(other_observers) {}
 
   run_delivery(const run_delivery&) = delete;
@@ -85,8 +89,7 @@ class run_delivery {
     std::size_t index = begin_;
     do {
       deliver_one(call, index++);
-    } while (index < run_.count && still_alone() &&
-             other_observers_.load(std::memory_order_acquire) == 0);
+    } while (index < run_.count && still_alone() && other_observers_.load(std::memory_order_acquire) == 0);
     end_ = index;
     first_observer_done_ = true;
   }

@@ -18,6 +18,11 @@ enum class errc {
   would_deadlock,         // e.g. drain() from inside the bus's own worker
   invalid_option,         // an options struct asked for something impossible
   too_many_event_types,   // the per-type table is full (see detail/type_table.hpp)
+  missing_group,          // a send on a FIFO channel without a message group
+  channel_full,           // send() waited its timeout and the channel stayed full
+  stale_receipt,          // the receipt's delivery is over: redelivered or settled by another
+  unknown_receipt,        // the receipt names no message this channel knows
+  channel_closed,         // the channel is being destroyed
 };
 
 // The category behind courier's error codes; its name is "courier".
@@ -36,6 +41,16 @@ inline const std::error_category& error_category() noexcept {
           return "invalid option";
         case errc::too_many_event_types:
           return "too many event types";
+        case errc::missing_group:
+          return "a FIFO channel needs a message group";
+        case errc::channel_full:
+          return "the channel is full";
+        case errc::stale_receipt:
+          return "the receipt is stale";
+        case errc::unknown_receipt:
+          return "unknown receipt";
+        case errc::channel_closed:
+          return "the channel is closed";
       }
       return "unknown courier error";
     }

@@ -1,0 +1,630 @@
+// courier::channel<T>: an in-process queue with the guarantees of an SQS
+// FIFO queue: FIFO per message group, exactly-once effect through idempotency
+// keys and a dedup window, receipts, acks, visibility timeouts, redelivery
+// and dead letters, and delivery receipts a sender can await.
+//
+// When to use it: work that must not be lost or done twice inside one
+// process, or as the in-process stand-in for an SQS queue (same options, same
+// semantics). For fire-and-forget notification, courier::bus is lighter.
+//
+// Design. One mutex guards the channel's state; every operation is a few
+// hash-map steps under it, and the work a consumer does happens outside it.
+// Messages live in records keyed by id. A FIFO channel keeps each group's
+// records in send order and lets only the head be delivered: the group is
+// held while its head is in flight, as SQS does, so a redelivery cannot
+// overtake. Deliverable records (a standard channel's visible messages, a
+// FIFO group's visible head) wait in one ready queue, so receive() never
+// scans groups. Time-driven changes (a delay ending, a visibility timeout
+// passing, a sender's receipt timing out) sit in a min-heap of timers, and
+// every operation first applies the timers that are due: nothing depends on a
+// background thread, and a manual clock makes it all deterministic.
+//
+// Receipts. Each delivery gets a new receipt; only the newest one settles the
+// message. After its visibility timeout a delivery can still be acked until
+// the message is delivered again (nobody else holds it yet); after that the
+// old receipt is stale and every use of it fails with errc::stale_receipt and
+// changes nothing. Acking the same delivery twice returns already_acked.
+//
+// Dead letters. With max_receives set, a message whose visibility runs out (or
+// that is nacked) after its max_receives-th delivery moves to dead_letters(),
+// a standard channel whose deliveries keep the original group and sequence.
+// Its FIFO group then moves on to the next message: a poisoned head does not
+// block its group forever, and the dead-letter channel shows what was skipped.
+//
+// Thread-safety: every public member function is thread-safe.
+#pragma once
+
+#include "courier/channel_options.hpp"
+#include "courier/clock.hpp"
+#include "courier/consumer.hpp"
+#include "courier/delivery.hpp"
+#include "courier/delivery_receipt.hpp"
+#include "courier/detail/expiring_map.hpp"
+#include "courier/detail/sha256.hpp"
+#include "courier/error.hpp"
+#include "courier/message_id.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace courier {
+inline namespace v1 {
+
+// Counters for tests, dashboards and the benchmark.
+struct channel_stats {
+  std::uint64_t accepted = 0;    // sends that queued a new message
+  std::uint64_t duplicates = 0;  // sends answered from the dedup window
+  std::uint64_t deliveries = 0;  // messages handed to consumers, redeliveries included
+  std::uint64_t acked = 0;
+  std::uint64_t dead_lettered = 0;
+  std::size_t waiting = 0;  // accepted, not yet acked or dead-lettered
+  std::size_t in_flight = 0;
+};
+
+template <class T>
+class channel {
+  static_assert(std::is_copy_constructible_v<T>,
+                "channel<T>: T must be copyable, since a message is delivered again until acked");
+
+ public:
+  // Throws courier::error (invalid_option) for options that cannot work.
+  explicit channel(channel_options<T> options = {})
+      : options_(std::move(options)),
+        clock_(options_.time_source ? options_.time_source : steady_clock::shared()),
+        dedup_(options_.dedup_window),
+        settled_(std::max<clock::duration>(options_.dedup_window, options_.visibility_timeout)) {
+    if (options_.visibility_timeout <= clock::duration::zero()) {
+      throw error(errc::invalid_option, "channel_options::visibility_timeout must be positive");
+    }
+    if (options_.capacity == 0) throw error(errc::invalid_option, "channel_options::capacity must not be 0");
+  }
+
+  channel(const channel&) = delete;
+  channel& operator=(const channel&) = delete;
+
+  // Wakes every blocked send and receive (they throw channel_closed) and
+  // waits until they have left; resolves tracked receipts still open as
+  // abandoned. Stop consumers before destroying their channel.
+  ~channel() {
+    std::unique_lock lock(mutex_);
+    closed_ = true;
+    for (auto& [id, record] : records_) resolve(*record, delivery_outcome::abandoned);
+    ready_cv_.notify_all();
+    space_cv_.notify_all();
+    left_cv_.wait(lock, [this] { return blocked_ == 0; });
+  }
+
+  // Queues message, or answers from the dedup window when its key (or
+  // content hash) was accepted within it: then nothing new is queued and the
+  // result carries the first send's id with duplicate = true. Blocks while
+  // the channel is full, up to send_timeout. Throws courier::error:
+  // missing_group (FIFO channel, no group), channel_full, channel_closed.
+  send_result send(T message, send_options options = {}) {
+    return *send_impl(std::move(message), std::move(options), true);
+  }
+
+  // As send(), but returns nothing at once instead of waiting when full.
+  std::optional<send_result> try_send(T message, send_options options = {}) {
+    return send_impl(std::move(message), std::move(options), false);
+  }
+
+  // Takes up to max visible messages (FIFO: at most one per group, the
+  // group's oldest), waiting up to wait for the first. Each comes with a
+  // receipt and stays hidden from other receivers for the visibility timeout.
+  // Returns an empty vector when nothing came in time. Throws courier::error
+  // (channel_closed).
+  std::vector<delivery<T>> receive(std::size_t max = 1, std::chrono::milliseconds wait = {}) {
+    return receive_impl(max, wait, nullptr);
+  }
+
+  // Settles the delivery: the message is done and will not be delivered
+  // again. Returns already_acked when this delivery was acked before. Throws
+  // courier::error: stale_receipt (the message was delivered again, nacked,
+  // dead-lettered or acked through another delivery), unknown_receipt.
+  ack_result ack(const receipt& handle) {
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    apply_due_timers(now);
+    record* found = find_open(handle, "ack", /*allow_expired=*/true);
+    if (found == nullptr) return ack_result::already_acked;
+    ++stats_.acked;
+    settle(*found, delivery_outcome::acked, handle.delivery, now);
+    return ack_result::acked;
+  }
+
+  // Gives the message back: it is delivered again after delay (to any
+  // consumer; a FIFO group stays held meanwhile), or dead-lettered if it
+  // reached max_receives. Throws like ack(); nacking an acked delivery is
+  // stale_receipt.
+  void nack(const receipt& handle, std::chrono::milliseconds delay = {}) {
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    apply_due_timers(now);
+    record* found = find_open(handle, "nack", /*allow_expired=*/false);
+    if (found == nullptr) throw already_acked_error(handle, "nack");
+    found->open = false;
+    found->visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
+    give_back(*found, now);
+  }
+
+  // Keeps the delivery hidden for visibility from now (SQS
+  // ChangeMessageVisibility). Throws like nack().
+  void extend(const receipt& handle, std::chrono::milliseconds visibility) {
+    std::lock_guard lock(mutex_);
+    const auto now = clock_->now();
+    apply_due_timers(now);
+    record* found = find_open(handle, "extend", /*allow_expired=*/false);
+    if (found == nullptr) throw already_acked_error(handle, "extend");
+    found->visible_at = now + std::max(visibility, std::chrono::milliseconds::zero());
+    timers_.push({found->visible_at, found->id.value, found->delivery, timer_kind::visibility});
+  }
+
+  // Where messages go after max_receives deliveries: a standard channel of
+  // the same type. Receive from it to inspect them; redrive() to retry them.
+  channel& dead_letters() {
+    std::call_once(dead_letters_made_, [this] {
+      dead_letters_ = std::make_unique<channel>(channel_options<T>{
+          .dedup_window = std::chrono::milliseconds::zero(),
+          .visibility_timeout = options_.visibility_timeout,
+          .time_source = clock_,
+      });
+    });
+    return *dead_letters_;
+  }
+
+  // Moves up to max dead letters back into this channel as new messages of
+  // their original groups (at the back of each group), bypassing the dedup
+  // window. Returns how many moved.
+  std::size_t redrive(std::size_t max = static_cast<std::size_t>(-1)) {
+    std::size_t moved = 0;
+    channel& dead = dead_letters();
+    while (moved < max) {
+      auto batch = dead.receive(std::min<std::size_t>(max - moved, 64));
+      if (batch.empty()) break;
+      for (auto& letter : batch) {
+        {
+          std::unique_lock lock(mutex_);
+          enqueue(std::move(letter.message()), letter.group(), std::string(), {}, false, {}, clock_->now());
+        }
+        letter.ack();
+        ++moved;
+      }
+    }
+    return moved;
+  }
+
+  // Runs handler on options.concurrency threads for every message, until the
+  // returned consumer is stopped or destroyed. handler(delivery<T>&) or
+  // handler(const T&): returning acks the delivery (unless the handler
+  // settled it), throwing nacks it (delivered again, or dead-lettered). Errors
+  // the threads cannot hand to anyone (the exception, a stale ack after the
+  // visibility ran out) go to on_error, by default a line on stderr.
+  template <class Handler>
+  requires std::invocable < Handler&, delivery<T>
+  & > || std::invocable<Handler&, const T&> [[nodiscard]] consumer consume(
+             Handler handler, consume_options options = {},
+             std::function<void(message_id, std::exception_ptr)> on_error = {}) {
+    if (!on_error) on_error = log_consumer_error;
+    // One handler shared by all the threads (not a copy each), so its state is
+    // the application's one; with concurrency > 1 it must be thread-safe.
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    auto body = [this, shared, options, on_error](const std::atomic<bool>& stop) {
+      while (!stop.load(std::memory_order_acquire)) {
+        std::vector<delivery<T>> batch;
+        try {
+          batch = receive_impl(options.batch, options.poll, &stop);
+        } catch (const error&) {
+          return;  // the channel is closing
+        }
+        for (auto& item : batch) handle_one(*shared, item, on_error);
+      }
+    };
+    return consumer(std::max<std::size_t>(options.concurrency, 1), std::move(body),
+                    [this] { wake_receivers(); });
+  }
+
+  channel_stats stats() const {
+    std::lock_guard lock(mutex_);
+    channel_stats copy = stats_;
+    copy.waiting = records_.size();
+    copy.in_flight = in_flight_;
+    return copy;
+  }
+
+  const channel_options<T>& options() const noexcept { return options_; }
+
+ private:
+  enum class state : std::uint8_t {
+    queued,     // FIFO: behind its group's head
+    delayed,    // waits for visible_at (a delay or a nack's delay)
+    ready,      // in ready_, may be received
+    in_flight,  // delivered, waits for ack, nack or its visibility timeout
+  };
+
+  struct tracking {
+    std::promise<delivery_outcome> promise;
+    std::shared_future<delivery_outcome> future = promise.get_future().share();
+    bool resolved = false;
+  };
+
+  struct record {
+    explicit record(T&& message) : body(std::move(message)) {}
+
+    T body;
+    message_id id;
+    std::uint64_t sequence = 0;
+    std::string group;
+    state status = state::queued;
+    bool open = false;  // the current delivery may still settle it
+    std::uint32_t receive_count = 0;
+    std::uint64_t delivery = 0;  // the current delivery's number, 0 before the first
+    clock::time_point visible_at;
+    std::unique_ptr<tracking> tracked;
+  };
+
+  enum class timer_kind : std::uint8_t { visible, visibility, receipt_deadline };
+  struct timer {
+    clock::time_point at;
+    std::uint64_t id;
+    std::uint64_t delivery;
+    timer_kind kind;
+    bool operator>(const timer& other) const noexcept { return at > other.at; }
+  };
+
+  struct dedup_entry {
+    message_id id;
+    std::uint64_t sequence;
+  };
+  struct settled_entry {
+    std::uint64_t delivery;  // the delivery that settled it (0: dead-lettered via nack)
+    delivery_outcome outcome;
+  };
+
+  // Counts a caller blocked on one of the channel's condition variables, so
+  // the destructor can wait until it has left.
+  struct blocked_scope {
+    explicit blocked_scope(channel& owner) : owner_(owner) { ++owner_.blocked_; }
+    ~blocked_scope() {
+      if (--owner_.blocked_ == 0 && owner_.closed_) owner_.left_cv_.notify_all();
+    }
+    channel& owner_;
+  };
+
+  std::optional<send_result> send_impl(T message, send_options options, bool wait_for_room) {
+    if (options_.ordering == ordering::fifo && options.group.empty()) {
+      throw error(errc::missing_group, "send() on a FIFO channel: send_options::group is empty");
+    }
+    std::string key;
+    if (options_.dedup_window > clock::duration::zero()) {
+      if (!options.idempotency_key.empty()) {
+        key = std::move(options.idempotency_key);
+      } else if (options_.content_dedup) {
+        key = detail::sha256::hex(options_.content_dedup(message));
+      }
+    }
+    std::unique_lock lock(mutex_);
+    const auto real_deadline = std::chrono::steady_clock::now() + options_.send_timeout;
+    for (;;) {
+      if (closed_) throw error(errc::channel_closed, "send()");
+      const auto now = clock_->now();
+      apply_due_timers(now);
+      if (!key.empty()) {
+        dedup_.expire(now);
+        if (const dedup_entry* seen = dedup_.find(key)) {
+          ++stats_.duplicates;
+          return send_result{seen->id, seen->sequence, true,
+                             options.track_delivery ? receipt_of(seen->id) : delivery_receipt()};
+        }
+      }
+      if (records_.size() < options_.capacity) {
+        return enqueue(std::move(message), std::move(options.group), std::move(key), options.delay,
+                       options.track_delivery, options.receipt_timeout, now);
+      }
+      if (!wait_for_room) return std::nullopt;
+      if (std::chrono::steady_clock::now() >= real_deadline) {
+        throw error(errc::channel_full,
+                    fmt::format("send(): {} messages waiting, capacity {}, waited {} ms", records_.size(),
+                                options_.capacity, options_.send_timeout.count()));
+      }
+      blocked_scope blocked(*this);
+      space_cv_.wait_until(lock, real_deadline);
+    }
+  }
+
+  // Queues a new message. Caller holds mutex_.
+  send_result enqueue(T&& message, std::string group, std::string key, std::chrono::milliseconds delay,
+                      bool track, std::chrono::milliseconds receipt_timeout, clock::time_point now) {
+    auto owned = std::make_unique<record>(std::move(message));
+    record& fresh = *owned;
+    fresh.id = message_id{++last_id_};
+    fresh.sequence = ++last_sequence_;
+    fresh.group = std::move(group);
+    fresh.visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
+    records_.emplace(fresh.id.value, std::move(owned));
+    ++stats_.accepted;
+    if (!key.empty()) dedup_.insert(key, dedup_entry{fresh.id, fresh.sequence}, now);
+    send_result result{fresh.id, fresh.sequence, false, {}};
+    if (track) {
+      fresh.tracked = std::make_unique<tracking>();
+      result.receipt = delivery_receipt(fresh.tracked->future);
+      if (receipt_timeout > clock::duration::zero()) {
+        timers_.push({now + receipt_timeout, fresh.id.value, 0, timer_kind::receipt_deadline});
+      }
+    }
+    if (options_.ordering == ordering::fifo) {
+      auto& members = groups_[fresh.group];
+      members.push_back(&fresh);
+      if (members.size() == 1) make_deliverable(fresh, now);
+    } else {
+      make_deliverable(fresh, now);
+    }
+    return result;
+  }
+
+  std::vector<delivery<T>> receive_impl(std::size_t max, std::chrono::milliseconds wait,
+                                        const std::atomic<bool>* stop) {
+    std::vector<delivery<T>> out;
+    if (max == 0) return out;
+    const auto real_deadline = std::chrono::steady_clock::now() + wait;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (closed_) throw error(errc::channel_closed, "receive()");
+      const auto now = clock_->now();
+      apply_due_timers(now);
+      while (out.size() < max && !ready_.empty()) {
+        const std::uint64_t id = ready_.front();
+        ready_.pop_front();
+        const auto found = records_.find(id);
+        if (found == records_.end() || found->second->status != state::ready) continue;  // settled meanwhile
+        out.push_back(hand_out(*found->second, now));
+      }
+      if (!out.empty() || (stop != nullptr && stop->load(std::memory_order_acquire))) return out;
+      const auto real_now = std::chrono::steady_clock::now();
+      if (real_now >= real_deadline) return out;
+      auto wake_at = real_deadline;
+      if (!timers_.empty()) wake_at = std::min(wake_at, real_now + (timers_.top().at - now));
+      blocked_scope blocked(*this);
+      ready_cv_.wait_until(lock, wake_at);
+    }
+  }
+
+  delivery<T> hand_out(record& item, clock::time_point now) {
+    item.status = state::in_flight;
+    item.open = true;
+    ++item.receive_count;
+    item.delivery = ++last_delivery_;
+    item.visible_at = now + options_.visibility_timeout;
+    timers_.push({item.visible_at, item.id.value, item.delivery, timer_kind::visibility});
+    ++in_flight_;
+    ++stats_.deliveries;
+    return delivery<T>(*this, item.body, item.id, item.group, item.sequence, item.receive_count,
+                       receipt{item.id, item.delivery});
+  }
+
+  // A standard message, or a FIFO group's new head: ready now, or at visible_at.
+  void make_deliverable(record& item, clock::time_point now) {
+    if (item.visible_at <= now) {
+      item.status = state::ready;
+      ready_.push_back(item.id.value);
+      ready_cv_.notify_one();
+    } else {
+      item.status = state::delayed;
+      timers_.push({item.visible_at, item.id.value, item.delivery, timer_kind::visible});
+    }
+  }
+
+  // The delivery ended without an ack (nack or timeout): deliver again or
+  // dead-letter. A FIFO record stays its group's head either way until settled.
+  void give_back(record& item, clock::time_point now) {
+    if (item.status == state::in_flight) {
+      --in_flight_;
+      item.status = state::delayed;  // until make_deliverable or settle below decides
+    }
+    if (options_.max_receives != 0 && item.receive_count >= options_.max_receives) {
+      ++stats_.dead_lettered;
+      channel& dead = dead_letters();
+      {
+        std::lock_guard dead_lock(dead.mutex_);  // lock order: a channel, then its dead letters
+        dead.enqueue(T(item.body), item.group, std::string(), {}, false, {}, now);
+        dead.records_.at(dead.last_id_)->sequence = item.sequence;  // keep the original order visible
+      }
+      settle(item, delivery_outcome::dead_lettered, item.delivery, now);
+      return;
+    }
+    make_deliverable(item, now);
+  }
+
+  // Removes a record for good; a FIFO group moves on to its next message.
+  void settle(record& item, delivery_outcome outcome, std::uint64_t by_delivery, clock::time_point now) {
+    if (item.status == state::in_flight) --in_flight_;
+    settled_.expire(now);
+    settled_.insert(item.id.value, settled_entry{by_delivery, outcome}, now);
+    resolve(item, outcome);
+    if (options_.ordering == ordering::fifo) {
+      auto members = groups_.find(item.group);
+      members->second.pop_front();  // only the head is ever delivered, so item is the head
+      if (members->second.empty()) {
+        groups_.erase(members);
+      } else {
+        make_deliverable(*members->second.front(), now);
+      }
+    }
+    records_.erase(item.id.value);
+    space_cv_.notify_one();
+  }
+
+  void resolve(record& item, delivery_outcome outcome) {
+    if (item.tracked && !item.tracked->resolved) {
+      item.tracked->resolved = true;
+      item.tracked->promise.set_value(outcome);
+    }
+  }
+
+  // The receipt of a message that was sent before (a duplicate send).
+  delivery_receipt receipt_of(message_id id) {
+    if (const auto found = records_.find(id.value); found != records_.end()) {
+      record& item = *found->second;
+      if (!item.tracked) item.tracked = std::make_unique<tracking>();
+      return delivery_receipt(item.tracked->future);
+    }
+    std::promise<delivery_outcome> known;
+    const settled_entry* settled = settled_.find(id.value);
+    known.set_value(settled != nullptr ? settled->outcome : delivery_outcome::acked);
+    return delivery_receipt(known.get_future().share());
+  }
+
+  // Applies the timers that are due at now. Each checks that its record is
+  // still in the state it was set for; a timer made stale by a later change
+  // (an ack, an extend, a redelivery) does nothing.
+  void apply_due_timers(clock::time_point now) {
+    while (!timers_.empty() && timers_.top().at <= now) {
+      const timer due = timers_.top();
+      timers_.pop();
+      const auto found = records_.find(due.id);
+      if (found == records_.end()) continue;
+      record& item = *found->second;
+      switch (due.kind) {
+        case timer_kind::visible:
+          if (item.status == state::delayed && item.visible_at <= now) {
+            item.status = state::ready;
+            ready_.push_back(item.id.value);
+            ready_cv_.notify_one();
+          }
+          break;
+        case timer_kind::visibility:
+          if (item.status == state::in_flight && item.delivery == due.delivery && item.visible_at <= now) {
+            give_back(item, now);
+          }
+          break;
+        case timer_kind::receipt_deadline:
+          resolve(item, delivery_outcome::timed_out);
+          break;
+      }
+    }
+  }
+
+  // The record whose current delivery handle names, or nullptr when that very
+  // delivery was acked before. Throws stale_receipt / unknown_receipt.
+  record* find_open(const receipt& handle, const char* operation, bool allow_expired) {
+    const auto found = records_.find(handle.message.value);
+    if (found == records_.end()) {
+      const settled_entry* settled = settled_.find(handle.message.value);
+      if (settled == nullptr) {
+        throw error(errc::unknown_receipt,
+                    fmt::format("{}({}): no such message in this channel (or settled too long ago)",
+                                operation, handle));
+      }
+      if (settled->delivery == handle.delivery && settled->outcome == delivery_outcome::acked) return nullptr;
+      throw error(errc::stale_receipt,
+                  fmt::format("{}({}): the message was already {}", operation, handle, settled->outcome));
+    }
+    record& item = *found->second;
+    if (item.delivery != handle.delivery) {
+      throw error(errc::stale_receipt,
+                  fmt::format("{}({}): the message was delivered again since (delivery {})", operation,
+                              handle, item.delivery));
+    }
+    if (!item.open) {
+      throw error(errc::stale_receipt, fmt::format("{}({}): this delivery was nacked", operation, handle));
+    }
+    if (!allow_expired && item.status != state::in_flight) {
+      throw error(errc::stale_receipt,
+                  fmt::format("{}({}): the visibility timeout has passed", operation, handle));
+    }
+    return &item;
+  }
+
+  static error already_acked_error(const receipt& handle, const char* operation) {
+    return error(errc::stale_receipt,
+                 fmt::format("{}({}): this delivery was already acked", operation, handle));
+  }
+
+  template <class Handler>
+  void handle_one(Handler& handler, delivery<T>& item,
+                  const std::function<void(message_id, std::exception_ptr)>& on_error) {
+    try {
+      if constexpr (std::invocable<Handler&, delivery<T>&>) {
+        handler(item);
+      } else {
+        handler(std::as_const(item).message());
+      }
+    } catch (...) {
+      on_error(item.id(), std::current_exception());
+      if (!item.settled()) {
+        try {
+          item.nack();
+        } catch (...) {
+          on_error(item.id(), std::current_exception());
+        }
+      }
+      return;
+    }
+    if (item.settled()) return;
+    try {
+      item.ack();
+    } catch (...) {
+      on_error(item.id(), std::current_exception());
+    }
+  }
+
+  static void log_consumer_error(message_id id, std::exception_ptr failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "courier: consumer of {}: {}\n", id, e.what());
+    } catch (...) {
+      fmt::print(stderr, "courier: consumer of {}: an exception not derived from std::exception\n", id);
+    }
+  }
+
+  void wake_receivers() {
+    std::lock_guard lock(mutex_);
+    ready_cv_.notify_all();
+  }
+
+  const channel_options<T> options_;
+  const std::shared_ptr<const clock> clock_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable ready_cv_;  // a message may have become ready
+  std::condition_variable space_cv_;  // a message was settled
+  std::condition_variable left_cv_;   // a blocked caller left (destructor waits)
+  bool closed_ = false;
+  int blocked_ = 0;
+
+  std::unordered_map<std::uint64_t, std::unique_ptr<record>> records_;
+  std::unordered_map<std::string, std::deque<record*>> groups_;  // FIFO only
+  std::deque<std::uint64_t> ready_;
+  std::priority_queue<timer, std::vector<timer>, std::greater<>> timers_;
+  detail::expiring_map<std::string, dedup_entry> dedup_;
+  detail::expiring_map<std::uint64_t, settled_entry> settled_;
+  std::uint64_t last_id_ = 0;
+  std::uint64_t last_sequence_ = 0;
+  std::uint64_t last_delivery_ = 0;
+  std::size_t in_flight_ = 0;
+  channel_stats stats_;
+
+  std::once_flag dead_letters_made_;
+  std::unique_ptr<channel> dead_letters_;
+};
+
+}  // namespace v1
+}  // namespace courier

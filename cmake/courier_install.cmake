@@ -4,7 +4,7 @@ include(CMakePackageConfigHelpers)
 
 set(courier_config_dir "${CMAKE_INSTALL_LIBDIR}/cmake/courier")
 
-install(TARGETS courier_core EXPORT courier-targets)
+install(TARGETS courier_core courier_testing EXPORT courier-targets)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/courier"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(EXPORT courier-targets

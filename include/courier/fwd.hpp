@@ -20,5 +20,20 @@ struct bus_options;
 template <class Event>
 struct subscribe_options;
 
+template <class T>
+class channel;
+template <class T>
+class delivery;
+template <class T>
+struct channel_options;
+struct send_options;
+struct send_result;
+struct message_id;
+struct receipt;
+class delivery_receipt;
+class consumer;
+class clock;
+class manual_clock;
+
 }  // namespace v1
 }  // namespace courier

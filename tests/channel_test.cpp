@@ -452,6 +452,22 @@ TEST(channel, a_consumer_handler_may_settle_explicitly) {
   EXPECT_EQ(calls.load(), 2);
 }
 
+TEST(channel, without_acknowledgements_a_message_is_done_once_received) {
+  fixture f;
+  auto options = f.options(courier::ordering::fifo);
+  options.acknowledge = false;
+  courier::channel<parcel> channel(options);
+  const auto sent = channel.send(parcel{1, "acme"}, {.group = "g", .track_delivery = true});
+  channel.send(parcel{2, "acme"}, {.group = "g"});
+  auto got = channel.receive(10);
+  ASSERT_THAT(numbers(got), ElementsAre(1, 2));  // 1 was done at once, so its group moved on
+  EXPECT_EQ(sent.receipt.peek(), courier::delivery_outcome::acked);
+  EXPECT_EQ(got[0].ack(), courier::ack_result::already_acked);
+  f.clock->advance(1h);
+  EXPECT_TRUE(channel.receive(10).empty());  // never redelivered
+  EXPECT_EQ(channel.stats().waiting, 0U);
+}
+
 TEST(channel, options_that_cannot_work_are_refused) {
   EXPECT_EQ(error_of([] { courier::channel<parcel> c({.visibility_timeout = 0ms}); }),
             courier::errc::invalid_option);

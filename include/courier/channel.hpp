@@ -395,6 +395,10 @@ class channel {
         const auto found = records_.find(id);
         if (found == records_.end() || found->second->status != state::ready) continue;  // settled meanwhile
         out.push_back(hand_out(*found->second, now));
+        if (!options_.acknowledge) {
+          ++stats_.acked;
+          settle(*found->second, delivery_outcome::acked, out.back().receipt().delivery, now);
+        }
       }
       if (!out.empty() || (stop != nullptr && stop->load(std::memory_order_acquire))) return out;
       const auto real_now = std::chrono::steady_clock::now();

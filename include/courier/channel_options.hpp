@@ -43,6 +43,9 @@ struct channel_options {
   // Deliveries after which an unacked message moves to the dead-letter
   // channel instead of being delivered again. Zero: never.
   std::uint32_t max_receives = 0;
+  // False: at-most-once. A message is settled (as acked) the moment it is
+  // received: no redelivery, and its receipt acks nothing new.
+  bool acknowledge = true;
   // Messages accepted and not yet acked or dead-lettered, at most.
   std::size_t capacity = std::numeric_limits<std::size_t>::max();
   // How long send() waits for room before it fails with channel_full.

@@ -14,10 +14,13 @@
 // held while its head is in flight, as SQS does, so a redelivery cannot
 // overtake. Deliverable records (a standard channel's visible messages, a
 // FIFO group's visible head) wait in one ready queue, so receive() never
-// scans groups. Time-driven changes (a delay ending, a visibility timeout
-// passing, a sender's receipt timing out) sit in a min-heap of timers, and
-// every operation first applies the timers that are due: nothing depends on a
-// background thread, and a manual clock makes it all deterministic.
+// scans groups. Time-driven changes wait in timers: visibility deadlines in a
+// queue sorted by construction (one timeout, a clock that never runs back),
+// the rarer ones (delays, extends, receipt deadlines) in a min-heap. Every
+// operation first applies the timers that are due: nothing depends on a
+// background thread, and a manual clock makes it all deterministic. (A single
+// heap of every deadline kept a stale entry per acked delivery for a whole
+// visibility timeout: tens of millions of entries at full speed.)
 //
 // Receipts. Each delivery gets a new receipt; only the newest one settles the
 // message. After its visibility timeout a delivery can still be acked until
@@ -90,7 +93,8 @@ class channel {
       : options_(std::move(options)),
         clock_(options_.time_source ? options_.time_source : steady_clock::shared()),
         dedup_(options_.dedup_window),
-        settled_(std::max<clock::duration>(options_.dedup_window, options_.visibility_timeout)) {
+        settled_(options_.visibility_timeout),
+        dead_lettered_ids_(std::max<clock::duration>(options_.dedup_window, options_.visibility_timeout)) {
     if (options_.visibility_timeout <= clock::duration::zero()) {
       throw error(errc::invalid_option, "channel_options::visibility_timeout must be positive");
     }
@@ -405,6 +409,9 @@ class channel {
       if (real_now >= real_deadline) return out;
       auto wake_at = real_deadline;
       if (!timers_.empty()) wake_at = std::min(wake_at, real_now + (timers_.top().at - now));
+      if (!visibility_deadlines_.empty()) {
+        wake_at = std::min(wake_at, real_now + (visibility_deadlines_.front().at - now));
+      }
       blocked_scope blocked(*this);
       ready_cv_.wait_until(lock, wake_at);
     }
@@ -416,7 +423,10 @@ class channel {
     ++item.receive_count;
     item.delivery = ++last_delivery_;
     item.visible_at = now + options_.visibility_timeout;
-    timers_.push({item.visible_at, item.id.value, item.delivery, timer_kind::visibility});
+    if (options_.acknowledge) {
+      visibility_deadlines_.push_back(
+          {item.visible_at, item.id.value, item.delivery, timer_kind::visibility});
+    }
     ++in_flight_;
     ++stats_.deliveries;
     return delivery<T>(*this, item.body, item.id, item.group, item.sequence, item.receive_count,
@@ -461,6 +471,10 @@ class channel {
     if (item.status == state::in_flight) --in_flight_;
     settled_.expire(now);
     settled_.insert(item.id.value, settled_entry{by_delivery, outcome}, now);
+    if (outcome == delivery_outcome::dead_lettered) {
+      dead_lettered_ids_.expire(now);
+      dead_lettered_ids_.insert(item.id.value, true, now);
+    }
     resolve(item, outcome);
     if (options_.ordering == ordering::fifo) {
       auto members = groups_.find(item.group);
@@ -490,8 +504,10 @@ class channel {
       return delivery_receipt(item.tracked->future);
     }
     std::promise<delivery_outcome> known;
-    const settled_entry* settled = settled_.find(id.value);
-    known.set_value(settled != nullptr ? settled->outcome : delivery_outcome::acked);
+    // Settled: dead letters are remembered as long as keys are; the rest was acked.
+    dead_lettered_ids_.expire(clock_->now());
+    known.set_value(dead_lettered_ids_.find(id.value) != nullptr ? delivery_outcome::dead_lettered
+                                                                 : delivery_outcome::acked);
     return delivery_receipt(known.get_future().share());
   }
 
@@ -499,6 +515,19 @@ class channel {
   // still in the state it was set for; a timer made stale by a later change
   // (an ack, an extend, a redelivery) does nothing.
   void apply_due_timers(clock::time_point now) {
+    // Deliveries' visibility deadlines, in delivery order (the timeout is one
+    // constant and the clock never runs back, so this queue is sorted). Stale
+    // entries at its front (acked, nacked, delivered again) go at once,
+    // whether due or not, so it stays about as long as what is in flight.
+    while (!visibility_deadlines_.empty()) {
+      const timer& front = visibility_deadlines_.front();
+      const auto found = records_.find(front.id);
+      const bool live = found != records_.end() && found->second->status == state::in_flight &&
+                        found->second->delivery == front.delivery;
+      if (live && front.at > now) break;
+      visibility_deadlines_.pop_front();
+      if (live && found->second->visible_at <= now) give_back(*found->second, now);
+    }
     while (!timers_.empty() && timers_.top().at <= now) {
       const timer due = timers_.top();
       timers_.pop();
@@ -617,9 +646,17 @@ class channel {
   std::unordered_map<std::uint64_t, std::unique_ptr<record>> records_;
   std::unordered_map<std::string, std::deque<record*>> groups_;  // FIFO only
   std::deque<std::uint64_t> ready_;
+  // Every other time-driven change: delays, nack delays, extends, receipt
+  // deadlines. A min-heap; entries made stale by later changes are skipped.
   std::priority_queue<timer, std::vector<timer>, std::greater<>> timers_;
+  std::deque<timer> visibility_deadlines_;
   detail::expiring_map<std::string, dedup_entry> dedup_;
+  // Settled deliveries, for "already acked" and stale-receipt answers; kept
+  // for one visibility timeout (then a receipt of them is unknown_receipt).
   detail::expiring_map<std::uint64_t, settled_entry> settled_;
+  // Dead-lettered ids, kept as long as keys are, so a late duplicate's
+  // receipt can say dead_lettered rather than acked.
+  detail::expiring_map<std::uint64_t, bool> dead_lettered_ids_;
   std::uint64_t last_id_ = 0;
   std::uint64_t last_sequence_ = 0;
   std::uint64_t last_delivery_ = 0;

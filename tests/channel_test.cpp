@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -380,24 +381,71 @@ TEST(channel, receive_waits_for_a_send_from_another_thread) {
   EXPECT_THAT(numbers(got), ElementsAre(9));
 }
 
-TEST(channel, destruction_wakes_a_blocked_receiver_with_an_error) {
-  fixture f;
-  auto channel = std::make_unique<courier::channel<parcel>>(f.options());
-  std::atomic<int> code{0};
+// Runs call on a thread and returns the courier::errc it failed with (or
+// nothing if it returned), after the caller has done interrupt.
+template <class Call, class Interrupt>
+std::optional<courier::errc> error_after(Call call, Interrupt interrupt) {
+  std::optional<courier::errc> code;
   std::atomic<bool> started{false};
-  std::thread receiver([&] {
+  std::thread blocked([&] {
+    started = true;
     try {
-      started = true;
-      channel->receive(1, 60s);
+      call();
     } catch (const courier::error& failure) {
-      code = failure.code().value();
+      code = static_cast<courier::errc>(failure.code().value());
     }
   });
   while (!started) std::this_thread::yield();
   std::this_thread::sleep_for(20ms);  // real time is the thing under test: let it block
-  channel.reset();
-  receiver.join();
-  EXPECT_EQ(code.load(), static_cast<int>(courier::errc::channel_closed));
+  interrupt();
+  blocked.join();
+  return code;
+}
+
+TEST(channel, close_wakes_a_blocked_receiver_with_an_error) {
+  fixture f;
+  courier::channel<parcel> channel(f.options());
+  const auto code = error_after([&] { channel.receive(1, 60s); }, [&] { channel.close(); });
+  EXPECT_EQ(code, courier::errc::channel_closed);
+  EXPECT_TRUE(channel.closed());
+  EXPECT_EQ(error_of([&] { channel.send(parcel{1, "acme"}); }), courier::errc::channel_closed);
+  EXPECT_EQ(error_of([&] { channel.try_send(parcel{1, "acme"}); }), courier::errc::channel_closed);
+  channel.close();  // closing twice is harmless
+}
+
+TEST(channel, close_wakes_a_sender_blocked_on_a_full_channel) {
+  fixture f;
+  auto options = f.options();
+  options.capacity = 1;
+  options.send_timeout = 60s;
+  courier::channel<parcel> channel(options);
+  channel.send(parcel{1, "acme"});
+  const auto code = error_after([&] { channel.send(parcel{2, "acme"}); }, [&] { channel.close(); });
+  EXPECT_EQ(code, courier::errc::channel_closed);
+  EXPECT_EQ(channel.stats().accepted, 1U);  // the blocked message was refused, not queued
+}
+
+TEST(channel, after_close_a_held_delivery_can_still_be_acked_and_the_rest_is_abandoned) {
+  fixture f;
+  courier::channel<parcel> channel(f.options());
+  const auto held = channel.send(parcel{1, "acme"}, {.track_delivery = true});
+  const auto waiting = channel.send(parcel{2, "acme"}, {.track_delivery = true});
+  auto got = channel.receive(1);
+  ASSERT_EQ(got.size(), 1U);
+  channel.close();
+  EXPECT_EQ(waiting.receipt.peek(), courier::delivery_outcome::abandoned);
+  EXPECT_FALSE(held.receipt.peek().has_value());  // its consumer may still finish it
+  EXPECT_EQ(channel.ack(got[0].receipt()), courier::ack_result::acked);
+  EXPECT_EQ(held.receipt.peek(), courier::delivery_outcome::acked);
+}
+
+TEST(channel, destruction_wakes_a_blocked_receiver_with_an_error) {
+  fixture f;
+  auto owned = std::make_unique<courier::channel<parcel>>(f.options());
+  // The receiver holds the channel, not the owning pointer the test resets.
+  courier::channel<parcel>* channel = owned.get();
+  const auto code = error_after([channel] { channel->receive(1, 60s); }, [&] { owned.reset(); });
+  EXPECT_EQ(code, courier::errc::channel_closed);
 }
 
 TEST(channel, consume_acks_on_return_and_nacks_on_exception) {

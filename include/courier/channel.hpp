@@ -104,16 +104,29 @@ class channel {
   channel(const channel&) = delete;
   channel& operator=(const channel&) = delete;
 
-  // Wakes every blocked send and receive (they throw channel_closed) and
-  // waits until they have left; resolves tracked receipts still open as
-  // abandoned. Stop consumers before destroying their channel.
+  // Closes the channel (see close()) and waits until every caller it woke
+  // has left. Stop consumers before destroying their channel.
   ~channel() {
     std::unique_lock lock(mutex_);
-    closed_ = true;
+    close_locked();
     for (auto& [id, record] : records_) resolve(*record, delivery_outcome::abandoned);
-    ready_cv_.notify_all();
-    space_cv_.notify_all();
     left_cv_.wait(lock, [this] { return blocked_ == 0; });
+  }
+
+  // Refuses all further sends and receives (they throw channel_closed), wakes
+  // every caller blocked in send or receive with that error, and resolves
+  // the tracked receipts of messages not in flight as abandoned. Acks, nacks
+  // and extends of receipts already handed out still work, so a consumer can
+  // finish what it holds (a nacked or expired one is then abandoned).
+  // Closing twice is harmless. Thread-safe.
+  void close() {
+    std::lock_guard lock(mutex_);
+    close_locked();
+  }
+
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
   }
 
   // Queues message, or answers from the dedup window when its key (or
@@ -302,6 +315,18 @@ class channel {
     delivery_outcome outcome;
   };
 
+  void close_locked() {
+    if (closed_) return;
+    closed_ = true;
+    // A message in flight may still be acked by the consumer holding it; the
+    // rest can never be received again.
+    for (auto& [id, record] : records_) {
+      if (record->status != state::in_flight) resolve(*record, delivery_outcome::abandoned);
+    }
+    ready_cv_.notify_all();
+    space_cv_.notify_all();
+  }
+
   // Counts a caller blocked on one of the channel's condition variables, so
   // the destructor can wait until it has left.
   struct blocked_scope {
@@ -463,6 +488,7 @@ class channel {
       settle(item, delivery_outcome::dead_lettered, item.delivery, now);
       return;
     }
+    if (closed_) resolve(item, delivery_outcome::abandoned);  // nobody can receive it again
     make_deliverable(item, now);
   }
 

@@ -20,7 +20,7 @@ enum class delivery_outcome {
   acked,          // a consumer acknowledged it
   dead_lettered,  // it reached max_receives and moved to the dead-letter channel
   timed_out,      // send_options::receipt_timeout passed first (the message stays queued)
-  abandoned,      // the channel was destroyed with the message still in it
+  abandoned,      // the channel was closed or destroyed before the message was settled
 };
 
 constexpr std::string_view to_string(delivery_outcome outcome) noexcept {

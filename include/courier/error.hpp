@@ -22,7 +22,7 @@ enum class errc {
   channel_full,           // send() waited its timeout and the channel stayed full
   stale_receipt,          // the receipt's delivery is over: redelivered or settled by another
   unknown_receipt,        // the receipt names no message this channel knows
-  channel_closed,         // the channel is being destroyed
+  channel_closed,         // the channel was closed (close() or its destructor)
 };
 
 // The category behind courier's error codes; its name is "courier".

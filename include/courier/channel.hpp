@@ -43,13 +43,18 @@
 #include "courier/delivery.hpp"
 #include "courier/delivery_receipt.hpp"
 #include "courier/detail/expiring_map.hpp"
+#include "courier/detail/flat_index.hpp"
+#include "courier/detail/id_table.hpp"
+#include "courier/detail/recent_ids.hpp"
 #include "courier/detail/sha256.hpp"
+#include "courier/detail/spin_then_block.hpp"
 #include "courier/error.hpp"
 #include "courier/message_id.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <condition_variable>
@@ -93,7 +98,7 @@ class channel {
       : options_(std::move(options)),
         clock_(options_.time_source ? options_.time_source : steady_clock::shared()),
         dedup_(options_.dedup_window),
-        settled_(options_.visibility_timeout),
+        settled_(options_.visibility_timeout, remembered_settlements),
         dead_lettered_ids_(std::max<clock::duration>(options_.dedup_window, options_.visibility_timeout)) {
     if (options_.visibility_timeout <= clock::duration::zero()) {
       throw error(errc::invalid_option, "channel_options::visibility_timeout must be positive");
@@ -107,9 +112,9 @@ class channel {
   // Closes the channel (see close()) and waits until every caller it woke
   // has left. Stop consumers before destroying their channel.
   ~channel() {
-    std::unique_lock lock(mutex_);
+    auto lock = detail::lock_spinning(mutex_);
     close_locked();
-    for (auto& [id, record] : records_) resolve(*record, delivery_outcome::abandoned);
+    records_.for_each([this](record& item) { resolve(item, delivery_outcome::abandoned); });
     left_cv_.wait(lock, [this] { return blocked_ == 0; });
   }
 
@@ -120,12 +125,12 @@ class channel {
   // finish what it holds (a nacked or expired one is then abandoned).
   // Closing twice is harmless. Thread-safe.
   void close() {
-    std::lock_guard lock(mutex_);
+    auto lock = detail::lock_spinning(mutex_);
     close_locked();
   }
 
   bool closed() const {
-    std::lock_guard lock(mutex_);
+    auto lock = detail::lock_spinning(mutex_);
     return closed_;
   }
 
@@ -157,13 +162,15 @@ class channel {
   // courier::error: stale_receipt (the message was delivered again, nacked,
   // dead-lettered or acked through another delivery), unknown_receipt.
   ack_result ack(const receipt& handle) {
-    std::lock_guard lock(mutex_);
-    const auto now = clock_->now();
+    std::unique_ptr<record> done;  // destroyed after the lock is released
+    const auto read = clock_->now();
+    auto lock = detail::lock_spinning(mutex_);
+    const auto now = monotonic(read);
     apply_due_timers(now);
-    record* found = find_open(handle, "ack", /*allow_expired=*/true);
+    record* found = find_open(handle, "ack", /*allow_expired=*/true, now);
     if (found == nullptr) return ack_result::already_acked;
     ++stats_.acked;
-    settle(*found, delivery_outcome::acked, handle.delivery, now);
+    done = settle(*found, delivery_outcome::acked, handle.delivery, now);
     return ack_result::acked;
   }
 
@@ -172,10 +179,10 @@ class channel {
   // reached max_receives. Throws like ack(); nacking an acked delivery is
   // stale_receipt.
   void nack(const receipt& handle, std::chrono::milliseconds delay = {}) {
-    std::lock_guard lock(mutex_);
-    const auto now = clock_->now();
+    auto lock = detail::lock_spinning(mutex_);
+    const auto now = monotonic(clock_->now());
     apply_due_timers(now);
-    record* found = find_open(handle, "nack", /*allow_expired=*/false);
+    record* found = find_open(handle, "nack", /*allow_expired=*/false, now);
     if (found == nullptr) throw already_acked_error(handle, "nack");
     found->open = false;
     found->visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
@@ -185,10 +192,10 @@ class channel {
   // Keeps the delivery hidden for visibility from now (SQS
   // ChangeMessageVisibility). Throws like nack().
   void extend(const receipt& handle, std::chrono::milliseconds visibility) {
-    std::lock_guard lock(mutex_);
-    const auto now = clock_->now();
+    auto lock = detail::lock_spinning(mutex_);
+    const auto now = monotonic(clock_->now());
     apply_due_timers(now);
-    record* found = find_open(handle, "extend", /*allow_expired=*/false);
+    record* found = find_open(handle, "extend", /*allow_expired=*/false, now);
     if (found == nullptr) throw already_acked_error(handle, "extend");
     found->visible_at = now + std::max(visibility, std::chrono::milliseconds::zero());
     timers_.push({found->visible_at, found->id.value, found->delivery, timer_kind::visibility});
@@ -218,8 +225,11 @@ class channel {
       if (batch.empty()) break;
       for (auto& letter : batch) {
         {
-          std::unique_lock lock(mutex_);
-          enqueue(std::move(letter.message()), letter.group(), std::string(), {}, false, {}, clock_->now());
+          auto lock = detail::lock_spinning(mutex_);
+          auto fresh = std::make_unique<record>(std::move(letter.message()));
+          fresh->group = letter.group();
+          if (options_.ordering == ordering::fifo) fresh->group_hash = group_hash_of(fresh->group);
+          enqueue(std::move(fresh), dedup_key{}, {}, false, {}, monotonic(clock_->now()));
         }
         letter.ack();
         ++moved;
@@ -259,7 +269,7 @@ class channel {
   }
 
   channel_stats stats() const {
-    std::lock_guard lock(mutex_);
+    auto lock = detail::lock_spinning(mutex_);
     channel_stats copy = stats_;
     copy.waiting = records_.size();
     copy.in_flight = in_flight_;
@@ -289,12 +299,17 @@ class channel {
     message_id id;
     std::uint64_t sequence = 0;
     std::string group;
+    std::uint64_t group_hash = 0;     // FIFO only
+    record* next_in_group = nullptr;  // FIFO only: the next message of the group
+    record* group_tail = nullptr;     // FIFO only, kept in the group's head
     state status = state::queued;
     bool open = false;  // the current delivery may still settle it
     std::uint32_t receive_count = 0;
     std::uint64_t delivery = 0;  // the current delivery's number, 0 before the first
     clock::time_point visible_at;
     std::unique_ptr<tracking> tracked;
+
+    std::uint64_t table_key() const noexcept { return id.value; }
   };
 
   enum class timer_kind : std::uint8_t { visible, visibility, receipt_deadline };
@@ -306,6 +321,7 @@ class channel {
     bool operator>(const timer& other) const noexcept { return at > other.at; }
   };
 
+  using dedup_key = std::string;  // an idempotency key, or a content hash
   struct dedup_entry {
     message_id id;
     std::uint64_t sequence;
@@ -320,9 +336,10 @@ class channel {
     closed_ = true;
     // A message in flight may still be acked by the consumer holding it; the
     // rest can never be received again.
-    for (auto& [id, record] : records_) {
-      if (record->status != state::in_flight) resolve(*record, delivery_outcome::abandoned);
-    }
+    records_.for_each([this](record& item) {
+      if (item.status != state::in_flight) resolve(item, delivery_outcome::abandoned);
+    });
+    ready_pushes_.store(ready_pushes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     ready_cv_.notify_all();
     space_cv_.notify_all();
   }
@@ -349,23 +366,30 @@ class channel {
         key = detail::sha256::hex(options_.content_dedup(message));
       }
     }
-    std::unique_lock lock(mutex_);
+    // The allocation and the hashing happen before the lock is taken, so
+    // the critical section is only the channel's bookkeeping.
+    auto fresh = std::make_unique<record>(std::move(message));
+    fresh->group = std::move(options.group);
+    if (options_.ordering == ordering::fifo) fresh->group_hash = group_hash_of(fresh->group);
+    const dedup_key dedup{std::move(key)};
+    auto read = clock_->now();
+    auto lock = detail::lock_spinning(mutex_);
     const auto real_deadline = std::chrono::steady_clock::now() + options_.send_timeout;
     for (;;) {
       if (closed_) throw error(errc::channel_closed, "send()");
-      const auto now = clock_->now();
+      const auto now = monotonic(read);
       apply_due_timers(now);
-      if (!key.empty()) {
+      if (!dedup.empty()) {
         dedup_.expire(now);
-        if (const dedup_entry* seen = dedup_.find(key)) {
+        if (const dedup_entry* seen = dedup_.find(dedup)) {
           ++stats_.duplicates;
           return send_result{seen->id, seen->sequence, true,
                              options.track_delivery ? receipt_of(seen->id) : delivery_receipt()};
         }
       }
       if (records_.size() < options_.capacity) {
-        return enqueue(std::move(message), std::move(options.group), std::move(key), options.delay,
-                       options.track_delivery, options.receipt_timeout, now);
+        return enqueue(std::move(fresh), dedup, options.delay, options.track_delivery,
+                       options.receipt_timeout, now);
       }
       if (!wait_for_room) return std::nullopt;
       if (std::chrono::steady_clock::now() >= real_deadline) {
@@ -374,20 +398,22 @@ class channel {
                                 options_.capacity, options_.send_timeout.count()));
       }
       blocked_scope blocked(*this);
+      ++sleeping_senders_;
       space_cv_.wait_until(lock, real_deadline);
+      --sleeping_senders_;
+      read = clock_->now();
     }
   }
 
-  // Queues a new message. Caller holds mutex_.
-  send_result enqueue(T&& message, std::string group, std::string key, std::chrono::milliseconds delay,
+  // Queues a new message (its body and group set). Caller holds mutex_.
+  send_result enqueue(std::unique_ptr<record> owned, const dedup_key& key, std::chrono::milliseconds delay,
                       bool track, std::chrono::milliseconds receipt_timeout, clock::time_point now) {
-    auto owned = std::make_unique<record>(std::move(message));
-    record& fresh = *owned;
-    fresh.id = message_id{++last_id_};
+    record& fresh = records_.insert([&] {
+      owned->id = message_id{++last_id_};
+      return std::move(owned);
+    }());
     fresh.sequence = ++last_sequence_;
-    fresh.group = std::move(group);
     fresh.visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
-    records_.emplace(fresh.id.value, std::move(owned));
     ++stats_.accepted;
     if (!key.empty()) dedup_.insert(key, dedup_entry{fresh.id, fresh.sequence}, now);
     send_result result{fresh.id, fresh.sequence, false, {}};
@@ -399,9 +425,13 @@ class channel {
       }
     }
     if (options_.ordering == ordering::fifo) {
-      auto& members = groups_[fresh.group];
-      members.push_back(&fresh);
-      if (members.size() == 1) make_deliverable(fresh, now);
+      if (record* head = group_head(fresh)) {
+        head->group_tail->next_in_group = &fresh;
+        head->group_tail = &fresh;
+      } else {
+        become_group_head(fresh);
+        make_deliverable(fresh, now);
+      }
     } else {
       make_deliverable(fresh, now);
     }
@@ -413,20 +443,21 @@ class channel {
     std::vector<delivery<T>> out;
     if (max == 0) return out;
     const auto real_deadline = std::chrono::steady_clock::now() + wait;
-    std::unique_lock lock(mutex_);
+    bool spun = false;
+    auto lock = detail::lock_spinning(mutex_);
     for (;;) {
       if (closed_) throw error(errc::channel_closed, "receive()");
-      const auto now = clock_->now();
+      const auto now = monotonic(clock_->now());
       apply_due_timers(now);
       while (out.size() < max && !ready_.empty()) {
         const std::uint64_t id = ready_.front();
         ready_.pop_front();
-        const auto found = records_.find(id);
-        if (found == records_.end() || found->second->status != state::ready) continue;  // settled meanwhile
-        out.push_back(hand_out(*found->second, now));
+        record* found = records_.find(id);
+        if (found == nullptr || found->status != state::ready) continue;  // settled meanwhile
+        out.push_back(hand_out(*found, now));
         if (!options_.acknowledge) {
           ++stats_.acked;
-          settle(*found->second, delivery_outcome::acked, out.back().receipt().delivery, now);
+          settle(*found, delivery_outcome::acked, out.back().receipt().delivery, now);
         }
       }
       if (!out.empty() || (stop != nullptr && stop->load(std::memory_order_acquire))) return out;
@@ -437,8 +468,23 @@ class channel {
       if (!visibility_deadlines_.empty()) {
         wake_at = std::min(wake_at, real_now + (visibility_deadlines_.front().at - now));
       }
+      if (!spun) {
+        // Most waits end within microseconds, when the producer's next send
+        // lands: spin for it before paying for a sleep and a wake-up.
+        spun = true;
+        const std::uint64_t seen = ready_pushes_.load(std::memory_order_relaxed);
+        lock.unlock();
+        detail::spin_until([&] {
+          return ready_pushes_.load(std::memory_order_relaxed) != seen ||
+                 (stop != nullptr && stop->load(std::memory_order_relaxed));
+        });
+        lock.lock();
+        continue;
+      }
       blocked_scope blocked(*this);
+      ++sleeping_receivers_;
       ready_cv_.wait_until(lock, wake_at);
+      --sleeping_receivers_;
     }
   }
 
@@ -458,12 +504,22 @@ class channel {
                        receipt{item.id, item.delivery});
   }
 
+  void push_ready(record& item) {
+    item.status = state::ready;
+    ready_.push_back(item.id.value);
+    wake_a_receiver();
+  }
+
+  // Caller holds mutex_.
+  void wake_a_receiver() {
+    ready_pushes_.store(ready_pushes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (sleeping_receivers_ != 0) ready_cv_.notify_one();
+  }
+
   // A standard message, or a FIFO group's new head: ready now, or at visible_at.
   void make_deliverable(record& item, clock::time_point now) {
     if (item.visible_at <= now) {
-      item.status = state::ready;
-      ready_.push_back(item.id.value);
-      ready_cv_.notify_one();
+      push_ready(item);
     } else {
       item.status = state::delayed;
       timers_.push({item.visible_at, item.id.value, item.delivery, timer_kind::visible});
@@ -482,8 +538,10 @@ class channel {
       channel& dead = dead_letters();
       {
         std::lock_guard dead_lock(dead.mutex_);  // lock order: a channel, then its dead letters
-        dead.enqueue(T(item.body), item.group, std::string(), {}, false, {}, now);
-        dead.records_.at(dead.last_id_)->sequence = item.sequence;  // keep the original order visible
+        auto letter = std::make_unique<record>(T(item.body));
+        letter->group = item.group;
+        dead.enqueue(std::move(letter), dedup_key{}, {}, false, {}, now);
+        dead.records_.find(dead.last_id_)->sequence = item.sequence;  // keep the original order visible
       }
       settle(item, delivery_outcome::dead_lettered, item.delivery, now);
       return;
@@ -493,9 +551,10 @@ class channel {
   }
 
   // Removes a record for good; a FIFO group moves on to its next message.
-  void settle(record& item, delivery_outcome outcome, std::uint64_t by_delivery, clock::time_point now) {
+  // Returns the record, for the caller to destroy (after unlocking, ideally).
+  std::unique_ptr<record> settle(record& item, delivery_outcome outcome, std::uint64_t by_delivery,
+                                 clock::time_point now) {
     if (item.status == state::in_flight) --in_flight_;
-    settled_.expire(now);
     settled_.insert(item.id.value, settled_entry{by_delivery, outcome}, now);
     if (outcome == delivery_outcome::dead_lettered) {
       dead_lettered_ids_.expire(now);
@@ -503,16 +562,46 @@ class channel {
     }
     resolve(item, outcome);
     if (options_.ordering == ordering::fifo) {
-      auto members = groups_.find(item.group);
-      members->second.pop_front();  // only the head is ever delivered, so item is the head
-      if (members->second.empty()) {
-        groups_.erase(members);
-      } else {
-        make_deliverable(*members->second.front(), now);
+      // Only the head is ever delivered, so item is its group's head.
+      groups_.erase(item.group_hash, [&](std::uint64_t head) { return head == address_of(item); });
+      if (record* next = item.next_in_group) {
+        next->group_tail = item.group_tail;
+        become_group_head(*next);
+        make_deliverable(*next, now);
       }
     }
-    records_.erase(item.id.value);
-    space_cv_.notify_one();
+    if (sleeping_senders_ != 0) space_cv_.notify_one();
+    return records_.take(item);
+  }
+
+  // FIFO groups: each group's records form a list in send order
+  // (next_in_group); groups_ finds a group's head by the group's hash, and
+  // the head knows the tail. No allocation per group or per message.
+  record* group_head(const record& member) const {
+    const std::uint64_t head = groups_.find(member.group_hash, [&](std::uint64_t candidate) {
+      return record_at(candidate)->group == member.group;
+    });
+    return head == detail::flat_index::npos ? nullptr : record_at(head);
+  }
+  void become_group_head(record& head) {
+    if (head.group_tail == nullptr) head.group_tail = &head;
+    groups_.insert(head.group_hash, address_of(head));
+  }
+  static std::uint64_t group_hash_of(const std::string& group) {
+    return detail::mix64(std::hash<std::string>{}(group));
+  }
+  static std::uint64_t address_of(const record& item) noexcept {
+    return reinterpret_cast<std::uint64_t>(&item);
+  }
+  static record* record_at(std::uint64_t address) noexcept { return reinterpret_cast<record*>(address); }
+
+  // The clock as this channel sees it: never earlier than a reading it has
+  // already acted on. The clock is read before the lock is taken (reading it
+  // is not free), so two callers may lock in the other order than they read;
+  // the timers rely on time never running back. Caller holds mutex_.
+  clock::time_point monotonic(clock::time_point read) {
+    if (read > latest_now_) latest_now_ = read;
+    return latest_now_;
   }
 
   void resolve(record& item, delivery_outcome outcome) {
@@ -524,14 +613,14 @@ class channel {
 
   // The receipt of a message that was sent before (a duplicate send).
   delivery_receipt receipt_of(message_id id) {
-    if (const auto found = records_.find(id.value); found != records_.end()) {
-      record& item = *found->second;
+    if (record* found = records_.find(id.value)) {
+      record& item = *found;
       if (!item.tracked) item.tracked = std::make_unique<tracking>();
       return delivery_receipt(item.tracked->future);
     }
     std::promise<delivery_outcome> known;
     // Settled: dead letters are remembered as long as keys are; the rest was acked.
-    dead_lettered_ids_.expire(clock_->now());
+    dead_lettered_ids_.expire(monotonic(clock_->now()));
     known.set_value(dead_lettered_ids_.find(id.value) != nullptr ? delivery_outcome::dead_lettered
                                                                  : delivery_outcome::acked);
     return delivery_receipt(known.get_future().share());
@@ -547,25 +636,23 @@ class channel {
     // whether due or not, so it stays about as long as what is in flight.
     while (!visibility_deadlines_.empty()) {
       const timer& front = visibility_deadlines_.front();
-      const auto found = records_.find(front.id);
-      const bool live = found != records_.end() && found->second->status == state::in_flight &&
-                        found->second->delivery == front.delivery;
+      record* found = records_.find(front.id);
+      const bool live =
+          found != nullptr && found->status == state::in_flight && found->delivery == front.delivery;
       if (live && front.at > now) break;
       visibility_deadlines_.pop_front();
-      if (live && found->second->visible_at <= now) give_back(*found->second, now);
+      if (live && found->visible_at <= now) give_back(*found, now);
     }
     while (!timers_.empty() && timers_.top().at <= now) {
       const timer due = timers_.top();
       timers_.pop();
-      const auto found = records_.find(due.id);
-      if (found == records_.end()) continue;
-      record& item = *found->second;
+      record* found = records_.find(due.id);
+      if (found == nullptr) continue;
+      record& item = *found;
       switch (due.kind) {
         case timer_kind::visible:
           if (item.status == state::delayed && item.visible_at <= now) {
-            item.status = state::ready;
-            ready_.push_back(item.id.value);
-            ready_cv_.notify_one();
+            push_ready(item);
           }
           break;
         case timer_kind::visibility:
@@ -582,10 +669,10 @@ class channel {
 
   // The record whose current delivery handle names, or nullptr when that very
   // delivery was acked before. Throws stale_receipt / unknown_receipt.
-  record* find_open(const receipt& handle, const char* operation, bool allow_expired) {
-    const auto found = records_.find(handle.message.value);
-    if (found == records_.end()) {
-      const settled_entry* settled = settled_.find(handle.message.value);
+  record* find_open(const receipt& handle, const char* operation, bool allow_expired, clock::time_point now) {
+    record* found = records_.find(handle.message.value);
+    if (found == nullptr) {
+      const settled_entry* settled = settled_.find(handle.message.value, now);
       if (settled == nullptr) {
         throw error(errc::unknown_receipt,
                     fmt::format("{}({}): no such message in this channel (or settled too long ago)",
@@ -595,7 +682,7 @@ class channel {
       throw error(errc::stale_receipt,
                   fmt::format("{}({}): the message was already {}", operation, handle, settled->outcome));
     }
-    record& item = *found->second;
+    record& item = *found;
     if (item.delivery != handle.delivery) {
       throw error(errc::stale_receipt,
                   fmt::format("{}({}): the message was delivered again since (delivery {})", operation,
@@ -655,7 +742,8 @@ class channel {
   }
 
   void wake_receivers() {
-    std::lock_guard lock(mutex_);
+    auto lock = detail::lock_spinning(mutex_);
+    ready_pushes_.store(ready_pushes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     ready_cv_.notify_all();
   }
 
@@ -668,9 +756,15 @@ class channel {
   std::condition_variable left_cv_;   // a blocked caller left (destructor waits)
   bool closed_ = false;
   int blocked_ = 0;
+  int sleeping_receivers_ = 0;
+  int sleeping_senders_ = 0;  // in space_cv_.wait  // in ready_cv_.wait: only then is a notify worth its cost
+  // Bumped (under mutex_) whenever a message becomes ready or receivers must
+  // look again; receivers spinning without the lock watch it.
+  std::atomic<std::uint64_t> ready_pushes_{0};
 
-  std::unordered_map<std::uint64_t, std::unique_ptr<record>> records_;
-  std::unordered_map<std::string, std::deque<record*>> groups_;  // FIFO only
+  detail::id_table<record> records_;
+  detail::flat_index groups_;  // FIFO only: group hash -> its head record
+  clock::time_point latest_now_{};
   std::deque<std::uint64_t> ready_;
   // Every other time-driven change: delays, nack delays, extends, receipt
   // deadlines. A min-heap; entries made stale by later changes are skipped.
@@ -678,8 +772,10 @@ class channel {
   std::deque<timer> visibility_deadlines_;
   detail::expiring_map<std::string, dedup_entry> dedup_;
   // Settled deliveries, for "already acked" and stale-receipt answers; kept
-  // for one visibility timeout (then a receipt of them is unknown_receipt).
-  detail::expiring_map<std::uint64_t, settled_entry> settled_;
+  // for one visibility timeout, or for the last remembered_settlements ids
+  // if that is shorter (then a receipt of them is unknown_receipt).
+  static constexpr std::size_t remembered_settlements = std::size_t{1} << 18;
+  detail::recent_ids<settled_entry> settled_;
   // Dead-lettered ids, kept as long as keys are, so a late duplicate's
   // receipt can say dead_lettered rather than acked.
   detail::expiring_map<std::uint64_t, bool> dead_lettered_ids_;

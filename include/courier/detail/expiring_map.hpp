@@ -3,15 +3,19 @@
 // Channels remember idempotency keys for the dedup window and settled
 // receipts for as long, and must forget them afterwards or memory grows
 // without bound. The clock never runs backwards and the lifetime is fixed,
-// so insertion order is expiry order: a FIFO of (expiry, key) beside the
-// hash map lets expire() drop the old entries in O(1) each. Not thread-safe:
-// the channel's mutex guards it.
+// so insertion order is expiry order: entries live in a FIFO in insertion
+// order, expire() drops them from its front in O(1) each, and a flat hash
+// index (no allocation per entry, see flat_index.hpp) finds them by key.
+// Not thread-safe: the channel's mutex guards it.
 #pragma once
 
 #include "courier/clock.hpp"
+#include "courier/detail/flat_index.hpp"
 
+#include <concepts>
+#include <cstdint>
 #include <deque>
-#include <unordered_map>
+#include <functional>
 #include <utility>
 
 namespace courier {
@@ -25,30 +29,54 @@ class expiring_map {
 
   // The value under key, or nullptr. Call expire(now) first.
   const Value* find(const Key& key) const {
-    const auto found = entries_.find(key);
-    return found == entries_.end() ? nullptr : &found->second;
+    const std::uint64_t position =
+        index_.find(hash_of(key), [&](std::uint64_t at) { return entry_at(at).key == key; });
+    return position == flat_index::npos ? nullptr : &entry_at(position).value;
   }
 
   // Adds key (which must be absent) until now + lifetime.
-  void insert(const Key& key, Value value, clock::time_point now) {
-    const auto [position, added] = entries_.emplace(key, std::move(value));
-    if (added) order_.emplace_back(now + lifetime_, &position->first);
+  void insert(Key key, Value value, clock::time_point now) {
+    const std::uint64_t hash = hash_of(key);
+    index_.insert(hash, first_position_ + entries_.size());
+    entries_.push_back(entry{std::move(key), std::move(value), now + lifetime_, hash});
   }
 
   // Forgets entries whose time is up.
   void expire(clock::time_point now) {
-    while (!order_.empty() && order_.front().first <= now) {
-      entries_.erase(*order_.front().second);  // node-based: the key pointer is stable
-      order_.pop_front();
+    while (!entries_.empty() && entries_.front().expires <= now) {
+      const std::uint64_t position = first_position_;
+      index_.erase(entries_.front().hash, [&](std::uint64_t at) { return at == position; });
+      entries_.pop_front();
+      ++first_position_;
     }
   }
 
   std::size_t size() const noexcept { return entries_.size(); }
 
  private:
+  struct entry {
+    Key key;
+    Value value;
+    clock::time_point expires;
+    std::uint64_t hash;
+  };
+
+  static std::uint64_t hash_of(const Key& key) {
+    if constexpr (std::integral<Key>) {
+      return mix64(static_cast<std::uint64_t>(key));
+    } else {
+      return mix64(std::hash<Key>{}(key));
+    }
+  }
+
+  // Entries are numbered from the first ever inserted; the FIFO holds the
+  // numbers [first_position_, first_position_ + size()).
+  const entry& entry_at(std::uint64_t position) const { return entries_[position - first_position_]; }
+
   clock::duration lifetime_;
-  std::unordered_map<Key, Value> entries_;
-  std::deque<std::pair<clock::time_point, const Key*>> order_;
+  std::deque<entry> entries_;
+  std::uint64_t first_position_ = 0;
+  flat_index index_;
 };
 
 }  // namespace detail

@@ -8,19 +8,19 @@
 // semantics). For fire-and-forget notification, courier::bus is lighter.
 //
 // Design. One mutex guards the channel's state; every operation is a few
-// hash-map steps under it, and the work a consumer does happens outside it.
-// Messages live in records keyed by id. A FIFO channel keeps each group's
-// records in send order and lets only the head be delivered: the group is
-// held while its head is in flight, as SQS does, so a redelivery cannot
-// overtake. Deliverable records (a standard channel's visible messages, a
-// FIFO group's visible head) wait in one ready queue, so receive() never
-// scans groups. Time-driven changes wait in timers: visibility deadlines in a
-// queue sorted by construction (one timeout, a clock that never runs back),
-// the rarer ones (delays, extends, receipt deadlines) in a min-heap. Every
-// operation first applies the timers that are due: nothing depends on a
-// background thread, and a manual clock makes it all deterministic. (A single
-// heap of every deadline kept a stale entry per acked delivery for a whole
-// visibility timeout: tens of millions of entries at full speed.)
+// flat-table steps under it (no allocation: records are made before the
+// lock is taken and freed after it is released), and the work a consumer
+// does happens outside it. Messages live in records found by id. A FIFO
+// channel links each group's records in send order and lets only the head
+// be delivered: the group is held while its head is in flight, as SQS does,
+// so a redelivery cannot overtake. Deliverable records (a standard channel's
+// visible messages, a FIFO group's visible head) wait in one ready queue, so
+// receive() never scans groups. Time-driven changes: deliveries in flight
+// sit in a list in deadline order (one timeout, a clock that never runs
+// back), which an ack leaves in O(1); the rarer timers (delays, extends,
+// receipt deadlines) wait in a min-heap. Every operation first applies what
+// is due: nothing depends on a background thread, and a manual clock makes
+// it all deterministic.
 //
 // Receipts. Each delivery gets a new receipt; only the newest one settles the
 // message. After its visibility timeout a delivery can still be acked until
@@ -45,6 +45,7 @@
 #include "courier/detail/expiring_map.hpp"
 #include "courier/detail/flat_index.hpp"
 #include "courier/detail/id_table.hpp"
+#include "courier/detail/intrusive_list.hpp"
 #include "courier/detail/recent_ids.hpp"
 #include "courier/detail/sha256.hpp"
 #include "courier/detail/spin_then_block.hpp"
@@ -198,6 +199,7 @@ class channel {
     record* found = find_open(handle, "extend", /*allow_expired=*/false, now);
     if (found == nullptr) throw already_acked_error(handle, "extend");
     found->visible_at = now + std::max(visibility, std::chrono::milliseconds::zero());
+    in_flight_by_deadline_.remove(*found);  // its deadline is no longer in delivery order
     timers_.push({found->visible_at, found->id.value, found->delivery, timer_kind::visibility});
   }
 
@@ -308,6 +310,7 @@ class channel {
     std::uint64_t delivery = 0;  // the current delivery's number, 0 before the first
     clock::time_point visible_at;
     std::unique_ptr<tracking> tracked;
+    detail::list_hook<record> deadline_hook;  // in in_flight_by_deadline_
 
     std::uint64_t table_key() const noexcept { return id.value; }
   };
@@ -465,8 +468,8 @@ class channel {
       if (real_now >= real_deadline) return out;
       auto wake_at = real_deadline;
       if (!timers_.empty()) wake_at = std::min(wake_at, real_now + (timers_.top().at - now));
-      if (!visibility_deadlines_.empty()) {
-        wake_at = std::min(wake_at, real_now + (visibility_deadlines_.front().at - now));
+      if (!in_flight_by_deadline_.empty()) {
+        wake_at = std::min(wake_at, real_now + (in_flight_by_deadline_.front()->visible_at - now));
       }
       if (!spun) {
         // Most waits end within microseconds, when the producer's next send
@@ -494,10 +497,7 @@ class channel {
     ++item.receive_count;
     item.delivery = ++last_delivery_;
     item.visible_at = now + options_.visibility_timeout;
-    if (options_.acknowledge) {
-      visibility_deadlines_.push_back(
-          {item.visible_at, item.id.value, item.delivery, timer_kind::visibility});
-    }
+    if (options_.acknowledge) in_flight_by_deadline_.push_back(item);
     ++in_flight_;
     ++stats_.deliveries;
     return delivery<T>(*this, item.body, item.id, item.group, item.sequence, item.receive_count,
@@ -531,6 +531,7 @@ class channel {
   void give_back(record& item, clock::time_point now) {
     if (item.status == state::in_flight) {
       --in_flight_;
+      in_flight_by_deadline_.remove(item);
       item.status = state::delayed;  // until make_deliverable or settle below decides
     }
     if (options_.max_receives != 0 && item.receive_count >= options_.max_receives) {
@@ -554,7 +555,10 @@ class channel {
   // Returns the record, for the caller to destroy (after unlocking, ideally).
   std::unique_ptr<record> settle(record& item, delivery_outcome outcome, std::uint64_t by_delivery,
                                  clock::time_point now) {
-    if (item.status == state::in_flight) --in_flight_;
+    if (item.status == state::in_flight) {
+      --in_flight_;
+      in_flight_by_deadline_.remove(item);
+    }
     settled_.insert(item.id.value, settled_entry{by_delivery, outcome}, now);
     if (outcome == delivery_outcome::dead_lettered) {
       dead_lettered_ids_.expire(now);
@@ -630,18 +634,9 @@ class channel {
   // still in the state it was set for; a timer made stale by a later change
   // (an ack, an extend, a redelivery) does nothing.
   void apply_due_timers(clock::time_point now) {
-    // Deliveries' visibility deadlines, in delivery order (the timeout is one
-    // constant and the clock never runs back, so this queue is sorted). Stale
-    // entries at its front (acked, nacked, delivered again) go at once,
-    // whether due or not, so it stays about as long as what is in flight.
-    while (!visibility_deadlines_.empty()) {
-      const timer& front = visibility_deadlines_.front();
-      record* found = records_.find(front.id);
-      const bool live =
-          found != nullptr && found->status == state::in_flight && found->delivery == front.delivery;
-      if (live && front.at > now) break;
-      visibility_deadlines_.pop_front();
-      if (live && found->visible_at <= now) give_back(*found, now);
+    // Deliveries in flight, in deadline order: the due ones are at the front.
+    while (!in_flight_by_deadline_.empty() && in_flight_by_deadline_.front()->visible_at <= now) {
+      give_back(*in_flight_by_deadline_.front(), now);
     }
     while (!timers_.empty() && timers_.top().at <= now) {
       const timer due = timers_.top();
@@ -769,7 +764,9 @@ class channel {
   // Every other time-driven change: delays, nack delays, extends, receipt
   // deadlines. A min-heap; entries made stale by later changes are skipped.
   std::priority_queue<timer, std::vector<timer>, std::greater<>> timers_;
-  std::deque<timer> visibility_deadlines_;
+  // Deliveries in flight with the channel's own visibility timeout, in
+  // deadline order (extended ones move to timers_).
+  detail::intrusive_list<record, &record::deadline_hook> in_flight_by_deadline_;
   detail::expiring_map<std::string, dedup_entry> dedup_;
   // Settled deliveries, for "already acked" and stale-receipt answers; kept
   // for one visibility timeout, or for the last remembered_settlements ids

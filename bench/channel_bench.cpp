@@ -3,7 +3,10 @@
 //
 // BM_channel/<impl>/<mode>/<groups>/<producers>: messages/s from P producer
 // threads through one channel to one consumer thread that receives in
-// batches of 64 and acks each message.
+// batches of 64 and acks each batch in one call (courier: ack(span of
+// receipts); mutex: one lock for the batch's acks).
+// BM_channel_ack_each/<impl>/fifo/16/1: the same with one ack call per
+// message.
 //   impl   courier   courier::channel<T>
 //          mutex     std::mutex + std::deque + std::unordered_set: the channel
 //                    a careful engineer writes in an afternoon (no visibility
@@ -28,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -119,6 +123,17 @@ class mutex_channel {
 
   void ack(std::uint64_t id) {
     std::lock_guard lock(mutex_);
+    ack_locked(id);
+  }
+
+  // Acks a received batch under one lock.
+  void ack(const std::vector<taken>& batch) {
+    std::lock_guard lock(mutex_);
+    for (const taken& item : batch) ack_locked(item.id);
+  }
+
+ private:
+  void ack_locked(std::uint64_t id) {
     const auto found = in_flight_.find(id);
     if (found == in_flight_.end()) return;
     auto* group = found->second;
@@ -129,7 +144,6 @@ class mutex_channel {
     }
   }
 
- private:
   using group_queue = std::deque<std::pair<std::uint64_t, work>>;
   const mode mode_;
   std::mutex mutex_;
@@ -142,10 +156,15 @@ class mutex_channel {
   std::uint64_t last_id_ = 0;
 };
 
+// How the consumer acks what it received: the whole batch in one call (as
+// an SQS consumer uses DeleteMessageBatch), or message by message.
+enum class acks { batch, each };
+
 // Both channels behind one interface for the benchmark loop.
 struct courier_subject {
-  explicit courier_subject(mode m)
+  explicit courier_subject(mode m, acks style = acks::batch)
       : m_(m),
+        style_(style),
         channel_({.ordering = m == mode::fifo ? courier::ordering::fifo : courier::ordering::none,
                   .dedup_window = uses_keys(m) ? std::chrono::milliseconds(5min) : 0ms,
                   .acknowledge = m != mode::standard}) {}
@@ -156,30 +175,41 @@ struct courier_subject {
   }
   std::size_t consume(std::size_t max) {
     auto batch = channel_.receive(max, 1ms);
-    if (m_ != mode::standard) {
+    if (m_ == mode::standard) return batch.size();
+    if (style_ == acks::each) {
       for (auto& item : batch) channel_.ack(item.receipt());
+      return batch.size();
     }
+    receipts_.clear();
+    for (auto& item : batch) receipts_.push_back(item.receipt());
+    if (!channel_.ack(receipts_).ok()) std::abort();  // a refused ack here is a courier bug
     return batch.size();
   }
 
   mode m_;
+  acks style_;
   courier::channel<work> channel_;
+  std::vector<courier::receipt> receipts_;
 };
 
 struct mutex_subject {
-  explicit mutex_subject(mode m) : m_(m), channel_(m) {}
+  explicit mutex_subject(mode m, acks style = acks::batch) : m_(m), style_(style), channel_(m) {}
   void send(const work& message, const std::string& group, std::string key) {
     channel_.send(message, group, std::move(key));
   }
   std::size_t consume(std::size_t max) {
     channel_.receive(batch_, max, 1ms);
-    if (m_ != mode::standard) {
+    if (m_ == mode::standard) return batch_.size();
+    if (style_ == acks::each) {
       for (const auto& item : batch_) channel_.ack(item.id);
+    } else {
+      channel_.ack(batch_);
     }
     return batch_.size();
   }
 
   mode m_;
+  acks style_;
   mutex_channel channel_;
   std::vector<mutex_channel::taken> batch_;
 };
@@ -187,13 +217,13 @@ struct mutex_subject {
 constexpr int messages_per_iteration = 4096;
 
 template <class Subject>
-void channel_throughput(benchmark::State& state, mode m) {
+void channel_throughput(benchmark::State& state, mode m, acks style = acks::batch) {
   const auto groups = static_cast<std::size_t>(state.range(0));
   const int producers = static_cast<int>(state.range(1));
   const int share = messages_per_iteration / producers;
   std::vector<std::string> group_names;
   for (std::size_t g = 0; g < groups; ++g) group_names.push_back(fmt::format("group-{}", g));
-  Subject subject(m);
+  Subject subject(m, style);
   std::atomic<std::int64_t> consumed{0};
   std::atomic<bool> stop{false};
   std::thread consumer([&] {
@@ -307,6 +337,13 @@ void register_benchmarks() {
       }
     }
   }
+  // The target scenario again with the consumer acking message by message.
+  benchmark::RegisterBenchmark("BM_channel_ack_each/courier/fifo", [](benchmark::State& s) {
+    channel_throughput<courier_subject>(s, mode::fifo, acks::each);
+  })->Args({16, 1})->UseRealTime();
+  benchmark::RegisterBenchmark("BM_channel_ack_each/mutex/fifo", [](benchmark::State& s) {
+    channel_throughput<mutex_subject>(s, mode::fifo, acks::each);
+  })->Args({16, 1})->UseRealTime();
   for (mode m : {mode::standard, mode::acked, mode::exactly_once, mode::fifo}) {
     benchmark::RegisterBenchmark(fmt::format("BM_latency/{}", name_of(m)).c_str(),
                                  [m](benchmark::State& s) { latency(s, m); })
@@ -324,6 +361,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   courier_bench::ratio_reporter reporter({
       {"BM_channel", "courier", "mutex", true},
+      {"BM_channel_ack_each", "courier", "mutex", true},
   });
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

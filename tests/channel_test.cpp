@@ -180,6 +180,28 @@ TEST(channel, acking_twice_is_harmless_and_says_so) {
   EXPECT_EQ(channel.stats().acked, 1U);
 }
 
+TEST(channel, a_batch_ack_settles_each_and_reports_the_ones_it_refused) {
+  fixture f;
+  courier::channel<parcel> channel(f.options(courier::ordering::fifo));
+  for (int i = 1; i <= 3; ++i) channel.send(parcel{i, "acme"}, {.group = "g" + std::to_string(i)});
+  channel.send(parcel{4, "acme"}, {.group = "g1"});  // behind 1 in its group
+  auto got = channel.receive(10);
+  ASSERT_EQ(got.size(), 3U);
+  ASSERT_EQ(channel.ack(got[2].receipt()), courier::ack_result::acked);  // acked before the batch
+  const courier::receipt never_issued{got[0].id(), got[0].receipt().delivery + 100};
+  const std::vector<courier::receipt> batch = {got[0].receipt(), got[1].receipt(), got[2].receipt(),
+                                               never_issued};
+  const auto result = channel.ack(batch);
+  EXPECT_EQ(result.acked, 2U);
+  EXPECT_EQ(result.already_acked, 1U);
+  ASSERT_EQ(result.failed.size(), 1U);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.failed[0].first, never_issued);
+  EXPECT_EQ(result.failed[0].second.code(), courier::errc::stale_receipt);
+  EXPECT_EQ(channel.stats().acked, 3U);
+  EXPECT_THAT(numbers(channel.receive(10)), ElementsAre(4));  // g1 moved on after the batch
+}
+
 TEST(channel, a_stale_receipt_fails_clearly_and_changes_nothing) {
   fixture f;
   courier::channel<parcel> channel(f.options());

@@ -68,6 +68,7 @@
 #include <mutex>
 #include <optional>
 #include <queue>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -76,6 +77,17 @@
 
 namespace courier {
 inline namespace v1 {
+
+// What channel::ack(span of receipts) did, receipt by receipt.
+struct ack_batch_result {
+  std::size_t acked = 0;          // settled by this call
+  std::size_t already_acked = 0;  // these very deliveries were acked before; nothing changed
+  // Receipts ack() would have refused (stale_receipt, unknown_receipt), with
+  // the error it would have thrown; nothing changed for them.
+  std::vector<std::pair<receipt, error>> failed;
+
+  bool ok() const noexcept { return failed.empty(); }
+};
 
 // Counters for tests, dashboards and the benchmark.
 struct channel_stats {
@@ -173,6 +185,36 @@ class channel {
     ++stats_.acked;
     done = settle(*found, delivery_outcome::acked, handle.delivery, now);
     return ack_result::acked;
+  }
+
+  // Acks several deliveries under one lock, like SQS DeleteMessageBatch: a
+  // consumer that receives in batches pays for the lock and the clock once
+  // per batch, not once per message. Each receipt is handled as ack() would
+  // handle it; one that ack() would refuse (stale, unknown) is reported in
+  // the result with its error and does not stop the others.
+  ack_batch_result ack(std::span<const receipt> handles) {
+    ack_batch_result result;
+    std::vector<std::unique_ptr<record>> done;  // destroyed after the lock is released
+    done.reserve(handles.size());
+    const auto read = clock_->now();
+    auto lock = detail::lock_spinning(mutex_);
+    const auto now = monotonic(read);
+    apply_due_timers(now);
+    for (const receipt& handle : handles) {
+      try {
+        record* found = find_open(handle, "ack", /*allow_expired=*/true, now);
+        if (found == nullptr) {
+          ++result.already_acked;
+          continue;
+        }
+        ++stats_.acked;
+        ++result.acked;
+        done.push_back(settle(*found, delivery_outcome::acked, handle.delivery, now));
+      } catch (const error& refused) {
+        result.failed.emplace_back(handle, refused);
+      }
+    }
+    return result;
   }
 
   // Gives the message back: it is delivered again after delay (to any

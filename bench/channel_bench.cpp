@@ -338,12 +338,16 @@ void register_benchmarks() {
     }
   }
   // The target scenario again with the consumer acking message by message.
-  benchmark::RegisterBenchmark("BM_channel_ack_each/courier/fifo", [](benchmark::State& s) {
-    channel_throughput<courier_subject>(s, mode::fifo, acks::each);
-  })->Args({16, 1})->UseRealTime();
-  benchmark::RegisterBenchmark("BM_channel_ack_each/mutex/fifo", [](benchmark::State& s) {
-    channel_throughput<mutex_subject>(s, mode::fifo, acks::each);
-  })->Args({16, 1})->UseRealTime();
+  benchmark::RegisterBenchmark(
+      "BM_channel_ack_each/courier/fifo",
+      [](benchmark::State& s) { channel_throughput<courier_subject>(s, mode::fifo, acks::each); })
+      ->Args({16, 1})
+      ->UseRealTime();
+  benchmark::RegisterBenchmark(
+      "BM_channel_ack_each/mutex/fifo",
+      [](benchmark::State& s) { channel_throughput<mutex_subject>(s, mode::fifo, acks::each); })
+      ->Args({16, 1})
+      ->UseRealTime();
   for (mode m : {mode::standard, mode::acked, mode::exactly_once, mode::fifo}) {
     benchmark::RegisterBenchmark(fmt::format("BM_latency/{}", name_of(m)).c_str(),
                                  [m](benchmark::State& s) { latency(s, m); })

@@ -175,7 +175,6 @@ class channel {
   // courier::error: stale_receipt (the message was delivered again, nacked,
   // dead-lettered or acked through another delivery), unknown_receipt.
   ack_result ack(const receipt& handle) {
-    std::unique_ptr<record> done;  // destroyed after the lock is released
     const auto read = clock_->now();
     auto lock = detail::lock_spinning(mutex_);
     const auto now = monotonic(read);
@@ -183,7 +182,7 @@ class channel {
     record* found = find_open(handle, "ack", /*allow_expired=*/true, now);
     if (found == nullptr) return ack_result::already_acked;
     ++stats_.acked;
-    done = settle(*found, delivery_outcome::acked, handle.delivery, now);
+    settle(*found, delivery_outcome::acked, handle.delivery, now);
     return ack_result::acked;
   }
 
@@ -194,8 +193,6 @@ class channel {
   // the result with its error and does not stop the others.
   ack_batch_result ack(std::span<const receipt> handles) {
     ack_batch_result result;
-    std::vector<std::unique_ptr<record>> done;  // destroyed after the lock is released
-    done.reserve(handles.size());
     const auto read = clock_->now();
     auto lock = detail::lock_spinning(mutex_);
     const auto now = monotonic(read);
@@ -209,7 +206,7 @@ class channel {
         }
         ++stats_.acked;
         ++result.acked;
-        done.push_back(settle(*found, delivery_outcome::acked, handle.delivery, now));
+        settle(*found, delivery_outcome::acked, handle.delivery, now);
       } catch (const error& refused) {
         result.failed.emplace_back(handle, refused);
       }
@@ -269,11 +266,10 @@ class channel {
       if (batch.empty()) break;
       for (auto& letter : batch) {
         {
+          const std::uint64_t group_hash = group_hash_of(letter.group());
           auto lock = detail::lock_spinning(mutex_);
-          auto fresh = std::make_unique<record>(std::move(letter.message()));
-          fresh->group = letter.group();
-          if (options_.ordering == ordering::fifo) fresh->group_hash = group_hash_of(fresh->group);
-          enqueue(std::move(fresh), dedup_key{}, {}, false, {}, monotonic(clock_->now()));
+          enqueue(make_record(std::move(letter.message()), letter.group(), group_hash), dedup_key{}, {},
+                  false, {}, monotonic(clock_->now()));
         }
         letter.ack();
         ++moved;
@@ -336,10 +332,10 @@ class channel {
     bool resolved = false;
   };
 
+  // Records are recycled (see make_record), so a record is default-made and
+  // its body put in place when it is used.
   struct record {
-    explicit record(T&& message) : body(std::move(message)) {}
-
-    T body;
+    std::optional<T> body;
     message_id id;
     std::uint64_t sequence = 0;
     std::string group;
@@ -366,10 +362,18 @@ class channel {
     bool operator>(const timer& other) const noexcept { return at > other.at; }
   };
 
-  using dedup_key = std::string;  // an idempotency key, or a content hash
   struct dedup_entry {
     message_id id;
     std::uint64_t sequence;
+  };
+  // An idempotency key (or a content hash), hashed before the lock is taken.
+  using dedup_table = detail::expiring_map<std::string, dedup_entry>;
+  struct dedup_key {
+    dedup_key() = default;
+    explicit dedup_key(std::string text) : key(std::move(text)), hash(dedup_table::hash_of(key)) {}
+    bool empty() const noexcept { return key.empty(); }
+    std::string key;
+    std::uint64_t hash = 0;
   };
   struct settled_entry {
     std::uint64_t delivery;  // the delivery that settled it (0: dead-lettered via nack)
@@ -403,48 +407,46 @@ class channel {
     if (options_.ordering == ordering::fifo && options.group.empty()) {
       throw error(errc::missing_group, "send() on a FIFO channel: send_options::group is empty");
     }
-    std::string key;
+    dedup_key dedup;
     if (options_.dedup_window > clock::duration::zero()) {
       if (!options.idempotency_key.empty()) {
-        key = std::move(options.idempotency_key);
+        dedup = dedup_key(std::move(options.idempotency_key));
       } else if (options_.content_dedup) {
-        key = detail::sha256::hex(options_.content_dedup(message));
+        dedup = dedup_key(detail::sha256::hex(options_.content_dedup(message)));
       }
     }
-    // The allocation and the hashing happen before the lock is taken, so
-    // the critical section is only the channel's bookkeeping.
-    auto fresh = std::make_unique<record>(std::move(message));
-    fresh->group = std::move(options.group);
-    if (options_.ordering == ordering::fifo) fresh->group_hash = group_hash_of(fresh->group);
-    const dedup_key dedup{std::move(key)};
+    // Hashing happens before the lock is taken, so the critical section is
+    // only the channel's bookkeeping.
+    const std::uint64_t group_hash = options_.ordering == ordering::fifo ? group_hash_of(options.group) : 0;
     auto read = clock_->now();
     auto lock = detail::lock_spinning(mutex_);
-    const auto real_deadline = std::chrono::steady_clock::now() + options_.send_timeout;
+    std::optional<std::chrono::steady_clock::time_point> real_deadline;  // read only if the channel is full
     for (;;) {
       if (closed_) throw error(errc::channel_closed, "send()");
       const auto now = monotonic(read);
       apply_due_timers(now);
       if (!dedup.empty()) {
         dedup_.expire(now);
-        if (const dedup_entry* seen = dedup_.find(dedup)) {
+        if (const dedup_entry* seen = dedup_.find(dedup.key, dedup.hash)) {
           ++stats_.duplicates;
           return send_result{seen->id, seen->sequence, true,
                              options.track_delivery ? receipt_of(seen->id) : delivery_receipt()};
         }
       }
       if (records_.size() < options_.capacity) {
-        return enqueue(std::move(fresh), dedup, options.delay, options.track_delivery,
-                       options.receipt_timeout, now);
+        return enqueue(make_record(std::move(message), std::move(options.group), group_hash), dedup,
+                       options.delay, options.track_delivery, options.receipt_timeout, now);
       }
       if (!wait_for_room) return std::nullopt;
-      if (std::chrono::steady_clock::now() >= real_deadline) {
+      if (!real_deadline) real_deadline = std::chrono::steady_clock::now() + options_.send_timeout;
+      if (std::chrono::steady_clock::now() >= *real_deadline) {
         throw error(errc::channel_full,
                     fmt::format("send(): {} messages waiting, capacity {}, waited {} ms", records_.size(),
                                 options_.capacity, options_.send_timeout.count()));
       }
       blocked_scope blocked(*this);
       ++sleeping_senders_;
-      space_cv_.wait_until(lock, real_deadline);
+      space_cv_.wait_until(lock, *real_deadline);
       --sleeping_senders_;
       read = clock_->now();
     }
@@ -460,7 +462,7 @@ class channel {
     fresh.sequence = ++last_sequence_;
     fresh.visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
     ++stats_.accepted;
-    if (!key.empty()) dedup_.insert(key, dedup_entry{fresh.id, fresh.sequence}, now);
+    if (!key.empty()) dedup_.insert(key.key, key.hash, dedup_entry{fresh.id, fresh.sequence}, now);
     send_result result{fresh.id, fresh.sequence, false, {}};
     if (track) {
       fresh.tracked = std::make_unique<tracking>();
@@ -542,7 +544,7 @@ class channel {
     if (options_.acknowledge) in_flight_by_deadline_.push_back(item);
     ++in_flight_;
     ++stats_.deliveries;
-    return delivery<T>(*this, item.body, item.id, item.group, item.sequence, item.receive_count,
+    return delivery<T>(*this, *item.body, item.id, item.group, item.sequence, item.receive_count,
                        receipt{item.id, item.delivery});
   }
 
@@ -581,9 +583,8 @@ class channel {
       channel& dead = dead_letters();
       {
         std::lock_guard dead_lock(dead.mutex_);  // lock order: a channel, then its dead letters
-        auto letter = std::make_unique<record>(T(item.body));
-        letter->group = item.group;
-        dead.enqueue(std::move(letter), dedup_key{}, {}, false, {}, now);
+        dead.enqueue(dead.make_record(T(*item.body), std::string(item.group), item.group_hash), dedup_key{},
+                     {}, false, {}, now);
         dead.records_.find(dead.last_id_)->sequence = item.sequence;  // keep the original order visible
       }
       settle(item, delivery_outcome::dead_lettered, item.delivery, now);
@@ -594,9 +595,7 @@ class channel {
   }
 
   // Removes a record for good; a FIFO group moves on to its next message.
-  // Returns the record, for the caller to destroy (after unlocking, ideally).
-  std::unique_ptr<record> settle(record& item, delivery_outcome outcome, std::uint64_t by_delivery,
-                                 clock::time_point now) {
+  void settle(record& item, delivery_outcome outcome, std::uint64_t by_delivery, clock::time_point now) {
     if (item.status == state::in_flight) {
       --in_flight_;
       in_flight_by_deadline_.remove(item);
@@ -617,7 +616,34 @@ class channel {
       }
     }
     if (sleeping_senders_ != 0) space_cv_.notify_one();
-    return records_.take(item);
+    recycle(records_.take(item));
+  }
+
+  // A record for a new message, from the spare ones when there are any.
+  // Recycling them under the lock the channel holds anyway keeps the
+  // allocator out of the hot path: a record made on the producer's thread
+  // and freed on the consumer's cost glibc a cross-thread free each (an
+  // arena lock both threads contended for). Caller holds mutex_.
+  std::unique_ptr<record> make_record(T&& body, std::string group, std::uint64_t group_hash) {
+    std::unique_ptr<record> fresh;
+    if (spare_records_.empty()) {
+      fresh = std::make_unique<record>();
+    } else {
+      fresh = std::move(spare_records_.back());
+      spare_records_.pop_back();
+    }
+    fresh->body.emplace(std::move(body));
+    fresh->group = std::move(group);
+    fresh->group_hash = group_hash;
+    return fresh;
+  }
+
+  // Keeps a settled record for reuse (up to a bound), its body released.
+  void recycle(std::unique_ptr<record> done) {
+    if (spare_records_.size() >= max_spare_records) return;  // done frees it
+    std::destroy_at(done.get());
+    std::construct_at(done.get());
+    spare_records_.push_back(std::move(done));
   }
 
   // FIFO groups: each group's records form a list in send order
@@ -800,6 +826,8 @@ class channel {
   std::atomic<std::uint64_t> ready_pushes_{0};
 
   detail::id_table<record> records_;
+  static constexpr std::size_t max_spare_records = 1024;
+  std::vector<std::unique_ptr<record>> spare_records_;
   detail::flat_index groups_;  // FIFO only: group hash -> its head record
   clock::time_point latest_now_{};
   std::deque<std::uint64_t> ready_;
@@ -809,7 +837,7 @@ class channel {
   // Deliveries in flight with the channel's own visibility timeout, in
   // deadline order (extended ones move to timers_).
   detail::intrusive_list<record, &record::deadline_hook> in_flight_by_deadline_;
-  detail::expiring_map<std::string, dedup_entry> dedup_;
+  dedup_table dedup_;
   // Settled deliveries, for "already acked" and stale-receipt answers; kept
   // for one visibility timeout, or for the last remembered_settlements ids
   // if that is shorter (then a receipt of them is unknown_receipt).

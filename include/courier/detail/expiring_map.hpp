@@ -28,15 +28,24 @@ class expiring_map {
   explicit expiring_map(clock::duration lifetime) : lifetime_(lifetime) {}
 
   // The value under key, or nullptr. Call expire(now) first.
-  const Value* find(const Key& key) const {
+  const Value* find(const Key& key) const { return find(key, hash_of(key)); }
+
+  // As find(key), with hash = hash_of(key) computed by the caller (outside a
+  // lock, say).
+  const Value* find(const Key& key, std::uint64_t hash) const {
     const std::uint64_t position =
-        index_.find(hash_of(key), [&](std::uint64_t at) { return entry_at(at).key == key; });
+        index_.find(hash, [&](std::uint64_t at) { return entry_at(at).key == key; });
     return position == flat_index::npos ? nullptr : &entry_at(position).value;
   }
 
   // Adds key (which must be absent) until now + lifetime.
   void insert(Key key, Value value, clock::time_point now) {
     const std::uint64_t hash = hash_of(key);
+    insert(std::move(key), hash, std::move(value), now);
+  }
+
+  // As insert(), with hash = hash_of(key).
+  void insert(Key key, std::uint64_t hash, Value value, clock::time_point now) {
     index_.insert(hash, first_position_ + entries_.size());
     entries_.push_back(entry{std::move(key), std::move(value), now + lifetime_, hash});
   }
@@ -53,14 +62,6 @@ class expiring_map {
 
   std::size_t size() const noexcept { return entries_.size(); }
 
- private:
-  struct entry {
-    Key key;
-    Value value;
-    clock::time_point expires;
-    std::uint64_t hash;
-  };
-
   static std::uint64_t hash_of(const Key& key) {
     if constexpr (std::integral<Key>) {
       return mix64(static_cast<std::uint64_t>(key));
@@ -68,6 +69,14 @@ class expiring_map {
       return mix64(std::hash<Key>{}(key));
     }
   }
+
+ private:
+  struct entry {
+    Key key;
+    Value value;
+    clock::time_point expires;
+    std::uint64_t hash;
+  };
 
   // Entries are numbered from the first ever inserted; the FIFO holds the
   // numbers [first_position_, first_position_ + size()).

@@ -418,6 +418,7 @@ class channel {
     // Hashing happens before the lock is taken, so the critical section is
     // only the channel's bookkeeping.
     const std::uint64_t group_hash = options_.ordering == ordering::fifo ? group_hash_of(options.group) : 0;
+    if (!dedup.empty()) dedup_.prefetch(dedup.hash);  // a large window's miss, taken before the lock
     auto read = clock_->now();
     auto lock = detail::lock_spinning(mutex_);
     std::optional<std::chrono::steady_clock::time_point> real_deadline;  // read only if the channel is full
@@ -489,6 +490,7 @@ class channel {
                                         const std::atomic<bool>* stop) {
     std::vector<delivery<T>> out;
     if (max == 0) return out;
+    out.reserve(std::min<std::size_t>(max, 256));  // allocate before the lock, not while holding it
     const auto real_deadline = std::chrono::steady_clock::now() + wait;
     bool spun = false;
     auto lock = detail::lock_spinning(mutex_);

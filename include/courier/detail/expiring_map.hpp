@@ -62,6 +62,9 @@ class expiring_map {
 
   std::size_t size() const noexcept { return entries_.size(); }
 
+  // See flat_index::prefetch: safe without the owner's lock.
+  void prefetch(std::uint64_t hash) const noexcept { index_.prefetch(hash); }
+
   static std::uint64_t hash_of(const Key& key) {
     if constexpr (std::integral<Key>) {
       return mix64(static_cast<std::uint64_t>(key));

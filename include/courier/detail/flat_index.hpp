@@ -15,6 +15,7 @@
 // Not thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -90,6 +91,19 @@ class flat_index {
 
   std::size_t size() const noexcept { return size_; }
 
+  // Starts loading the slot where hash's search begins into the cache. The
+  // one member safe to call without the owner's lock, concurrently with
+  // anything: it reads a copy of the table's address published with
+  // atomics, and a prefetch of a stale address does no harm (it never
+  // faults). A caller warms the line, then locks; a large table's cache
+  // miss then no longer happens while the lock is held.
+  void prefetch(std::uint64_t hash) const noexcept {
+    const slot* base = published_slots_.load(std::memory_order_relaxed);
+    if (base == nullptr) return;
+    const std::size_t mask = published_mask_.load(std::memory_order_relaxed);
+    __builtin_prefetch(base + (stored_hash(hash) & mask));
+  }
+
   // Calls visit(payload) for every entry, in no particular order. visit must
   // not change the index.
   template <class Visit>
@@ -97,12 +111,6 @@ class flat_index {
     for (const slot& s : slots_) {
       if (s.hash != 0) visit(s.payload);
     }
-  }
-
-  void clear() noexcept {
-    slots_.clear();
-    mask_ = 0;
-    size_ = 0;
   }
 
  private:
@@ -131,6 +139,8 @@ class flat_index {
     const std::size_t capacity = old.empty() ? 64 : old.size() * 2;
     slots_.assign(capacity, slot{});
     mask_ = capacity - 1;
+    published_slots_.store(slots_.data(), std::memory_order_relaxed);
+    published_mask_.store(mask_, std::memory_order_relaxed);
     for (const slot& s : old) {
       if (s.hash != 0) place(s.hash, s.payload);
     }
@@ -139,6 +149,8 @@ class flat_index {
   std::vector<slot> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
+  std::atomic<const slot*> published_slots_{nullptr};  // for prefetch()
+  std::atomic<std::size_t> published_mask_{0};
 };
 
 }  // namespace detail

@@ -9,6 +9,7 @@
 // so an idle or contended thread still ends up blocked, not burning a core.
 #pragma once
 
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -42,19 +43,22 @@ inline std::unique_lock<std::mutex> lock_spinning(std::mutex& mutex) {
   return lock;
 }
 
-// Calls ready() (without any lock held) until it returns true or the spin
-// budget is spent; yields the processor now and then so a producer sharing
-// the core can run. Returns ready()'s last answer.
+// Calls ready() (without any lock held) until it returns true or budget
+// has passed; yields the processor between rounds so a thread that shares
+// the core (more busy threads than cores) can run. Returns ready()'s last
+// answer. The budget is time, not a count of pauses, since a pause lasts
+// from a few to over a hundred cycles depending on the processor.
 template <class Ready>
-bool spin_until(Ready&& ready) {
-  for (int round = 0; round < 64; ++round) {
-    for (int i = 0; i < 32; ++i) {
+bool spin_until(Ready&& ready, std::chrono::nanoseconds budget) {
+  const auto give_up = std::chrono::steady_clock::now() + budget;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
       if (ready()) return true;
       cpu_relax();
     }
+    if (std::chrono::steady_clock::now() >= give_up) return ready();
     std::this_thread::yield();
   }
-  return ready();
 }
 
 }  // namespace detail

@@ -7,10 +7,10 @@
 // process, or as the in-process stand-in for an SQS queue (same options, same
 // semantics). For fire-and-forget notification, courier::bus is lighter.
 //
-// Design. One mutex guards the channel's state; every operation is a few
-// flat-table steps under it (no allocation: records are made before the
-// lock is taken and freed after it is released), and the work a consumer
-// does happens outside it. Messages live in records found by id. A FIFO
+// Design. One lock guards the channel's state; every operation is a few
+// flat-table steps under it (hashing and clock reads happen before it is
+// taken, settled records are recycled instead of freed), and the work a
+// consumer does happens outside it. Messages live in records found by id. A FIFO
 // channel links each group's records in send order and lets only the head
 // be delivered: the group is held while its head is in flight, as SQS does,
 // so a redelivery cannot overtake. Deliverable records (a standard channel's
@@ -125,7 +125,7 @@ class channel {
   // Closes the channel (see close()) and waits until every caller it woke
   // has left. Stop consumers before destroying their channel.
   ~channel() {
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     close_locked();
     records_.for_each([this](record& item) { resolve(item, delivery_outcome::abandoned); });
     left_cv_.wait(lock, [this] { return blocked_ == 0; });
@@ -138,12 +138,12 @@ class channel {
   // finish what it holds (a nacked or expired one is then abandoned).
   // Closing twice is harmless. Thread-safe.
   void close() {
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     close_locked();
   }
 
   bool closed() const {
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     return closed_;
   }
 
@@ -176,7 +176,7 @@ class channel {
   // dead-lettered or acked through another delivery), unknown_receipt.
   ack_result ack(const receipt& handle) {
     const auto read = clock_->now();
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     const auto now = monotonic(read);
     apply_due_timers(now);
     record* found = find_open(handle, "ack", /*allow_expired=*/true, now);
@@ -194,7 +194,7 @@ class channel {
   ack_batch_result ack(std::span<const receipt> handles) {
     ack_batch_result result;
     const auto read = clock_->now();
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     const auto now = monotonic(read);
     apply_due_timers(now);
     for (const receipt& handle : handles) {
@@ -219,7 +219,7 @@ class channel {
   // reached max_receives. Throws like ack(); nacking an acked delivery is
   // stale_receipt.
   void nack(const receipt& handle, std::chrono::milliseconds delay = {}) {
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     const auto now = monotonic(clock_->now());
     apply_due_timers(now);
     record* found = find_open(handle, "nack", /*allow_expired=*/false, now);
@@ -232,7 +232,7 @@ class channel {
   // Keeps the delivery hidden for visibility from now (SQS
   // ChangeMessageVisibility). Throws like nack().
   void extend(const receipt& handle, std::chrono::milliseconds visibility) {
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     const auto now = monotonic(clock_->now());
     apply_due_timers(now);
     record* found = find_open(handle, "extend", /*allow_expired=*/false, now);
@@ -267,7 +267,7 @@ class channel {
       for (auto& letter : batch) {
         {
           const std::uint64_t group_hash = group_hash_of(letter.group());
-          auto lock = detail::lock_spinning(mutex_);
+          std::unique_lock lock(mutex_);
           enqueue(make_record(std::move(letter.message()), letter.group(), group_hash), dedup_key{}, {},
                   false, {}, monotonic(clock_->now()));
         }
@@ -309,7 +309,7 @@ class channel {
   }
 
   channel_stats stats() const {
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     channel_stats copy = stats_;
     copy.waiting = records_.size();
     copy.in_flight = in_flight_;
@@ -420,7 +420,7 @@ class channel {
     const std::uint64_t group_hash = options_.ordering == ordering::fifo ? group_hash_of(options.group) : 0;
     if (!dedup.empty()) dedup_.prefetch(dedup.hash);  // a large window's miss, taken before the lock
     auto read = clock_->now();
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     std::optional<std::chrono::steady_clock::time_point> real_deadline;  // read only if the channel is full
     for (;;) {
       if (closed_) throw error(errc::channel_closed, "send()");
@@ -435,8 +435,8 @@ class channel {
         }
       }
       if (records_.size() < options_.capacity) {
-        return enqueue(make_record(std::move(message), std::move(options.group), group_hash), dedup,
-                       options.delay, options.track_delivery, options.receipt_timeout, now);
+        return enqueue(make_record(std::move(message), std::move(options.group), group_hash),
+                       std::move(dedup), options.delay, options.track_delivery, options.receipt_timeout, now);
       }
       if (!wait_for_room) return std::nullopt;
       if (!real_deadline) real_deadline = std::chrono::steady_clock::now() + options_.send_timeout;
@@ -454,7 +454,7 @@ class channel {
   }
 
   // Queues a new message (its body and group set). Caller holds mutex_.
-  send_result enqueue(std::unique_ptr<record> owned, const dedup_key& key, std::chrono::milliseconds delay,
+  send_result enqueue(std::unique_ptr<record> owned, dedup_key key, std::chrono::milliseconds delay,
                       bool track, std::chrono::milliseconds receipt_timeout, clock::time_point now) {
     record& fresh = records_.insert([&] {
       owned->id = message_id{++last_id_};
@@ -463,7 +463,7 @@ class channel {
     fresh.sequence = ++last_sequence_;
     fresh.visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
     ++stats_.accepted;
-    if (!key.empty()) dedup_.insert(key.key, key.hash, dedup_entry{fresh.id, fresh.sequence}, now);
+    if (!key.empty()) dedup_.insert(std::move(key.key), key.hash, dedup_entry{fresh.id, fresh.sequence}, now);
     send_result result{fresh.id, fresh.sequence, false, {}};
     if (track) {
       fresh.tracked = std::make_unique<tracking>();
@@ -493,7 +493,7 @@ class channel {
     out.reserve(std::min<std::size_t>(max, 256));  // allocate before the lock, not while holding it
     const auto real_deadline = std::chrono::steady_clock::now() + wait;
     bool spun = false;
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     for (;;) {
       if (closed_) throw error(errc::channel_closed, "receive()");
       const auto now = monotonic(clock_->now());
@@ -809,7 +809,7 @@ class channel {
   }
 
   void wake_receivers() {
-    auto lock = detail::lock_spinning(mutex_);
+    std::unique_lock lock(mutex_);
     ready_pushes_.store(ready_pushes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     ready_cv_.notify_all();
   }
@@ -817,10 +817,13 @@ class channel {
   const channel_options<T> options_;
   const std::shared_ptr<const clock> clock_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable ready_cv_;  // a message may have become ready
-  std::condition_variable space_cv_;  // a message was settled
-  std::condition_variable left_cv_;   // a blocked caller left (destructor waits)
+  // Waits on these are rare (a receiver sleeps only after spinning, a
+  // sender only when the channel is full), so condition_variable_any's
+  // extra cost over std::condition_variable does not matter here.
+  mutable detail::spin_mutex mutex_;
+  std::condition_variable_any ready_cv_;  // a message may have become ready
+  std::condition_variable_any space_cv_;  // a message was settled
+  std::condition_variable_any left_cv_;   // a blocked caller left (destructor waits)
   bool closed_ = false;
   int blocked_ = 0;
   // How long an idle receiver spins before it sleeps (see receive_impl):

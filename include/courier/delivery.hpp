@@ -56,6 +56,11 @@ class delivery {
     settled_ = true;
   }
   void extend(std::chrono::milliseconds visibility) { origin_->extend(receipt_, visibility); }
+  // Leaves the delivery unsettled on purpose, without a call to the channel:
+  // no ack, no nack, so the message is delivered again once its visibility
+  // timeout runs out (what a consumer that crashes does). consume() then
+  // does not ack it either. settled() is true afterwards.
+  void let_expire() noexcept { settled_ = true; }
   bool settled() const noexcept { return settled_; }
 
  private:

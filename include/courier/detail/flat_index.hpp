@@ -15,6 +15,8 @@
 // Not thread-safe.
 #pragma once
 
+#include "courier/detail/mix64.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -23,17 +25,6 @@
 namespace courier {
 inline namespace v1 {
 namespace detail {
-
-// Spreads a 64-bit value's bits over the whole word (the splitmix64
-// finalizer), so sequential ids land in scattered slots.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 class flat_index {
  public:

@@ -17,12 +17,17 @@
 // not applied twice; a dedup failure (two ids for one key) would be.
 //
 // The same function runs in the test suite (10^5 messages) and in the
-// benchmark (10^7). Everything random comes from one seed; report.seed says
-// which, so a failure can be replayed.
+// benchmark (10^7). Every fault is decided by a fault_dice (the same ones
+// applications use through faulty.hpp) seeded from the plan's seed;
+// report.seed says which. A dice's decisions are fixed by the seed and the
+// roll's number, though which thread makes which roll varies from run to
+// run, so a replay injects the same number of faults at the same rolls, not
+// necessarily at the same messages.
 #pragma once
 
 #include "courier/channel.hpp"
 #include "courier/clock.hpp"
+#include "courier/testing/fault_dice.hpp"
 
 #include <fmt/format.h>
 
@@ -33,7 +38,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -111,11 +115,10 @@ struct group_ledger {
   std::size_t acked = 0;         // sent[acked] is the message the group may deliver next
 };
 
-// A small splittable generator: each thread gets its own, seeded from the plan.
-inline std::mt19937_64 stream(std::uint64_t seed, std::uint64_t which) {
-  std::seed_seq sequence{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
-                         static_cast<std::uint32_t>(which)};
-  return std::mt19937_64(sequence);
+// Each kind of fault draws from its own dice, seeded from the plan's seed
+// and the kind, so changing one rate does not reshuffle the others.
+inline fault_dice dice(double rate, std::uint64_t seed, std::uint64_t kind) {
+  return fault_dice::rate(rate, courier::detail::mix64(seed) ^ courier::detail::mix64(kind + 1));
 }
 
 }  // namespace detail
@@ -160,9 +163,13 @@ inline fault_report run_channel_faults(const fault_plan& plan) {
   // Producer p sends keys p, p + P, p + 2P, ...; key k goes to group k % G.
   // Order within a group is the order of the group's sends, which the
   // ledger's mutex serializes (and records) whichever producers share it.
+  auto repeat = detail::dice(plan.duplicate_send_rate, plan.seed, 0);
+  auto fail = detail::dice(plan.consumer_failure_rate, plan.seed, 1);
+  auto lose_ack = detail::dice(plan.lost_ack_rate, plan.seed, 2);
+  auto jump = detail::dice(plan.clock_jump_rate, plan.seed, 3);
+  auto after_applying = detail::dice(0.5, plan.seed, 4);  // a failure before or after the effect
+
   auto produce = [&](std::size_t p) {
-    auto random = detail::stream(plan.seed, p);
-    std::bernoulli_distribution repeat(plan.duplicate_send_rate);
     for (std::size_t key = p; key < plan.messages; key += producer_count) {
       const std::size_t group = key % group_count;
       const std::string key_text = fmt::format("key-{}", key);
@@ -175,7 +182,7 @@ inline fault_report run_channel_faults(const fault_plan& plan) {
       sends.fetch_add(1, std::memory_order_relaxed);
       if (!first.duplicate) ledger.sent.push_back(first.id);
       if (plan.track_receipts) receipts[key] = first.receipt;
-      while (repeat(random)) {  // the response "got lost": the client retries with the same key
+      while (repeat.roll()) {  // the response "got lost": the client retries with the same key
         const send_result again = queue.send(fault_message{key, group}, options);
         sends.fetch_add(1, std::memory_order_relaxed);
         if (again.duplicate) duplicates.fetch_add(1, std::memory_order_relaxed);
@@ -190,12 +197,7 @@ inline fault_report run_channel_faults(const fault_plan& plan) {
     if (applied_ids.insert(item.id().value).second) ++applied_per_key[item.message().key];
   };
 
-  auto consume = [&](std::size_t c) {
-    auto random = detail::stream(plan.seed, 1000 + c);
-    std::bernoulli_distribution fail(plan.consumer_failure_rate);
-    std::bernoulli_distribution lose_ack(plan.lost_ack_rate);
-    std::bernoulli_distribution jump(plan.clock_jump_rate);
-    std::bernoulli_distribution coin(0.5);
+  auto consume = [&] {
     while (!stop.load(std::memory_order_acquire)) {
       std::vector<delivery<fault_message>> batch;
       {
@@ -221,13 +223,13 @@ inline fault_report run_channel_faults(const fault_plan& plan) {
       }
       for (auto& item : batch) {
         auto& ledger = ledgers[item.message().group];
-        if (jump(random)) {  // the consumer stalls (GC pause, swap): its visibility runs out
+        if (jump.roll()) {  // the consumer stalls (GC pause, swap): its visibility runs out
           jumps.fetch_add(1, std::memory_order_relaxed);
           let_time_pass(visibility + 1s);
         }
-        if (fail(random)) {
+        if (fail.roll()) {
           failures.fetch_add(1, std::memory_order_relaxed);
-          if (coin(random)) apply(item);  // failed after applying, before acking
+          if (after_applying.roll()) apply(item);  // failed after applying, before acking
           try {
             item.nack();
           } catch (const error&) {
@@ -236,7 +238,7 @@ inline fault_report run_channel_faults(const fault_plan& plan) {
           continue;
         }
         apply(item);
-        if (lose_ack(random)) {
+        if (lose_ack.roll()) {
           acks_lost.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
@@ -256,7 +258,7 @@ inline fault_report run_channel_faults(const fault_plan& plan) {
 
   std::vector<std::thread> threads;
   for (std::size_t p = 0; p < producer_count; ++p) threads.emplace_back(produce, p);
-  for (std::size_t c = 0; c < std::max<std::size_t>(plan.consumers, 1); ++c) threads.emplace_back(consume, c);
+  for (std::size_t c = 0; c < std::max<std::size_t>(plan.consumers, 1); ++c) threads.emplace_back(consume);
 
   fault_report report;
   const auto deadline = started + plan.time_limit;

@@ -2,6 +2,7 @@
 #include "courier/channel_bridge.hpp"
 
 #include "courier/bus.hpp"
+#include "courier/testing/recorder.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -27,18 +28,17 @@ struct pickup {
 TEST(channel_bridge, a_fed_bus_sees_every_message_and_the_channel_gets_acks) {
   courier::channel<pickup> channel;
   courier::bus bus;
-  std::mutex mutex;
-  std::vector<int> seen;
-  auto observer = bus.subscribe<pickup>([&](const pickup& p) {
-    std::lock_guard lock(mutex);
-    seen.push_back(p.parcel);
-  });
+  courier::testing::recorder<pickup> seen(bus);
+  std::vector<courier::delivery_receipt> receipts;
   {
     auto running = courier::feed(channel, bus, {.poll = 10ms});
-    for (int n = 1; n <= 3; ++n) channel.send(pickup{n, "acme"});
-    while (channel.stats().acked != 3) std::this_thread::yield();
+    for (int n = 1; n <= 3; ++n)
+      receipts.push_back(channel.send(pickup{n, "acme"}, {.track_delivery = true}).receipt);
+    for (const auto& receipt : receipts) EXPECT_EQ(receipt.wait_for(10s), courier::delivery_outcome::acked);
   }
-  EXPECT_THAT(seen, ElementsAre(1, 2, 3));
+  std::vector<int> parcels;
+  for (const auto& p : seen.events()) parcels.push_back(p.parcel);
+  EXPECT_THAT(parcels, ElementsAre(1, 2, 3));
   EXPECT_EQ(channel.stats().waiting, 0U);
 }
 
@@ -52,8 +52,8 @@ TEST(channel_bridge, an_observer_exception_nacks_so_the_message_comes_again) {
   {
     auto running = channel.consume([&bus](const pickup& p) { bus.publish(p); }, {.poll = 10ms},
                                    [](courier::message_id, std::exception_ptr) {});
-    channel.send(pickup{1, "acme"});
-    while (channel.stats().acked != 1) std::this_thread::yield();
+    const auto sent = channel.send(pickup{1, "acme"}, {.track_delivery = true});
+    EXPECT_EQ(sent.receipt.wait_for(10s), courier::delivery_outcome::acked);
   }
   EXPECT_EQ(calls.load(), 2);
   EXPECT_EQ(channel.stats().deliveries, 2U);

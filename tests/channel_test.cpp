@@ -493,11 +493,10 @@ TEST(channel, consume_acks_on_return_and_nacks_on_exception) {
             errors.push_back(e.what());
           }
         });
-    for (int n = 1; n <= 3; ++n) channel.send(parcel{n, "acme"});
-    for (;;) {
-      if (channel.stats().acked == 3) break;
-      std::this_thread::yield();
-    }
+    std::vector<courier::delivery_receipt> receipts;
+    for (int n = 1; n <= 3; ++n)
+      receipts.push_back(channel.send(parcel{n, "acme"}, {.track_delivery = true}).receipt);
+    for (const auto& receipt : receipts) EXPECT_EQ(receipt.wait_for(10s), courier::delivery_outcome::acked);
   }
   EXPECT_THAT(errors, ElementsAre("flaky"));
   std::set<std::pair<int, std::uint32_t>> unique(seen.begin(), seen.end());
@@ -516,8 +515,8 @@ TEST(channel, a_consumer_handler_may_settle_explicitly) {
           }
         },
         {.poll = 10ms});
-    channel.send(parcel{1, "acme"});
-    while (channel.stats().acked != 1) std::this_thread::yield();
+    const auto sent = channel.send(parcel{1, "acme"}, {.track_delivery = true});
+    EXPECT_EQ(sent.receipt.wait_for(10s), courier::delivery_outcome::acked);
   }
   EXPECT_EQ(calls.load(), 2);
 }

@@ -1,0 +1,153 @@
+// courier::sqs::client: the SQS operations courier needs, over the AWS JSON
+// 1.0 protocol (X-Amz-Target: AmazonSQS.<Action>), signed with libcurl's
+// SigV4, on reused connections.
+//
+// It is the layer under courier's SQS channel and is usable alone. Every
+// call is synchronous and thread-safe (connections come from a small pool,
+// so a long poll on one thread does not block a send on another). Failures
+// throw courier::sqs::error with AWS's error code. Throttling, HTTP 5xx and
+// transport failures are retried with exponential backoff and full jitter,
+// at most client_options::max_attempts times in all; nothing else is
+// retried. A message whose body and attributes exceed max_message_bytes is
+// refused before it is sent.
+#pragma once
+
+#include "courier/sqs/config.hpp"
+#include "courier/sqs/error.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace courier {
+inline namespace v1 {
+namespace sqs {
+
+struct client_options {
+  config settings;                              // resolved with config::resolve() when the client is made
+  int max_attempts = 4;                         // first try included
+  std::chrono::milliseconds backoff_base{50};   // before the first retry, doubled each time
+  std::chrono::milliseconds backoff_cap{2000};  // no single pause is longer
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds request_timeout{30000};  // beyond a long poll's wait
+  std::size_t max_message_bytes = 1024 * 1024;       // SQS's limit (1 MiB since 2025)
+};
+
+// A message attribute: DataType "String", "Number" or "Binary" (value
+// base64-encoded on the wire; here the raw bytes).
+struct attribute {
+  std::string data_type = "String";
+  std::string value;
+  friend bool operator==(const attribute&, const attribute&) = default;
+};
+using attributes = std::map<std::string, attribute>;
+
+struct outgoing_message {
+  std::string body;
+  std::string group_id;           // FIFO queues: MessageGroupId
+  std::string deduplication_id;   // FIFO queues: MessageDeduplicationId (empty: content-based, if enabled)
+  std::chrono::seconds delay{0};  // standard queues only
+  attributes message_attributes;
+  std::string entry_id;  // batches only: the entry's Id, unique within the batch
+};
+
+struct sent_message {
+  std::string message_id;
+  std::string sequence_number;  // FIFO queues
+  std::string md5_of_body;
+};
+
+struct batch_failure {
+  std::string entry_id;
+  std::string code;
+  std::string message;
+  bool sender_fault = false;
+};
+
+struct send_batch_result {
+  std::vector<std::pair<std::string, sent_message>> successful;  // entry id, what was sent
+  std::vector<batch_failure> failed;
+};
+
+struct receipt_entry {
+  std::string entry_id;
+  std::string receipt_handle;
+  std::chrono::seconds visibility{0};  // change_message_visibility_batch only
+};
+
+struct batch_result {
+  std::vector<std::string> successful;  // entry ids
+  std::vector<batch_failure> failed;
+};
+
+struct received_message {
+  std::string message_id;
+  std::string receipt_handle;
+  std::string body;
+  std::string md5_of_body;
+  std::map<std::string, std::string> system_attributes;  // ApproximateReceiveCount, MessageGroupId, ...
+  attributes message_attributes;
+
+  // The system attribute, or "" (e.g. "MessageGroupId", "SequenceNumber").
+  std::string system_attribute(const std::string& name) const;
+  // ApproximateReceiveCount as a number (0 if absent).
+  int receive_count() const;
+};
+
+struct receive_request {
+  int max_messages = 10;         // 1..10
+  std::chrono::seconds wait{0};  // long poll: 0..20 s
+  std::optional<std::chrono::seconds> visibility_timeout;
+  std::string receive_request_attempt_id;  // FIFO: retrying a receive with it returns the same messages
+};
+
+class client {
+ public:
+  // Resolves options.settings (config::resolve) and checks them. Makes no request.
+  explicit client(client_options options = {});
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  const config& settings() const noexcept;
+
+  std::string create_queue(const std::string& name,
+                           const std::map<std::string, std::string>& attributes = {});
+  std::string get_queue_url(const std::string& name);
+  std::map<std::string, std::string> get_queue_attributes(const std::string& queue_url,
+                                                          const std::vector<std::string>& names = {"All"});
+  void set_queue_attributes(const std::string& queue_url,
+                            const std::map<std::string, std::string>& attributes);
+  void purge_queue(const std::string& queue_url);
+  void delete_queue(const std::string& queue_url);
+
+  sent_message send_message(const std::string& queue_url, const outgoing_message& message);
+  // Up to 10 messages; each needs a distinct entry_id. Entries SQS refuses
+  // come back in failed, not as an exception.
+  send_batch_result send_message_batch(const std::string& queue_url,
+                                       std::span<const outgoing_message> messages);
+  std::vector<received_message> receive_message(const std::string& queue_url,
+                                                const receive_request& request = {});
+  void delete_message(const std::string& queue_url, const std::string& receipt_handle);
+  batch_result delete_message_batch(const std::string& queue_url, std::span<const receipt_entry> entries);
+  void change_message_visibility(const std::string& queue_url, const std::string& receipt_handle,
+                                 std::chrono::seconds visibility);
+  batch_result change_message_visibility_batch(const std::string& queue_url,
+                                               std::span<const receipt_entry> entries);
+
+  // Requests made, retries included (for tests and the benchmark).
+  std::size_t requests_made() const noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sqs
+}  // namespace v1
+}  // namespace courier

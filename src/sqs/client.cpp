@@ -52,6 +52,16 @@ bool is_transient(CURLcode code) {
   }
 }
 
+// The text of the first <name>...</name> in xml, or "".
+std::string xml_element(const std::string& xml, const std::string& name) {
+  const std::string open = "<" + name + ">";
+  const auto start = xml.find(open);
+  if (start == std::string::npos) return {};
+  const auto end = xml.find("</" + name + ">", start + open.size());
+  if (end == std::string::npos) return {};
+  return xml.substr(start + open.size(), end - start - open.size());
+}
+
 std::size_t append_to_string(char* data, std::size_t size, std::size_t count, void* target) {
   static_cast<std::string*>(target)->append(data, size * count);
   return size * count;
@@ -269,6 +279,12 @@ struct client::impl {
         if (const auto hash = code.rfind('#'); hash != std::string::npos) code = code.substr(hash + 1);
         message = string_field(parsed, "message");
         if (message.empty()) message = string_field(parsed, "Message");
+        if (code.empty()) {
+          // Some failures (a bad signature, on moto) come in the query
+          // protocol's XML: <Error><Code>...</Code><Message>...</Message>.
+          code = xml_element(got.body, "Code");
+          message = xml_element(got.body, "Message");
+        }
         if (code.empty()) {
           code = fmt::format("HTTP{}", got.status);
           if (message.empty()) message = fmt::format("{:.200}", got.body);

@@ -23,6 +23,7 @@ enum class errc {
   stale_receipt,          // the receipt's delivery is over: redelivered or settled by another
   unknown_receipt,        // the receipt names no message this channel knows
   channel_closed,         // the channel was closed (close() or its destructor)
+  malformed_message,      // a message from outside that cannot be decoded (bad JSON, wrong fields)
 };
 
 // The category behind courier's error codes; its name is "courier".
@@ -51,6 +52,8 @@ inline const std::error_category& error_category() noexcept {
           return "unknown receipt";
         case errc::channel_closed:
           return "the channel is closed";
+        case errc::malformed_message:
+          return "malformed message";
       }
       return "unknown courier error";
     }

@@ -13,5 +13,6 @@
 #include "courier/error.hpp"
 #include "courier/event_name.hpp"
 #include "courier/event_ref.hpp"
+#include "courier/idempotent_store.hpp"
 #include "courier/message_id.hpp"
 #include "courier/subscription.hpp"

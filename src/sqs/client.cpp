@@ -62,6 +62,11 @@ std::string xml_element(const std::string& xml, const std::string& name) {
   return xml.substr(start + open.size(), end - start - open.size());
 }
 
+// libcurl's progress callback: a non-zero return aborts the transfer.
+int abort_when_cancelled(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancel)->load(std::memory_order_acquire) ? 1 : 0;
+}
+
 std::size_t append_to_string(char* data, std::size_t size, std::size_t count, void* target) {
   static_cast<std::string*>(target)->append(data, size * count);
   return size * count;
@@ -208,8 +213,8 @@ struct client::impl {
   };
 
   // One HTTP exchange; throws error("TransportError") when no response came.
-  response exchange(const std::string& action, const std::string& payload,
-                    std::chrono::milliseconds extra_time, CURLcode& transport) {
+  response exchange(const std::string& action, const std::string& payload, std::chrono::milliseconds extra_time,
+                    const std::atomic<bool>* cancel, CURLcode& transport) {
     CURL* handle = take_handle();
     response out;
     curl_slist* headers = nullptr;
@@ -234,6 +239,11 @@ struct client::impl {
                      static_cast<long>((options.request_timeout + extra_time).count()));
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, append_to_string);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &out.body);
+    if (cancel != nullptr) {
+      curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_cancelled);
+      curl_easy_setopt(handle, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
+      curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+    }
     transport = curl_easy_perform(handle);
     requests.fetch_add(1, std::memory_order_relaxed);
     curl_slist_free_all(headers);
@@ -249,11 +259,13 @@ struct client::impl {
   // Sends action with its JSON body, retrying what may be retried; returns
   // the parsed response object or throws error.
   json::object call(const std::string& action, const json::object& body,
-                    std::chrono::milliseconds extra_time = std::chrono::milliseconds(0)) {
+                    std::chrono::milliseconds extra_time = std::chrono::milliseconds(0),
+                    const std::atomic<bool>* cancel = nullptr) {
     const std::string payload = json::serialize(body);
     for (int attempt = 1;; ++attempt) {
       CURLcode transport = CURLE_OK;
-      const response got = exchange(action, payload, extra_time, transport);
+      const response got = exchange(action, payload, extra_time, cancel, transport);
+      if (transport == CURLE_ABORTED_BY_CALLBACK) throw error(action, "Cancelled", "the caller cancelled it", 0, attempt);
       std::string code;
       std::string message;
       bool retryable = false;
@@ -416,8 +428,15 @@ std::vector<received_message> client::receive_message(const std::string& queue_u
   if (!request.receive_request_attempt_id.empty()) {
     body["ReceiveRequestAttemptId"] = request.receive_request_attempt_id;
   }
-  const auto response = impl_->call("ReceiveMessage", body, request.wait);
   std::vector<received_message> out;
+  if (request.cancel != nullptr && request.cancel->load(std::memory_order_acquire)) return out;
+  json::object response;
+  try {
+    response = impl_->call("ReceiveMessage", body, request.wait, request.cancel);
+  } catch (const error& e) {
+    if (e.code() == "Cancelled") return out;
+    throw;
+  }
   for (const auto& entry : array_field(response, "Messages")) {
     if (!entry.is_object()) continue;
     const auto& m = entry.as_object();

@@ -44,12 +44,6 @@ std::string unique_name(const std::string& stem, bool fifo) {
          (fifo ? ".fifo" : "");
 }
 
-std::vector<std::string> bodies(const std::vector<courier::sqs::received_message>& messages) {
-  std::vector<std::string> out;
-  for (const auto& m : messages) out.push_back(m.body);
-  return out;
-}
-
 TEST(sqs_client, queue_lifecycle_and_attributes) {
   courier::sqs::client sqs(moto_options());
   const std::string name = unique_name("lifecycle", false);
@@ -126,7 +120,9 @@ TEST(sqs_client, batches_keep_fifo_order_per_group) {
       (m.system_attribute("MessageGroupId") == "even" ? even : odd).push_back(m.body);
       done.push_back({"x" + std::to_string(done.size()), m.receipt_handle, 0s});
     }
-    if (!done.empty()) EXPECT_EQ(sqs.delete_message_batch(url, done).successful.size(), done.size());
+    if (!done.empty()) {
+      EXPECT_EQ(sqs.delete_message_batch(url, done).successful.size(), done.size());
+    }
   }
   EXPECT_THAT(even, ElementsAre("m0", "m2", "m4", "m6", "m8", "m10", "m12", "m14", "m16", "m18"));
   EXPECT_THAT(odd, ElementsAre("m1", "m3", "m5", "m7", "m9", "m11", "m13", "m15", "m17", "m19"));

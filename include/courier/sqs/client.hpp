@@ -15,6 +15,7 @@
 #include "courier/sqs/config.hpp"
 #include "courier/sqs/error.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -29,7 +30,7 @@ inline namespace v1 {
 namespace sqs {
 
 struct client_options {
-  config settings;                              // resolved with config::resolve() when the client is made
+  config settings = {};                         // resolved with config::resolve() when the client is made
   int max_attempts = 4;                         // first try included
   std::chrono::milliseconds backoff_base{50};   // before the first retry, doubled each time
   std::chrono::milliseconds backoff_cap{2000};  // no single pause is longer
@@ -42,56 +43,57 @@ struct client_options {
 // base64-encoded on the wire; here the raw bytes).
 struct attribute {
   std::string data_type = "String";
-  std::string value;
+  std::string value = {};
   friend bool operator==(const attribute&, const attribute&) = default;
 };
 using attributes = std::map<std::string, attribute>;
 
 struct outgoing_message {
-  std::string body;
-  std::string group_id;           // FIFO queues: MessageGroupId
-  std::string deduplication_id;   // FIFO queues: MessageDeduplicationId (empty: content-based, if enabled)
+  std::string body = {};
+  std::string group_id = {};  // FIFO queues: MessageGroupId
+  std::string deduplication_id =
+      {};                         // FIFO queues: MessageDeduplicationId (empty: content-based, if enabled)
   std::chrono::seconds delay{0};  // standard queues only
-  attributes message_attributes;
-  std::string entry_id;  // batches only: the entry's Id, unique within the batch
+  attributes message_attributes = {};
+  std::string entry_id = {};  // batches only: the entry's Id, unique within the batch
 };
 
 struct sent_message {
-  std::string message_id;
-  std::string sequence_number;  // FIFO queues
-  std::string md5_of_body;
+  std::string message_id = {};
+  std::string sequence_number = {};  // FIFO queues
+  std::string md5_of_body = {};
 };
 
 struct batch_failure {
-  std::string entry_id;
-  std::string code;
-  std::string message;
+  std::string entry_id = {};
+  std::string code = {};
+  std::string message = {};
   bool sender_fault = false;
 };
 
 struct send_batch_result {
-  std::vector<std::pair<std::string, sent_message>> successful;  // entry id, what was sent
-  std::vector<batch_failure> failed;
+  std::vector<std::pair<std::string, sent_message>> successful = {};  // entry id, what was sent
+  std::vector<batch_failure> failed = {};
 };
 
 struct receipt_entry {
-  std::string entry_id;
-  std::string receipt_handle;
+  std::string entry_id = {};
+  std::string receipt_handle = {};
   std::chrono::seconds visibility{0};  // change_message_visibility_batch only
 };
 
 struct batch_result {
-  std::vector<std::string> successful;  // entry ids
-  std::vector<batch_failure> failed;
+  std::vector<std::string> successful = {};  // entry ids
+  std::vector<batch_failure> failed = {};
 };
 
 struct received_message {
-  std::string message_id;
-  std::string receipt_handle;
-  std::string body;
-  std::string md5_of_body;
-  std::map<std::string, std::string> system_attributes;  // ApproximateReceiveCount, MessageGroupId, ...
-  attributes message_attributes;
+  std::string message_id = {};
+  std::string receipt_handle = {};
+  std::string body = {};
+  std::string md5_of_body = {};
+  std::map<std::string, std::string> system_attributes = {};  // ApproximateReceiveCount, MessageGroupId, ...
+  attributes message_attributes = {};
 
   // The system attribute, or "" (e.g. "MessageGroupId", "SequenceNumber").
   std::string system_attribute(const std::string& name) const;
@@ -102,8 +104,12 @@ struct received_message {
 struct receive_request {
   int max_messages = 10;         // 1..10
   std::chrono::seconds wait{0};  // long poll: 0..20 s
-  std::optional<std::chrono::seconds> visibility_timeout;
-  std::string receive_request_attempt_id;  // FIFO: retrying a receive with it returns the same messages
+  std::optional<std::chrono::seconds> visibility_timeout = {};
+  std::string receive_request_attempt_id = {};  // FIFO: retrying a receive with it returns the same messages
+  // When set, a long poll in progress ends (returning no messages) soon
+  // after *cancel becomes true: how consumers stop promptly. Messages SQS
+  // handed to an abandoned poll come back after their visibility timeout.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class client {

@@ -27,18 +27,19 @@ inline namespace v1 {
 namespace sqs {
 
 struct credentials {
-  std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;  // empty unless temporary credentials
+  std::string access_key_id = {};
+  std::string secret_access_key = {};
+  std::string session_token = {};  // empty unless temporary credentials
 };
 
 struct config {
-  std::string region;
-  std::string endpoint;  // scheme://host[:port], no path
-  credentials keys;
-  std::string profile;
+  std::string region = {};
+  std::string endpoint = {};  // scheme://host[:port], no path
+  credentials keys = {};
+  std::string profile = {};
 
-  static config resolve(const config& explicit_settings = {});
+  static config resolve(const config& explicit_settings);
+  static config resolve() { return resolve(config{}); }
 };
 
 }  // namespace sqs

@@ -35,10 +35,11 @@ class injected_fault : public std::runtime_error {
 namespace detail {
 
 // Calls handler with the delivery or with its message, whichever it takes
-// (consume() accepts both kinds of handler).
-template <class Handler, class T>
-decltype(auto) call_handler(Handler& handler, delivery<T>& item) {
-  if constexpr (std::invocable<Handler&, delivery<T>&>) {
+// (consume() accepts both kinds of handler). Any delivery type with
+// message(): courier::delivery<T>, courier::sqs::delivery<T>.
+template <class Handler, class Delivery>
+decltype(auto) call_handler(Handler& handler, Delivery& item) {
+  if constexpr (std::invocable<Handler&, Delivery&>) {
     return handler(item);
   } else {
     return handler(std::as_const(item).message());
@@ -51,7 +52,7 @@ decltype(auto) call_handler(Handler& handler, delivery<T>& item) {
 // consumer failed before it applied anything; consume() nacks.
 template <class Handler>
 auto failing(Handler handler, fault_dice dice) {
-  return [handler = std::move(handler), dice = std::move(dice)]<class T>(delivery<T>& item) mutable {
+  return [handler = std::move(handler), dice = std::move(dice)](auto& item) mutable {
     if (dice.roll()) throw injected_fault("injected: the handler failed before applying");
     detail::call_handler(handler, item);
   };
@@ -62,7 +63,7 @@ auto failing(Handler handler, fault_dice dice) {
 // be idempotent.
 template <class Handler>
 auto failing_after(Handler handler, fault_dice dice) {
-  return [handler = std::move(handler), dice = std::move(dice)]<class T>(delivery<T>& item) mutable {
+  return [handler = std::move(handler), dice = std::move(dice)](auto& item) mutable {
     detail::call_handler(handler, item);
     if (dice.roll()) throw injected_fault("injected: the handler failed after applying");
   };
@@ -73,7 +74,7 @@ auto failing_after(Handler handler, fault_dice dice) {
 // its visibility timeout.
 template <class Handler>
 auto losing_acks(Handler handler, fault_dice dice) {
-  return [handler = std::move(handler), dice = std::move(dice)]<class T>(delivery<T>& item) mutable {
+  return [handler = std::move(handler), dice = std::move(dice)](auto& item) mutable {
     detail::call_handler(handler, item);
     if (dice.roll() && !item.settled()) item.let_expire();
   };
@@ -86,7 +87,7 @@ template <class Handler>
 auto stalling(Handler handler, fault_dice dice, std::shared_ptr<manual_clock> clock,
               courier::clock::duration stall) {
   return [handler = std::move(handler), dice = std::move(dice), clock = std::move(clock),
-          stall]<class T>(delivery<T>& item) mutable {
+          stall](auto& item) mutable {
     detail::call_handler(handler, item);
     if (dice.roll()) clock->advance(stall);
   };

@@ -1,0 +1,209 @@
+// courier::sqs::channel<T> against moto_server (fixture moto).
+#include "courier/sqs/channel.hpp"
+
+#include "courier/idempotent_store.hpp"
+#include "courier/testing/faulty.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <boost/describe.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct pickup {
+  std::string vendor;
+  int parcel;
+};
+BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
+
+struct invoice {
+  int number;
+};
+BOOST_DESCRIBE_STRUCT(invoice, (), (number))
+
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+
+courier::sqs::client_options moto_options() {
+  const char* dir = std::getenv("COURIER_TEST_MOTO_DIR");
+  if (dir == nullptr)
+    throw std::runtime_error("COURIER_TEST_MOTO_DIR is not set: run through ctest (fixture moto)");
+  std::ifstream file(std::string(dir) + "/endpoint");
+  std::string endpoint;
+  if (!(file >> endpoint)) throw std::runtime_error("no moto endpoint");
+  courier::sqs::client_options options;
+  options.settings = {.region = "us-east-1", .endpoint = endpoint, .keys = {"testing", "testing", ""}};
+  return options;
+}
+
+struct sqs_channel : ::testing::Test {
+  courier::sqs::client sqs{moto_options()};
+  std::vector<std::string> queues;
+
+  std::string queue(bool fifo, std::map<std::string, std::string> attributes = {}) {
+    if (fifo) attributes["FifoQueue"] = "true";
+    const std::string name = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+                             std::to_string(queues.size()) + (fifo ? ".fifo" : "");
+    queues.push_back(sqs.create_queue(name, attributes));
+    return queues.back();
+  }
+  void TearDown() override {
+    for (const auto& url : queues) sqs.delete_queue(url);
+  }
+};
+
+std::vector<int> parcels(const std::vector<courier::sqs::delivery<pickup>>& got) {
+  std::vector<int> out;
+  for (const auto& d : got) out.push_back(d.message().parcel);
+  return out;
+}
+
+TEST_F(sqs_channel, typed_messages_round_trip_in_group_order_and_ack_removes_them) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(true)});
+  for (int parcel = 1; parcel <= 3; ++parcel) {
+    pickups.send(pickup{"acme", parcel}, {.group = "acme", .idempotency_key = "p" + std::to_string(parcel)});
+  }
+  std::vector<int> seen;
+  for (int round = 0; round < 10 && seen.size() < 3; ++round) {
+    for (auto& d : pickups.receive(10)) {
+      EXPECT_EQ(d.message().vendor, "acme");
+      EXPECT_EQ(d.group(), "acme");
+      EXPECT_FALSE(d.sequence().empty());
+      EXPECT_EQ(d.receive_count(), 1);
+      seen.push_back(d.message().parcel);
+      d.ack();
+    }
+  }
+  EXPECT_THAT(seen, ElementsAre(1, 2, 3));
+  EXPECT_TRUE(pickups.receive(10).empty());
+}
+
+TEST_F(sqs_channel, a_retried_send_with_the_same_key_is_delivered_once) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(true)});
+  pickups.send(pickup{"acme", 7}, {.group = "acme", .idempotency_key = "parcel-7"});
+  pickups.send(pickup{"acme", 7}, {.group = "acme", .idempotency_key = "parcel-7"});
+  auto got = pickups.receive(10);
+  EXPECT_THAT(parcels(got), ElementsAre(7));
+  for (auto& d : got) d.ack();
+  EXPECT_TRUE(pickups.receive(10).empty());
+}
+
+TEST_F(sqs_channel, what_cannot_work_over_sqs_is_refused_clearly) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(true)});
+  try {
+    pickups.send(pickup{"acme", 1});
+    FAIL() << "a FIFO send without a group went out";
+  } catch (const courier::error& e) {
+    EXPECT_EQ(e.code(), courier::errc::missing_group);
+  }
+  try {
+    pickups.send(pickup{"acme", 1}, {.group = "acme", .track_delivery = true});
+    FAIL() << "track_delivery was accepted";
+  } catch (const courier::error& e) {
+    EXPECT_EQ(e.code(), courier::errc::invalid_option);
+  }
+}
+
+TEST_F(sqs_channel, a_nack_brings_the_message_back_with_a_higher_receive_count) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(false), .visibility_timeout = 30s});
+  pickups.send(pickup{"acme", 1});
+  auto first = pickups.receive(1);
+  ASSERT_EQ(first.size(), 1U);
+  EXPECT_TRUE(pickups.receive(1).empty());  // in flight
+  first[0].nack();
+  auto again = pickups.receive(1);
+  ASSERT_EQ(again.size(), 1U);
+  EXPECT_EQ(again[0].receive_count(), 2);
+  EXPECT_EQ(again[0].id(), first[0].id());
+  const std::vector<courier::sqs::sqs_receipt> receipts = {again[0].receipt(), {"x", "not-a-handle"}};
+  const auto acked = pickups.ack(receipts);
+  EXPECT_EQ(acked.acked, 1U);
+  ASSERT_EQ(acked.failed.size(), 1U);
+  EXPECT_EQ(acked.failed[0].first.handle, "not-a-handle");
+}
+
+TEST_F(sqs_channel, a_message_that_does_not_decode_is_reported_and_left_in_the_queue) {
+  const std::string url = queue(false);
+  std::vector<std::string> reported;
+  courier::sqs::channel<pickup> pickups(
+      sqs, {.queue_url = url,
+            .visibility_timeout = 30s,
+            .on_malformed = [&](const courier::sqs::received_message& m, const std::exception& e) {
+              reported.push_back(m.body + " | " + e.what());
+            }});
+  courier::sqs::channel<invoice> invoices(sqs, {.queue_url = url});
+  invoices.send(invoice{12});                  // another type on the same queue
+  sqs.send_message(url, {.body = "{broken"});  // not courier's at all
+  for (int round = 0; round < 5 && reported.size() < 2; ++round) EXPECT_TRUE(pickups.receive(10).empty());
+  ASSERT_EQ(reported.size(), 2U);
+  EXPECT_THAT(reported, ::testing::Contains(::testing::HasSubstr("got invoice")));
+  EXPECT_THAT(reported, ::testing::Contains(::testing::HasSubstr("expected a pickup")));
+  // Not deleted: both wait out their visibility timeout, for the redrive policy.
+  EXPECT_EQ(sqs.get_queue_attributes(url, {"ApproximateNumberOfMessagesNotVisible"})
+                .at("ApproximateNumberOfMessagesNotVisible"),
+            "2");
+}
+
+// A memory store that also says when it turned a redelivery away.
+struct watched_store final : courier::idempotent_store {
+  courier::memory_idempotent_store inner;
+  std::promise<void> turned_away;
+  std::atomic<bool> said{false};
+  courier::apply_outcome begin(std::string_view key) override {
+    const auto outcome = inner.begin(key);
+    if (outcome == courier::apply_outcome::already_applied && !said.exchange(true)) turned_away.set_value();
+    return outcome;
+  }
+  void commit(std::string_view key) override { inner.commit(key); }
+  void abort(std::string_view key) override { inner.abort(key); }
+};
+
+// A consumer whose first ack is lost: the message comes back after its
+// one-second visibility timeout. Returns how often the effect ran.
+int applications_with_a_lost_ack(courier::sqs::client& sqs, const std::string& url,
+                                 std::shared_ptr<watched_store> store) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = url, .visibility_timeout = 1s, .applied = store});
+  pickups.send(pickup{"acme", 7}, {.group = "acme", .idempotency_key = "parcel-7"});
+  std::atomic<int> applied{0};
+  std::promise<void> redelivered;  // without a store: the handler sees the second delivery
+  auto effect = [&](courier::sqs::delivery<pickup>& d) {
+    applied.fetch_add(1);
+    if (d.receive_count() == 2) redelivered.set_value();
+  };
+  {
+    auto running =
+        pickups.consume(courier::testing::losing_acks(effect, courier::testing::fault_dice::nth(1)),
+                        {.concurrency = 1, .batch = 1});
+    auto second = store ? store->turned_away.get_future() : redelivered.get_future();
+    EXPECT_EQ(second.wait_for(20s), std::future_status::ready) << "the message did not come back";
+  }
+  return applied.load();
+}
+
+TEST_F(sqs_channel, the_idempotent_store_applies_a_redelivered_message_once) {
+  // Without the store the effect happens twice: the comparison that shows
+  // the store is what prevents it.
+  EXPECT_EQ(applications_with_a_lost_ack(sqs, queue(true), nullptr), 2);
+  EXPECT_EQ(applications_with_a_lost_ack(sqs, queue(true), std::make_shared<watched_store>()), 1);
+}
+
+TEST_F(sqs_channel, a_consumer_stops_promptly_while_long_polling) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(false)});
+  auto running = pickups.consume([](const pickup&) {}, {.concurrency = 2});
+  std::this_thread::sleep_for(300ms);  // real time is the thing under test: let both polls start
+  const auto stopping = std::chrono::steady_clock::now();
+  running.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 3s);  // not the 20 s of the polls
+}
+
+}  // namespace

@@ -4,7 +4,12 @@ include(CMakePackageConfigHelpers)
 
 set(courier_config_dir "${CMAKE_INSTALL_LIBDIR}/cmake/courier")
 
-install(TARGETS courier_core courier_testing EXPORT courier-targets)
+set(courier_installed_targets courier_core courier_testing courier_json)
+if(TARGET courier_sqs)
+  list(APPEND courier_installed_targets courier_sqs)
+endif()
+install(TARGETS ${courier_installed_targets} EXPORT courier-targets
+  ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/courier"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(EXPORT courier-targets

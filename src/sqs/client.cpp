@@ -112,16 +112,6 @@ attributes attributes_from_json(const json::object& object, const char* operatio
   return out;
 }
 
-// What SQS counts toward its size limit: the body, and each attribute's
-// name, type and value.
-std::size_t message_size(const outgoing_message& message) {
-  std::size_t size = message.body.size();
-  for (const auto& [name, attribute] : message.message_attributes) {
-    size += name.size() + attribute.data_type.size() + attribute.value.size();
-  }
-  return size;
-}
-
 json::object message_to_json(const outgoing_message& message) {
   json::object out{{"MessageBody", message.body}};
   if (!message.group_id.empty()) out["MessageGroupId"] = message.group_id;
@@ -213,8 +203,9 @@ struct client::impl {
   };
 
   // One HTTP exchange; throws error("TransportError") when no response came.
-  response exchange(const std::string& action, const std::string& payload, std::chrono::milliseconds extra_time,
-                    const std::atomic<bool>* cancel, CURLcode& transport) {
+  response exchange(const std::string& action, const std::string& payload,
+                    std::chrono::milliseconds extra_time, const std::atomic<bool>* cancel,
+                    CURLcode& transport) {
     CURL* handle = take_handle();
     response out;
     curl_slist* headers = nullptr;
@@ -265,7 +256,8 @@ struct client::impl {
     for (int attempt = 1;; ++attempt) {
       CURLcode transport = CURLE_OK;
       const response got = exchange(action, payload, extra_time, cancel, transport);
-      if (transport == CURLE_ABORTED_BY_CALLBACK) throw error(action, "Cancelled", "the caller cancelled it", 0, attempt);
+      if (transport == CURLE_ABORTED_BY_CALLBACK)
+        throw error(action, "Cancelled", "the caller cancelled it", 0, attempt);
       std::string code;
       std::string message;
       bool retryable = false;
@@ -326,6 +318,26 @@ const config& client::settings() const noexcept { return impl_->options.settings
 
 std::size_t client::requests_made() const noexcept { return impl_->requests.load(std::memory_order_relaxed); }
 
+const client_options& client::options() const noexcept { return impl_->options; }
+
+std::size_t client::message_size(const outgoing_message& message) {
+  std::size_t size = message.body.size();
+  for (const auto& [name, attribute] : message.message_attributes) {
+    size += name.size() + attribute.data_type.size() + attribute.value.size();
+  }
+  return size;
+}
+
+void client::check_size(const outgoing_message& message, const char* operation) const {
+  const std::size_t size = message_size(message);
+  const std::size_t limit = impl_->options.max_message_bytes;
+  if (size > limit) {
+    throw error(operation, "MessageTooLong",
+                fmt::format("message{} is {} bytes (body and attributes), over the limit of {}; not sent",
+                            message.entry_id.empty() ? "" : " " + message.entry_id, size, limit));
+  }
+}
+
 std::string client::create_queue(const std::string& name,
                                  const std::map<std::string, std::string>& attributes) {
   json::object body{{"QueueName", name}};
@@ -373,15 +385,6 @@ void client::delete_queue(const std::string& queue_url) {
 
 namespace {
 
-void check_size(const outgoing_message& message, std::size_t limit, const char* operation) {
-  const std::size_t size = message_size(message);
-  if (size > limit) {
-    throw error(operation, "MessageTooLong",
-                fmt::format("message{} is {} bytes (body and attributes), over the limit of {}; not sent",
-                            message.entry_id.empty() ? "" : " " + message.entry_id, size, limit));
-  }
-}
-
 sent_message sent_from_json(const json::object& response) {
   return {string_field(response, "MessageId"), string_field(response, "SequenceNumber"),
           string_field(response, "MD5OfMessageBody")};
@@ -390,7 +393,7 @@ sent_message sent_from_json(const json::object& response) {
 }  // namespace
 
 sent_message client::send_message(const std::string& queue_url, const outgoing_message& message) {
-  check_size(message, impl_->options.max_message_bytes, "SendMessage");
+  check_size(message, "SendMessage");
   json::object body = message_to_json(message);
   body["QueueUrl"] = queue_url;
   return sent_from_json(impl_->call("SendMessage", body));
@@ -400,7 +403,7 @@ send_batch_result client::send_message_batch(const std::string& queue_url,
                                              std::span<const outgoing_message> messages) {
   json::array entries;
   for (const auto& message : messages) {
-    check_size(message, impl_->options.max_message_bytes, "SendMessageBatch");
+    check_size(message, "SendMessageBatch");
     json::object entry = message_to_json(message);
     entry["Id"] = message.entry_id;
     entries.emplace_back(std::move(entry));

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <boost/describe.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -86,6 +87,35 @@ TEST_F(sqs_channel, typed_messages_round_trip_in_group_order_and_ack_removes_the
   }
   EXPECT_THAT(seen, ElementsAre(1, 2, 3));
   EXPECT_TRUE(pickups.receive(10).empty());
+}
+
+TEST_F(sqs_channel, send_async_batches_sends_and_keeps_each_groups_order) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(true), .send_linger = 20ms});
+  const std::size_t before = sqs.requests_made();
+  std::vector<std::future<courier::sqs::sent>> sends;
+  for (int parcel = 0; parcel < 25; ++parcel) {
+    sends.push_back(pickups.send_async(
+        pickup{"acme", parcel},
+        {.group = parcel % 2 == 0 ? "even" : "odd", .idempotency_key = "p" + std::to_string(parcel)}));
+  }
+  for (auto& sent : sends) EXPECT_FALSE(sent.get().message_id.empty());
+  EXPECT_LE(sqs.requests_made() - before, 5U);  // 25 messages in a few SendMessageBatch calls, not 25 calls
+  std::vector<int> even;
+  std::vector<int> odd;
+  for (int round = 0; round < 20 && even.size() + odd.size() < 25; ++round) {
+    auto got = pickups.receive(10);
+    std::vector<courier::sqs::sqs_receipt> done;
+    for (auto& d : got) {
+      (d.group() == "even" ? even : odd).push_back(d.message().parcel);
+      done.push_back(d.receipt());
+    }
+    if (!done.empty()) {
+      EXPECT_TRUE(pickups.ack(done).ok());
+    }
+  }
+  EXPECT_TRUE(std::is_sorted(even.begin(), even.end()));
+  EXPECT_TRUE(std::is_sorted(odd.begin(), odd.end()));
+  EXPECT_EQ(even.size() + odd.size(), 25U);
 }
 
 TEST_F(sqs_channel, a_retried_send_with_the_same_key_is_delivered_once) {

@@ -41,13 +41,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -64,6 +69,9 @@ struct channel_options {
   std::shared_ptr<idempotent_store> applied = {};
   // A message that does not decode; default: a line on stderr.
   std::function<void(const received_message&, const std::exception&)> on_malformed = {};
+  // send_async(): how long the first message of a batch waits for others
+  // (up to 10 go in one SendMessageBatch).
+  std::chrono::milliseconds send_linger{5};
 };
 
 // What SQS said about an accepted send.
@@ -153,6 +161,39 @@ class channel {
     return {result.message_id, result.sequence_number};
   }
 
+  // Queues message for a SendMessageBatch with others sent within
+  // send_linger (up to 10 a batch); the future holds what SQS said, or its
+  // error for this message. Sends from one thread keep their order (one
+  // batch at a time, in order), so FIFO groups keep theirs. Validation
+  // errors (no group, too big) throw at once.
+  std::future<sent> send_async(const T& message, const send_options& options = {}) {
+    outgoing_message out = outgoing(message, options);
+    sqs_.check_size(out, "SendMessageBatch");
+    std::promise<sent> promise;
+    auto future = promise.get_future();
+    {
+      std::lock_guard lock(batch_mutex_);
+      if (stopping_)
+        throw courier::error(errc::channel_closed, "sqs::channel::send_async() during destruction");
+      pending_.push_back({std::move(out), std::move(promise)});
+      if (!batcher_.joinable()) batcher_ = std::thread([this] { send_batches(); });
+    }
+    batch_ready_.notify_one();
+    return future;
+  }
+
+  // Sends what send_async() queued, then stops its thread.
+  ~channel() {
+    {
+      std::lock_guard lock(batch_mutex_);
+      stopping_ = true;
+    }
+    batch_ready_.notify_one();
+    if (batcher_.joinable()) batcher_.join();
+  }
+  channel(const channel&) = delete;
+  channel& operator=(const channel&) = delete;
+
   // Up to max messages of type T (SQS returns at most 10 per call), waiting
   // up to wait (long poll, at most 20 s) for the first. Messages that do not
   // decode go to on_malformed and stay in the queue.
@@ -195,7 +236,8 @@ class channel {
       const auto done = sqs_.delete_message_batch(options_.queue_url, entries);
       result.acked += done.successful.size();
       for (const auto& failure : done.failed) {
-        result.failed.emplace_back(handles[std::stoul(failure.entry_id)], failure);
+        const std::size_t i = entry_index(failure.entry_id, handles.size());
+        result.failed.emplace_back(i < handles.size() ? handles[i] : sqs_receipt{}, failure);
       }
     }
     return result;
@@ -240,7 +282,21 @@ class channel {
           on_error("(receive)", std::current_exception());
           continue;
         }
-        for (auto& item : batch) handle_one(*shared, item, on_error);
+        // Handlers that returned are acked together: one DeleteMessageBatch
+        // for the receive, not one DeleteMessage each.
+        std::vector<sqs_receipt> done;
+        for (auto& item : batch) {
+          if (handle_one(*shared, item, on_error)) done.push_back(item.receipt());
+        }
+        if (done.empty()) continue;
+        try {
+          for (const auto& [receipt, failure] : ack(done).failed) {
+            on_error(receipt.message_id,
+                     std::make_exception_ptr(error("DeleteMessageBatch", failure.code, failure.message)));
+          }
+        } catch (...) {
+          on_error("(ack)", std::current_exception());
+        }
       }
     };
     return consumer(std::max<std::size_t>(options.concurrency, 1), std::move(body), [] {});
@@ -269,15 +325,17 @@ class channel {
     return out;
   }
 
+  // Runs handler on item; true when item should be acked (the handler
+  // returned without settling it), false when it was settled or nacked.
   template <class Handler>
-  void handle_one(Handler& handler, delivery<T>& item,
+  bool handle_one(Handler& handler, delivery<T>& item,
                   const std::function<void(const std::string&, std::exception_ptr)>& on_error) {
     try {
       if (options_.applied) {
         const auto outcome = options_.applied->apply_once(item.dedup_id(), [&] { run(handler, item); });
         if (outcome == apply_outcome::busy) {
           item.nack(std::chrono::seconds(1));  // another thread has it: look again shortly
-          return;
+          return false;
         }
       } else {
         run(handler, item);
@@ -291,14 +349,9 @@ class channel {
           on_error(item.id(), std::current_exception());
         }
       }
-      return;
+      return false;
     }
-    if (item.settled()) return;
-    try {
-      item.ack();
-    } catch (...) {
-      on_error(item.id(), std::current_exception());
-    }
+    return !item.settled();
   }
 
   template <class Handler>
@@ -310,9 +363,84 @@ class channel {
     }
   }
 
+  // The send_async() thread: takes up to 10 queued messages once the first
+  // has waited send_linger (or at once when 10 are there) and sends them in
+  // one request.
+  void send_batches() {
+    std::unique_lock lock(batch_mutex_);
+    for (;;) {
+      batch_ready_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, nothing left
+      if (!stopping_) {
+        batch_ready_.wait_for(lock, options_.send_linger,
+                              [this] { return stopping_ || pending_.size() >= 10; });
+      }
+      const std::size_t count = std::min<std::size_t>(pending_.size(), 10);
+      std::vector<pending_send> batch(
+          std::make_move_iterator(pending_.begin()),
+          std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(count)));
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
+      lock.unlock();
+      std::vector<outgoing_message> messages;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        messages.push_back(std::move(batch[i].message));
+        messages.back().entry_id = std::to_string(i);
+      }
+      std::vector<bool> answered(batch.size(), false);
+      auto answer = [&](const std::string& entry_id, auto&& fulfil) {
+        const std::size_t i = entry_index(entry_id, batch.size());
+        if (i < batch.size() && !answered[i]) {
+          answered[i] = true;
+          fulfil(batch[i].promise);
+        }
+      };
+      std::exception_ptr failed_call;
+      try {
+        const auto result = sqs_.send_message_batch(options_.queue_url, messages);
+        for (const auto& [id, what] : result.successful) {
+          answer(id, [&](auto& p) { p.set_value(sent{what.message_id, what.sequence_number}); });
+        }
+        for (const auto& failure : result.failed) {
+          answer(failure.entry_id, [&](auto& p) {
+            p.set_exception(
+                std::make_exception_ptr(error("SendMessageBatch", failure.code, failure.message)));
+          });
+        }
+      } catch (...) {
+        failed_call = std::current_exception();
+      }
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (answered[i]) continue;  // every promise is answered exactly once
+        batch[i].promise.set_exception(
+            failed_call ? failed_call
+                        : std::make_exception_ptr(
+                              error("SendMessageBatch", "MalformedResponse", "no result for this entry")));
+      }
+      lock.lock();
+    }
+  }
+
+  // A batch entry id back to its index; count when it is not one of ours.
+  static std::size_t entry_index(const std::string& id, std::size_t count) {
+    std::size_t i = count;
+    const auto [end, failure] = std::from_chars(id.data(), id.data() + id.size(), i);
+    return failure == std::errc() && end == id.data() + id.size() && i < count ? i : count;
+  }
+
+  struct pending_send {
+    outgoing_message message;
+    std::promise<sent> promise;
+  };
+
   client& sqs_;
   channel_options options_;
   bool fifo_ = false;
+
+  std::mutex batch_mutex_;
+  std::condition_variable batch_ready_;
+  std::vector<pending_send> pending_;
+  bool stopping_ = false;
+  std::thread batcher_;  // started by the first send_async()
 };
 
 }  // namespace sqs

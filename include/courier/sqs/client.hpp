@@ -149,6 +149,15 @@ class client {
   // Requests made, retries included (for tests and the benchmark).
   std::size_t requests_made() const noexcept;
 
+  const client_options& options() const noexcept;
+
+  // What SQS counts toward its size limit: the body, and each attribute's
+  // name, type and value.
+  static std::size_t message_size(const outgoing_message& message);
+
+  // Throws error("MessageTooLong") when message exceeds max_message_bytes.
+  void check_size(const outgoing_message& message, const char* operation) const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -171,14 +171,19 @@ class channel {
     sqs_.check_size(out, "SendMessageBatch");
     std::promise<sent> promise;
     auto future = promise.get_future();
+    bool wake = false;
     {
       std::lock_guard lock(batch_mutex_);
-      if (stopping_)
+      if (stopping_) {
         throw courier::error(errc::channel_closed, "sqs::channel::send_async() during destruction");
+      }
       pending_.push_back({std::move(out), std::move(promise)});
       if (!batcher_.joinable()) batcher_ = std::thread([this] { send_batches(); });
+      // The batcher waits for a first message, then for a tenth (or the
+      // linger): waking it for the ones between costs a context switch each.
+      wake = pending_.size() == 1 || pending_.size() == 10;
     }
-    batch_ready_.notify_one();
+    if (wake) batch_ready_.notify_one();
     return future;
   }
 

@@ -1,0 +1,187 @@
+// courier's SQS channel beside boto3 doing the same work, against the same
+// SQS API (moto_server on loopback by default) in one run.
+//
+//   courier_sqs_bench [--endpoint URL] [--messages N] [--rounds R] [--client both|courier|boto3]
+//
+// The work, for each client: N messages to a FIFO queue in batches of 10
+// (4 message groups, a dedup id each); after each batch, receive up to 10
+// and delete them in one batch, so the queue stays shallow (moto slows down
+// as a queue fills); then drain. courier uses sqs::channel<pickup>
+// (send_async, receive, ack of a span), boto3 its send_message_batch,
+// receive_message and delete_message_batch. Reported per client: messages/s
+// and client CPU per message (courier: this process's CPU time; boto3: its
+// own process's, measured inside it). Rounds alternate the clients, each
+// on a fresh queue. Without --endpoint the program starts moto_server itself
+// (tests/sqs/moto.sh) and stops it by its PID.
+#include <courier/sqs/channel.hpp>
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <boost/describe.hpp>
+#include <boost/json.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct pickup {
+  std::string vendor;
+  int parcel;
+};
+BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct figures {
+  double seconds = 0;
+  double cpu_seconds = 0;
+  int received = 0;
+};
+
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+std::string run(const std::string& command) {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) throw std::runtime_error("cannot run " + command);
+  std::string out;
+  std::array<char, 4096> chunk{};
+  while (std::fgets(chunk.data(), chunk.size(), pipe.get()) != nullptr) out += chunk.data();
+  if (pclose(pipe.release()) != 0) throw std::runtime_error("failed: " + command + "\n" + out);
+  return out;
+}
+
+figures courier_round(courier::sqs::client& sqs, const std::string& url, int messages) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = url, .send_linger = 1ms});
+  auto receive_and_ack = [&] {
+    auto got = pickups.receive(10);
+    std::vector<courier::sqs::sqs_receipt> done;
+    for (const auto& d : got) done.push_back(d.receipt());
+    if (!done.empty()) pickups.ack(done);
+    return static_cast<int>(got.size());
+  };
+  const auto wall = std::chrono::steady_clock::now();
+  const double cpu = process_cpu_seconds();
+  figures out;
+  for (int first = 0; first < messages; first += 10) {
+    std::vector<std::future<courier::sqs::sent>> sends;
+    for (int i = first; i < std::min(first + 10, messages); ++i) {
+      sends.push_back(pickups.send_async(
+          pickup{"acme", 0},
+          {.group = fmt::format("g{}", i % 4), .idempotency_key = fmt::format("courier-{}", i)}));
+    }
+    for (auto& sent : sends) sent.get();
+    out.received += receive_and_ack();
+  }
+  for (int idle = 0; out.received < messages && idle < 20;) {
+    const int got = receive_and_ack();
+    out.received += got;
+    idle = got == 0 ? idle + 1 : 0;
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count();
+  out.cpu_seconds = process_cpu_seconds() - cpu;
+  return out;
+}
+
+figures boto3_round(const std::string& endpoint, const std::string& url, int messages) {
+  const auto line = run(fmt::format("python3 {} {} {} {}", COURIER_BOTO3_BENCH, endpoint, url, messages));
+  const auto parsed = boost::json::parse(line).as_object();
+  return {parsed.at("seconds").to_number<double>(), parsed.at("cpu_seconds").to_number<double>(),
+          static_cast<int>(parsed.at("received").to_number<std::int64_t>())};
+}
+
+int usage(std::string_view problem) {
+  fmt::print(stderr,
+             "courier_sqs_bench: {}\nusage: courier_sqs_bench [--endpoint URL] [--messages N] [--rounds R] "
+             "[--client both|courier|boto3]\n",
+             problem);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string endpoint;
+  int messages = 300;
+  int rounds = 2;
+  std::string clients = "both";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (i + 1 >= argc) return usage(fmt::format("{} needs a value", flag));
+    const std::string value = argv[++i];
+    if (flag == "--endpoint") {
+      endpoint = value;
+    } else if (flag == "--client") {
+      if (value != "both" && value != "courier" && value != "boto3")
+        return usage("--client: both, courier or boto3");
+      clients = value;
+    } else if (flag == "--messages" || flag == "--rounds") {
+      const int n = std::atoi(value.c_str());
+      if (n <= 0) return usage(fmt::format("{} {}: not a positive number", flag, value));
+      (flag == "--messages" ? messages : rounds) = n;
+    } else {
+      return usage(fmt::format("unknown option {}", flag));
+    }
+  }
+  const auto state = std::filesystem::temp_directory_path() / fmt::format("courier-sqs-bench-{}", ::getpid());
+  const bool own_server = endpoint.empty();
+  if (own_server) {
+    run(fmt::format("bash {} start {}", COURIER_MOTO_SCRIPT, state.string()));
+    std::ifstream(state / "endpoint") >> endpoint;
+  }
+  int status = 0;
+  try {
+    courier::sqs::client sqs(
+        {.settings = {.region = "us-east-1", .endpoint = endpoint, .keys = {"testing", "testing"}}});
+    fmt::print("SQS benchmark at {}: {} messages a round, {} rounds per client\n\n", endpoint, messages,
+               rounds);
+    fmt::print("{:<8} {:>5} {:>12} {:>16} {:>9}\n", "client", "round", "messages/s", "CPU us/message",
+               "received");
+    figures totals[2];
+    for (int round = 0; round < rounds; ++round) {
+      for (int who = 0; who < 2; ++who) {
+        if (clients != "both" && clients != (who == 0 ? "courier" : "boto3")) continue;
+        const std::string url = sqs.create_queue(fmt::format("bench-{}-{}-{}.fifo", ::getpid(), round, who),
+                                                 {{"FifoQueue", "true"}});
+        const figures f = who == 0 ? courier_round(sqs, url, messages) : boto3_round(endpoint, url, messages);
+        sqs.delete_queue(url);
+        fmt::print("{:<8} {:>5} {:>12.1f} {:>16.0f} {:>9}\n", who == 0 ? "courier" : "boto3", round + 1,
+                   f.received / f.seconds, f.cpu_seconds * 1e6 / f.received, f.received);
+        if (f.received != messages) status = 1;
+        totals[who].seconds += f.seconds;
+        totals[who].cpu_seconds += f.cpu_seconds;
+        totals[who].received += f.received;
+      }
+    }
+    if (clients == "both") {
+      const double courier_rate = totals[0].received / totals[0].seconds;
+      const double boto3_rate = totals[1].received / totals[1].seconds;
+      const double courier_cpu = totals[0].cpu_seconds / totals[0].received;
+      const double boto3_cpu = totals[1].cpu_seconds / totals[1].received;
+      fmt::print(
+          "\nall rounds: courier {:.1f} msg/s, {:.0f} us CPU/msg; boto3 {:.1f} msg/s, {:.0f} us CPU/msg\n",
+          courier_rate, courier_cpu * 1e6, boto3_rate, boto3_cpu * 1e6);
+      fmt::print("courier/boto3: throughput {:.2f}x, client CPU per message {:.3f}x\n",
+                 courier_rate / boto3_rate, courier_cpu / boto3_cpu);
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "courier_sqs_bench: {}\n", e.what());
+    status = 1;
+  }
+  if (own_server) run(fmt::format("bash {} stop {}", COURIER_MOTO_SCRIPT, state.string()));
+  std::filesystem::remove_all(state);
+  return status;
+}

@@ -7,7 +7,7 @@
 // (4 message groups, a dedup id each); after each batch, receive up to 10
 // and delete them in one batch, so the queue stays shallow (moto slows down
 // as a queue fills); then drain. courier uses sqs::channel<pickup>
-// (send_async, receive, ack of a span), boto3 its send_message_batch,
+// (send_batch, receive, ack of a span), boto3 its send_message_batch,
 // receive_message and delete_message_batch. Reported per client: messages/s
 // and client CPU per message (courier: this process's CPU time; boto3: its
 // own process's, measured inside it). Rounds alternate the clients, each
@@ -77,13 +77,15 @@ figures courier_round(courier::sqs::client& sqs, const std::string& url, int mes
   const double cpu = process_cpu_seconds();
   figures out;
   for (int first = 0; first < messages; first += 10) {
-    std::vector<std::future<courier::sqs::sent>> sends;
+    std::vector<std::pair<pickup, courier::send_options>> batch;
     for (int i = first; i < std::min(first + 10, messages); ++i) {
-      sends.push_back(pickups.send_async(
-          pickup{"acme", 0},
-          {.group = fmt::format("g{}", i % 4), .idempotency_key = fmt::format("courier-{}", i)}));
+      batch.push_back(
+          {pickup{"acme", 0},
+           {.group = fmt::format("g{}", i % 4), .idempotency_key = fmt::format("courier-{}", i)}});
     }
-    for (auto& sent : sends) sent.get();
+    for (const auto& outcome : pickups.send_batch(batch)) {
+      if (!outcome.accepted) throw std::runtime_error("SQS refused a message: " + outcome.refused->message);
+    }
     out.received += receive_and_ack();
   }
   for (int idle = 0; out.received < messages && idle < 20;) {

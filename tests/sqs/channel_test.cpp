@@ -118,6 +118,30 @@ TEST_F(sqs_channel, send_async_batches_sends_and_keeps_each_groups_order) {
   EXPECT_EQ(even.size() + odd.size(), 25U);
 }
 
+TEST_F(sqs_channel, send_batch_sends_up_to_ten_in_one_request_and_reports_each) {
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(true)});
+  std::vector<std::pair<pickup, courier::send_options>> batch;
+  for (int parcel = 0; parcel < 10; ++parcel) {
+    batch.push_back(
+        {pickup{"acme", parcel}, {.group = "acme", .idempotency_key = "b" + std::to_string(parcel)}});
+  }
+  const std::size_t before = sqs.requests_made();
+  const auto outcomes = pickups.send_batch(batch);
+  EXPECT_EQ(sqs.requests_made() - before, 1U);
+  ASSERT_EQ(outcomes.size(), 10U);
+  for (const auto& outcome : outcomes) EXPECT_TRUE(outcome.accepted.has_value());
+  batch.push_back(batch.front());
+  EXPECT_THROW(pickups.send_batch(batch), courier::error);  // eleven: refused before sending
+  std::vector<int> seen;
+  for (int round = 0; round < 10 && seen.size() < 10; ++round) {
+    for (auto& d : pickups.receive(10)) {
+      seen.push_back(d.message().parcel);
+      d.ack();
+    }
+  }
+  EXPECT_THAT(seen, ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, 8, 9));
+}
+
 TEST_F(sqs_channel, a_retried_send_with_the_same_key_is_delivered_once) {
   courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(true)});
   pickups.send(pickup{"acme", 7}, {.group = "acme", .idempotency_key = "parcel-7"});

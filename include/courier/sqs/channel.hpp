@@ -80,6 +80,12 @@ struct sent {
   std::string sequence = {};  // FIFO queues
 };
 
+// One message of a send_batch(): accepted, or refused with SQS's reason.
+struct batch_outcome {
+  std::optional<sent> accepted = {};
+  std::optional<batch_failure> refused = {};
+};
+
 // Names one delivery: the SQS receipt handle of one receive.
 struct sqs_receipt {
   std::string message_id = {};
@@ -159,6 +165,33 @@ class channel {
   sent send(const T& message, const send_options& options = {}) {
     const auto result = sqs_.send_message(options_.queue_url, outgoing(message, options));
     return {result.message_id, result.sequence_number};
+  }
+
+  // Sends up to 10 messages in one SendMessageBatch from the calling thread
+  // (for a caller with a batch in hand; send_async() batches for callers
+  // that send one at a time). Returns one outcome per message, in order:
+  // what SQS said, or why it refused that message. Throws for the whole
+  // batch only when the request itself failed.
+  std::vector<batch_outcome> send_batch(std::span<const std::pair<T, send_options>> messages) {
+    if (messages.size() > 10) {
+      throw courier::error(errc::invalid_option, "sqs::channel::send_batch(): at most 10 messages");
+    }
+    std::vector<outgoing_message> batch;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      batch.push_back(outgoing(messages[i].first, messages[i].second));
+      batch.back().entry_id = std::to_string(i);
+    }
+    const auto result = sqs_.send_message_batch(options_.queue_url, batch);
+    std::vector<batch_outcome> out(messages.size());
+    for (const auto& [id, what] : result.successful) {
+      const std::size_t i = entry_index(id, out.size());
+      if (i < out.size()) out[i].accepted = sent{what.message_id, what.sequence_number};
+    }
+    for (const auto& failure : result.failed) {
+      const std::size_t i = entry_index(failure.entry_id, out.size());
+      if (i < out.size()) out[i].refused = failure;
+    }
+    return out;
   }
 
   // Queues message for a SendMessageBatch with others sent within

@@ -293,7 +293,9 @@ class channel {
   // Runs handler on options.concurrency threads, each long-polling SQS,
   // until the returned consumer is stopped (within about a second, polls in
   // progress abandoned). Returning acks, throwing nacks (visible again at
-  // once); errors go to on_error. With channel_options::applied, a message
+  // once); errors go to on_error. Of several messages of a FIFO group in one
+  // receive, those after one that was not acked go back unhandled, so the
+  // group's order holds across redeliveries. With channel_options::applied, a message
   // whose dedup id was applied before is acked without running handler, and
   // one being applied by another thread is nacked with a short delay.
   template <class Handler>
@@ -323,8 +325,26 @@ class channel {
         // Handlers that returned are acked together: one DeleteMessageBatch
         // for the receive, not one DeleteMessage each.
         std::vector<sqs_receipt> done;
+        // SQS may hand over several messages of one FIFO group at once. Once
+        // one of them is not acked (the handler threw, nacked, or let it
+        // expire), the later ones of its group go back unhandled: handling
+        // them now would put them before the one that comes again.
+        std::vector<std::string> held_groups;
         for (auto& item : batch) {
-          if (handle_one(*shared, item, on_error)) done.push_back(item.receipt());
+          const std::string group = item.group();
+          if (!group.empty() && std::find(held_groups.begin(), held_groups.end(), group) != held_groups.end()) {
+            try {
+              item.nack();
+            } catch (...) {
+              on_error(item.id(), std::current_exception());
+            }
+            continue;
+          }
+          if (handle_one(*shared, item, on_error)) {
+            done.push_back(item.receipt());
+          } else if (!group.empty()) {
+            held_groups.push_back(group);
+          }
         }
         if (done.empty()) continue;
         try {

@@ -193,6 +193,19 @@ TEST(sqs_client, a_dead_letter_queue_takes_messages_past_max_receives) {
   sqs.delete_queue(dlq);
 }
 
+TEST(sqs_client, a_large_body_round_trips_unchanged) {
+  courier::sqs::client sqs(moto_options());
+  const std::string url = sqs.create_queue(unique_name("large", false));
+  std::string body;
+  for (int i = 0; body.size() < 900 * 1024; ++i) body += "line " + std::to_string(i) + " \"quoted\" \u00e9\n";
+  sqs.send_message(url, {.body = body});
+  const auto got = sqs.receive_message(url);
+  ASSERT_EQ(got.size(), 1U);
+  EXPECT_EQ(got[0].body.size(), body.size());
+  EXPECT_TRUE(got[0].body == body);
+  sqs.delete_queue(url);
+}
+
 TEST(sqs_client, an_oversized_message_is_refused_before_it_is_sent) {
   auto options = moto_options();
   options.max_message_bytes = 1000;

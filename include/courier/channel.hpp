@@ -102,6 +102,10 @@ struct channel_stats {
 
 template <class T>
 class channel {
+ public:
+  using value_type = T;
+
+ private:
   static_assert(std::is_copy_constructible_v<T>,
                 "channel<T>: T must be copyable, since a message is delivered again until acked");
 

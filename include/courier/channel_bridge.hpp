@@ -16,6 +16,7 @@
 #include "courier/channel.hpp"
 #include "courier/subscription.hpp"
 
+#include <concepts>
 #include <functional>
 #include <utility>
 
@@ -23,16 +24,21 @@ namespace courier {
 inline namespace v1 {
 
 // Publishes each delivered message on bus until the returned consumer stops.
-// Stop it before destroying the channel or the bus. Thread-safe.
-template <class T, class Bus>
-[[nodiscard]] consumer feed(channel<T>& source, Bus& target, consume_options options = {}) {
+// Any channel with consume() and value_type: courier::channel<T>,
+// courier::sqs::channel<T>. Stop it before destroying the channel or the
+// bus. Thread-safe.
+template <class Channel, class Bus>
+[[nodiscard]] consumer feed(Channel& source, Bus& target, consume_options options = {}) {
+  using T = typename Channel::value_type;
   return source.consume([&target](const T& message) { target.publish(message); }, options);
 }
 
-// Sends each E published on bus into target, with options_for(event) (empty:
-// default send_options). The subscription ends it. Thread-safe.
-template <class E, class Bus>
-[[nodiscard]] subscription route(Bus& source, channel<E>& target,
+// Sends each E published on bus into target (a channel of E), with
+// options_for(event) (empty: default send_options). The subscription ends
+// it. Thread-safe.
+template <class E, class Bus, class Channel>
+requires std::same_as<typename Channel::value_type, E>
+[[nodiscard]] subscription route(Bus& source, Channel& target,
                                  std::function<send_options(const E&)> options_for = {}) {
   return source.template subscribe<E>([&target, options_for = std::move(options_for)](const E& event) {
     target.send(event, options_for ? options_for(event) : send_options{});

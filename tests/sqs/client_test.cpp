@@ -53,6 +53,12 @@ TEST(sqs_client, queue_lifecycle_and_attributes) {
   EXPECT_EQ(sqs.get_queue_attributes(url).at("VisibilityTimeout"), "45");
   sqs.set_queue_attributes(url, {{"VisibilityTimeout", "12"}});
   EXPECT_EQ(sqs.get_queue_attributes(url, {"VisibilityTimeout"}).at("VisibilityTimeout"), "12");
+  sqs.send_message(url, {.body = "one"});
+  sqs.send_message(url, {.body = "two"});
+  EXPECT_EQ(sqs.get_queue_attributes(url, {"ApproximateNumberOfMessages"}).at("ApproximateNumberOfMessages"), "2");
+  sqs.purge_queue(url);
+  EXPECT_EQ(sqs.get_queue_attributes(url, {"ApproximateNumberOfMessages"}).at("ApproximateNumberOfMessages"), "0");
+  EXPECT_TRUE(sqs.receive_message(url).empty());
   sqs.delete_queue(url);
   try {
     sqs.get_queue_url(name);

@@ -60,6 +60,9 @@ namespace courier {
 inline namespace v1 {
 namespace sqs {
 
+// The message attribute that names a message's event type.
+inline constexpr const char* event_type_attribute = "courier.type";
+
 struct channel_options {
   std::string queue_url = {};
   // Given to each receive; empty: the queue's own VisibilityTimeout.
@@ -145,7 +148,8 @@ struct sqs_ack_result {
 template <class T>
 class channel {
  public:
-  static constexpr const char* type_attribute = "courier.type";
+  using value_type = T;
+  static constexpr const char* type_attribute = event_type_attribute;
 
   // sqs must outlive the channel.
   channel(client& sqs, channel_options options) : sqs_(sqs), options_(std::move(options)) {
@@ -332,7 +336,8 @@ class channel {
         std::vector<std::string> held_groups;
         for (auto& item : batch) {
           const std::string group = item.group();
-          if (!group.empty() && std::find(held_groups.begin(), held_groups.end(), group) != held_groups.end()) {
+          if (!group.empty() &&
+              std::find(held_groups.begin(), held_groups.end(), group) != held_groups.end()) {
             try {
               item.nack();
             } catch (...) {

@@ -1,0 +1,141 @@
+// courier::sqs::bus_feed: one SQS queue carrying several event types onto a
+// bus.
+//
+// sqs::channel<T> reads one type; a queue that several producers share
+// carries many (each message names its type in the "courier.type"
+// attribute). A bus_feed is told which types it accepts, and publishes each
+// message on the bus as an event of its type:
+//
+//   courier::sqs::bus_feed feed(sqs, queue_url, bus);
+//   feed.accept<pickup>().accept<delivered>();
+//   auto running = feed.start({.concurrency = 2});
+//
+// Each message is acked once every observer has returned; an observer's
+// exception nacks it (it comes again, or the queue's redrive policy
+// dead-letters it). A message of a type not accepted, or that does not
+// decode, goes to on_malformed and stays in the queue. Send into the queue
+// with sqs::channel<E> for each type (or courier::route). Configure it
+// (accept) before start(); after that it is read-only and thread-safe.
+#pragma once
+
+#include "courier/consumer.hpp"
+#include "courier/error.hpp"
+#include "courier/event_name.hpp"
+#include "courier/json/codec.hpp"
+#include "courier/sqs/channel.hpp"
+#include "courier/sqs/client.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace courier {
+inline namespace v1 {
+namespace sqs {
+
+template <class Bus>
+class bus_feed {
+ public:
+  // sqs and bus must outlive the feed and what start() returns.
+  bus_feed(client& sqs, std::string queue_url, Bus& bus,
+           std::function<void(const received_message&, const std::exception&)> on_malformed = {})
+      : sqs_(sqs), queue_url_(std::move(queue_url)), bus_(bus), on_malformed_(std::move(on_malformed)) {
+    if (!on_malformed_) {
+      on_malformed_ = [](const received_message& m, const std::exception& e) {
+        fmt::print(stderr, "courier: SQS message {} left in the queue: {}\n", m.message_id, e.what());
+      };
+    }
+  }
+
+  // Publishes messages whose type attribute names E as E events.
+  template <class E>
+  bus_feed& accept() {
+    publishers_[std::string(event_name<E>())] = [this](const std::string& body) {
+      bus_.publish(json::decode<E>(body));
+    };
+    return *this;
+  }
+
+  // Long-polls the queue on options.concurrency threads until the returned
+  // consumer stops (within about a second).
+  [[nodiscard]] consumer start(consume_options options = {}) {
+    auto body = [this, options](const std::atomic<bool>& stop) {
+      while (!stop.load(std::memory_order_acquire)) {
+        std::vector<received_message> batch;
+        try {
+          batch = sqs_.receive_message(
+              queue_url_, {.max_messages = static_cast<int>(std::clamp<std::size_t>(options.batch, 1, 10)),
+                           .wait = std::chrono::seconds(20),
+                           .visibility_timeout = {},
+                           .receive_request_attempt_id = {},
+                           .cancel = &stop});
+        } catch (const std::exception& e) {
+          fmt::print(stderr, "courier: SQS bus feed receive failed: {}\n", e.what());
+          continue;
+        }
+        for (const auto& message : batch) deliver(message);
+      }
+    };
+    return consumer(std::max<std::size_t>(options.concurrency, 1), std::move(body), [] {});
+  }
+
+ private:
+  void deliver(const received_message& message) {
+    const auto type = message.message_attributes.find(event_type_attribute);
+    const auto publisher =
+        type == message.message_attributes.end() ? publishers_.end() : publishers_.find(type->second.value);
+    if (publisher == publishers_.end()) {
+      on_malformed_(message, courier::error(errc::malformed_message,
+                                            fmt::format("no accepted type named {}",
+                                                        type == message.message_attributes.end()
+                                                            ? std::string("(no courier.type attribute)")
+                                                            : type->second.value)));
+      return;
+    }
+    try {
+      publisher->second(message.body);
+    } catch (const courier::error& failure) {
+      if (failure.code() == errc::malformed_message) {
+        on_malformed_(message, failure);
+        return;
+      }
+      nack(message);
+      return;
+    } catch (...) {
+      nack(message);  // an observer failed: the message comes again
+      return;
+    }
+    try {
+      sqs_.delete_message(queue_url_, message.receipt_handle);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "courier: SQS bus feed could not ack {}: {}\n", message.message_id, e.what());
+    }
+  }
+
+  void nack(const received_message& message) {
+    try {
+      sqs_.change_message_visibility(queue_url_, message.receipt_handle, std::chrono::seconds(0));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "courier: SQS bus feed could not nack {}: {}\n", message.message_id, e.what());
+    }
+  }
+
+  client& sqs_;
+  std::string queue_url_;
+  Bus& bus_;
+  std::function<void(const received_message&, const std::exception&)> on_malformed_;
+  std::map<std::string, std::function<void(const std::string&)>> publishers_;
+};
+
+}  // namespace sqs
+}  // namespace v1
+}  // namespace courier

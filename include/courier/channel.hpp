@@ -42,6 +42,7 @@
 #include "courier/consumer.hpp"
 #include "courier/delivery.hpp"
 #include "courier/delivery_receipt.hpp"
+#include "courier/detail/call_handler.hpp"
 #include "courier/detail/expiring_map.hpp"
 #include "courier/detail/flat_index.hpp"
 #include "courier/detail/id_table.hpp"
@@ -778,11 +779,7 @@ class channel {
   void handle_one(Handler& handler, delivery<T>& item,
                   const std::function<void(message_id, std::exception_ptr)>& on_error) {
     try {
-      if constexpr (std::invocable<Handler&, delivery<T>&>) {
-        handler(item);
-      } else {
-        handler(std::as_const(item).message());
-      }
+      detail::call_handler(handler, item);
     } catch (...) {
       on_error(item.id(), std::current_exception());
       if (!item.settled()) {

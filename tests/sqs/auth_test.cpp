@@ -2,6 +2,8 @@
 // server that checks them (fixture moto_auth, user made by make_iam_user.py).
 #include "courier/sqs/client.hpp"
 
+#include "moto_env.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,13 +14,7 @@
 namespace {
 
 std::string read_state(const std::string& name) {
-  const char* dir = std::getenv("COURIER_TEST_MOTO_DIR");
-  if (dir == nullptr)
-    throw std::runtime_error("COURIER_TEST_MOTO_DIR is not set: run through ctest (fixture moto_auth)");
-  std::ifstream file(std::string(dir) + "/" + name);
-  std::string value;
-  if (!(file >> value)) throw std::runtime_error("fixture state missing: " + std::string(dir) + "/" + name);
-  return value;
+  return courier_test::fixture_state("COURIER_TEST_MOTO_DIR", name);
 }
 
 courier::sqs::client_options signed_with(const std::string& secret) {

@@ -2,6 +2,8 @@
 // reads unchanged, and the other way round (tests/sqs/boto3_peer.py).
 #include "courier/sqs/client.hpp"
 
+#include "moto_env.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
@@ -13,16 +15,6 @@
 #include <string>
 
 namespace {
-
-std::string moto_endpoint() {
-  const char* dir = std::getenv("COURIER_TEST_MOTO_DIR");
-  if (dir == nullptr)
-    throw std::runtime_error("COURIER_TEST_MOTO_DIR is not set: run through ctest (fixture moto)");
-  std::ifstream file(std::string(dir) + "/endpoint");
-  std::string endpoint;
-  if (!(file >> endpoint)) throw std::runtime_error("no moto endpoint");
-  return endpoint;
-}
 
 // Runs the boto3 peer and returns what it printed; fails the test if it failed.
 std::string boto3(const std::string& arguments) {
@@ -38,12 +30,7 @@ std::string boto3(const std::string& arguments) {
 }
 
 struct interop : ::testing::Test {
-  courier::sqs::client sqs{[] {
-    courier::sqs::client_options options;
-    options.settings = {
-        .region = "us-east-1", .endpoint = moto_endpoint(), .keys = {"testing", "testing", ""}};
-    return options;
-  }()};
+  courier::sqs::client sqs{courier_test::fixture_options()};
   std::string url;
   void SetUp() override {
     url = sqs.create_queue(

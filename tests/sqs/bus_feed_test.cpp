@@ -5,6 +5,7 @@
 #include "courier/channel_bridge.hpp"
 #include "courier/testing/gtest.hpp"
 #include "courier/testing/recorder.hpp"
+#include "moto_env.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/describe.hpp>
@@ -34,17 +35,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-courier::sqs::client_options moto_options() {
-  const char* dir = std::getenv("COURIER_TEST_MOTO_DIR");
-  if (dir == nullptr)
-    throw std::runtime_error("COURIER_TEST_MOTO_DIR is not set: run through ctest (fixture moto)");
-  std::ifstream file(std::string(dir) + "/endpoint");
-  std::string endpoint;
-  if (!(file >> endpoint)) throw std::runtime_error("no moto endpoint");
-  courier::sqs::client_options options;
-  options.settings = {.region = "us-east-1", .endpoint = endpoint, .keys = {"testing", "testing"}};
-  return options;
-}
+courier::sqs::client_options moto_options() { return courier_test::fixture_options(); }
 
 TEST(sqs_bus_feed, two_event_types_share_a_queue_and_arrive_on_the_bus_as_themselves) {
   courier::sqs::client sqs(moto_options());

@@ -3,6 +3,7 @@
 
 #include "courier/idempotent_store.hpp"
 #include "courier/testing/faulty.hpp"
+#include "moto_env.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -35,17 +36,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 
-courier::sqs::client_options moto_options() {
-  const char* dir = std::getenv("COURIER_TEST_MOTO_DIR");
-  if (dir == nullptr)
-    throw std::runtime_error("COURIER_TEST_MOTO_DIR is not set: run through ctest (fixture moto)");
-  std::ifstream file(std::string(dir) + "/endpoint");
-  std::string endpoint;
-  if (!(file >> endpoint)) throw std::runtime_error("no moto endpoint");
-  courier::sqs::client_options options;
-  options.settings = {.region = "us-east-1", .endpoint = endpoint, .keys = {"testing", "testing", ""}};
-  return options;
-}
+courier::sqs::client_options moto_options() { return courier_test::fixture_options(); }
 
 struct sqs_channel : ::testing::Test {
   courier::sqs::client sqs{moto_options()};

@@ -2,6 +2,8 @@
 // started by the CTest fixture in moto.sh.
 #include "courier/sqs/client.hpp"
 
+#include "moto_env.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,24 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 
-// The endpoint the fixture wrote; the tests fail loudly without it.
-std::string moto_endpoint() {
-  const char* dir = std::getenv("COURIER_TEST_MOTO_DIR");
-  if (dir == nullptr)
-    throw std::runtime_error("COURIER_TEST_MOTO_DIR is not set: run through ctest (fixture moto)");
-  std::ifstream file(std::string(dir) + "/endpoint");
-  std::string endpoint;
-  if (!(file >> endpoint)) throw std::runtime_error(std::string("no moto endpoint in ") + dir + "/endpoint");
-  return endpoint;
-}
-
-courier::sqs::client_options moto_options() {
-  courier::sqs::client_options options;
-  options.settings.endpoint = moto_endpoint();
-  options.settings.region = "us-east-1";
-  options.settings.keys = {"testing", "testing", ""};
-  return options;
-}
+courier::sqs::client_options moto_options() { return courier_test::fixture_options(); }
 
 // A queue name no other test (or earlier run) uses.
 std::string unique_name(const std::string& stem, bool fifo) {
@@ -55,9 +40,11 @@ TEST(sqs_client, queue_lifecycle_and_attributes) {
   EXPECT_EQ(sqs.get_queue_attributes(url, {"VisibilityTimeout"}).at("VisibilityTimeout"), "12");
   sqs.send_message(url, {.body = "one"});
   sqs.send_message(url, {.body = "two"});
-  EXPECT_EQ(sqs.get_queue_attributes(url, {"ApproximateNumberOfMessages"}).at("ApproximateNumberOfMessages"), "2");
+  EXPECT_EQ(sqs.get_queue_attributes(url, {"ApproximateNumberOfMessages"}).at("ApproximateNumberOfMessages"),
+            "2");
   sqs.purge_queue(url);
-  EXPECT_EQ(sqs.get_queue_attributes(url, {"ApproximateNumberOfMessages"}).at("ApproximateNumberOfMessages"), "0");
+  EXPECT_EQ(sqs.get_queue_attributes(url, {"ApproximateNumberOfMessages"}).at("ApproximateNumberOfMessages"),
+            "0");
   EXPECT_TRUE(sqs.receive_message(url).empty());
   sqs.delete_queue(url);
   try {

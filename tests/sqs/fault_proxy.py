@@ -24,7 +24,8 @@ import sys
 import time
 
 
-async def read_request(reader):
+async def read_message(reader):
+    """One HTTP/1.1 message (request or response) with a Content-Length body."""
     head = await reader.readuntil(b"\r\n\r\n")
     length = 0
     for line in head.split(b"\r\n")[1:]:
@@ -33,16 +34,6 @@ async def read_request(reader):
             length = int(value.strip())
     body = await reader.readexactly(length) if length else b""
     return head, body
-
-
-async def read_response(reader):
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    return head + (await reader.readexactly(length) if length else b"")
 
 
 def canned(status, reason, error_type, message):
@@ -61,7 +52,7 @@ def serve(args):
         try:
             while True:
                 try:
-                    head, body = await read_request(client_reader)
+                    head, body = await read_message(client_reader)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 roll = chance.random()
@@ -82,7 +73,7 @@ def serve(args):
                     up_reader, up_writer = await asyncio.open_connection(host, int(port))
                 up_writer.write(head + body)
                 await up_writer.drain()
-                answer = await read_response(up_reader)
+                answer = b"".join(await read_message(up_reader))
                 if drop:
                     return  # applied upstream, the answer lost
                 client_writer.write(answer)

@@ -31,6 +31,7 @@
 
 #include "courier/channel_options.hpp"
 #include "courier/consumer.hpp"
+#include "courier/detail/call_handler.hpp"
 #include "courier/error.hpp"
 #include "courier/event_name.hpp"
 #include "courier/idempotent_store.hpp"
@@ -395,13 +396,14 @@ class channel {
                   const std::function<void(const std::string&, std::exception_ptr)>& on_error) {
     try {
       if (options_.applied) {
-        const auto outcome = options_.applied->apply_once(item.dedup_id(), [&] { run(handler, item); });
+        const auto outcome = options_.applied->apply_once(
+            item.dedup_id(), [&] { courier::detail::call_handler(handler, item); });
         if (outcome == apply_outcome::busy) {
           item.nack(std::chrono::seconds(1));  // another thread has it: look again shortly
           return false;
         }
       } else {
-        run(handler, item);
+        courier::detail::call_handler(handler, item);
       }
     } catch (...) {
       on_error(item.id(), std::current_exception());
@@ -415,15 +417,6 @@ class channel {
       return false;
     }
     return !item.settled();
-  }
-
-  template <class Handler>
-  static void run(Handler& handler, delivery<T>& item) {
-    if constexpr (std::invocable<Handler&, delivery<T>&>) {
-      handler(item);
-    } else {
-      handler(std::as_const(item).message());
-    }
   }
 
   // The send_async() thread: takes up to 10 queued messages once the first

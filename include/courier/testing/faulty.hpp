@@ -14,6 +14,7 @@
 
 #include "courier/clock.hpp"
 #include "courier/delivery.hpp"
+#include "courier/detail/call_handler.hpp"
 #include "courier/testing/fault_dice.hpp"
 
 #include <concepts>
@@ -32,29 +33,13 @@ class injected_fault : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-namespace detail {
-
-// Calls handler with the delivery or with its message, whichever it takes
-// (consume() accepts both kinds of handler). Any delivery type with
-// message(): courier::delivery<T>, courier::sqs::delivery<T>.
-template <class Handler, class Delivery>
-decltype(auto) call_handler(Handler& handler, Delivery& item) {
-  if constexpr (std::invocable<Handler&, Delivery&>) {
-    return handler(item);
-  } else {
-    return handler(std::as_const(item).message());
-  }
-}
-
-}  // namespace detail
-
 // Throws injected_fault instead of calling handler when the dice fires: the
 // consumer failed before it applied anything; consume() nacks.
 template <class Handler>
 auto failing(Handler handler, fault_dice dice) {
   return [handler = std::move(handler), dice = std::move(dice)](auto& item) mutable {
     if (dice.roll()) throw injected_fault("injected: the handler failed before applying");
-    detail::call_handler(handler, item);
+    courier::detail::call_handler(handler, item);
   };
 }
 
@@ -64,7 +49,7 @@ auto failing(Handler handler, fault_dice dice) {
 template <class Handler>
 auto failing_after(Handler handler, fault_dice dice) {
   return [handler = std::move(handler), dice = std::move(dice)](auto& item) mutable {
-    detail::call_handler(handler, item);
+    courier::detail::call_handler(handler, item);
     if (dice.roll()) throw injected_fault("injected: the handler failed after applying");
   };
 }
@@ -75,7 +60,7 @@ auto failing_after(Handler handler, fault_dice dice) {
 template <class Handler>
 auto losing_acks(Handler handler, fault_dice dice) {
   return [handler = std::move(handler), dice = std::move(dice)](auto& item) mutable {
-    detail::call_handler(handler, item);
+    courier::detail::call_handler(handler, item);
     if (dice.roll() && !item.settled()) item.let_expire();
   };
 }
@@ -88,7 +73,7 @@ auto stalling(Handler handler, fault_dice dice, std::shared_ptr<manual_clock> cl
               courier::clock::duration stall) {
   return [handler = std::move(handler), dice = std::move(dice), clock = std::move(clock),
           stall](auto& item) mutable {
-    detail::call_handler(handler, item);
+    courier::detail::call_handler(handler, item);
     if (dice.roll()) clock->advance(stall);
   };
 }

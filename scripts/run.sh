@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# courier's main job: builds the release preset, runs the bus examples, then a
+# courier's main job: builds the release preset, runs the examples (bus and channels), then a
 # short run of the bus benchmark with each subject beside its baseline and
 # the ratios at the end. Installs what is missing first.
 # Extra arguments go to the benchmark (e.g. --benchmark_filter=BM_post).
@@ -10,10 +10,10 @@ source scripts/env.sh
 
 cmake --preset release >/dev/null
 # Only what this job runs: the tests are the other command's business.
-cmake --build --preset release --target bus_basics owner_tracking async_post courier_bus_bench
+cmake --build --preset release --target bus_basics owner_tracking async_post channel_receipts dead_letters courier_bus_bench
 
 echo "=== examples ==="
-for example in bus_basics owner_tracking async_post; do
+for example in bus_basics owner_tracking async_post channel_receipts dead_letters; do
   echo "--- $example"
   "build/release/examples/$example"
 done

@@ -777,20 +777,7 @@ class channel {
   template <class Handler>
   void handle_one(Handler& handler, delivery<T>& item,
                   const std::function<void(message_id, std::exception_ptr)>& on_error) {
-    try {
-      detail::call_handler(handler, item);
-    } catch (...) {
-      on_error(item.id(), std::current_exception());
-      if (!item.settled()) {
-        try {
-          item.nack();
-        } catch (...) {
-          on_error(item.id(), std::current_exception());
-        }
-      }
-      return;
-    }
-    if (item.settled()) return;
+    if (!detail::run_or_nack([&] { detail::call_handler(handler, item); }, item, on_error)) return;
     try {
       item.ack();
     } catch (...) {

@@ -1,10 +1,11 @@
-// Calls a consumer's handler with the delivery, or with its message,
-// whichever the handler takes: consume() accepts both kinds, on every
-// channel (courier::channel, courier::sqs::channel) and in the testing
-// kit's wrappers.
+// What every consume() does with one delivery: call the handler with the
+// delivery or with its message, whichever it takes (on courier::channel,
+// courier::sqs::channel and in the testing kit's wrappers), and nack what
+// the handler threw on.
 #pragma once
 
 #include <concepts>
+#include <exception>
 #include <utility>
 
 namespace courier {
@@ -18,6 +19,29 @@ decltype(auto) call_handler(Handler& handler, Delivery& item) {
   } else {
     return handler(std::as_const(item).message());
   }
+}
+
+// Runs run(), the handling of one delivery. If it throws, reports the
+// exception to on_error(item.id(), exception) and nacks item unless the
+// handler settled it (a failing nack is reported too). Returns true when
+// item is still unsettled after a normal return: the caller acks it, alone
+// or in a batch.
+template <class Run, class Delivery, class OnError>
+bool run_or_nack(Run&& run, Delivery& item, const OnError& on_error) {
+  try {
+    run();
+  } catch (...) {
+    on_error(item.id(), std::current_exception());
+    if (!item.settled()) {
+      try {
+        item.nack();
+      } catch (...) {
+        on_error(item.id(), std::current_exception());
+      }
+    }
+    return false;
+  }
+  return !item.settled();
 }
 
 }  // namespace detail

@@ -394,29 +394,17 @@ class channel {
   template <class Handler>
   bool handle_one(Handler& handler, delivery<T>& item,
                   const std::function<void(const std::string&, std::exception_ptr)>& on_error) {
-    try {
-      if (options_.applied) {
-        const auto outcome = options_.applied->apply_once(
-            item.dedup_id(), [&] { courier::detail::call_handler(handler, item); });
-        if (outcome == apply_outcome::busy) {
-          item.nack(std::chrono::seconds(1));  // another thread has it: look again shortly
-          return false;
-        }
-      } else {
-        courier::detail::call_handler(handler, item);
-      }
-    } catch (...) {
-      on_error(item.id(), std::current_exception());
-      if (!item.settled()) {
-        try {
-          item.nack();
-        } catch (...) {
-          on_error(item.id(), std::current_exception());
-        }
-      }
-      return false;
-    }
-    return !item.settled();
+    return courier::detail::run_or_nack(
+        [&] {
+          if (!options_.applied) {
+            courier::detail::call_handler(handler, item);
+          } else if (options_.applied->apply_once(item.dedup_id(), [&] {
+                       courier::detail::call_handler(handler, item);
+                     }) == apply_outcome::busy) {
+            item.nack(std::chrono::seconds(1));  // another thread has it: look again shortly
+          }
+        },
+        item, on_error);
   }
 
   // The send_async() thread: takes up to 10 queued messages once the first

@@ -8,6 +8,9 @@ set(courier_installed_targets courier_core courier_testing courier_json)
 if(TARGET courier_sqs)
   list(APPEND courier_installed_targets courier_sqs)
 endif()
+if(TARGET courier_sqlite)
+  list(APPEND courier_installed_targets courier_sqlite)
+endif()
 install(TARGETS ${courier_installed_targets} EXPORT courier-targets
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/courier"

@@ -7,7 +7,7 @@ set -euo pipefail
 apt_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libfmt-dev libconcurrentqueue-dev
-  libcurl4-openssl-dev libssl-dev
+  libcurl4-openssl-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -34,9 +34,18 @@
 // Its FIFO group then moves on to the next message: a poisoned head does not
 // block its group forever, and the dead-letter channel shows what was skipped.
 //
+// Durability. With channel_options::durable set (courier::sqlite::durable<T>),
+// the channel recovers its messages and keys from the store when it is
+// made and journals every change; send() returns once its message is
+// durable, and a message is delivered only once it is. The state itself
+// stays in memory, so receives and acks never wait for the disk (see
+// channel_journal.hpp). Delivery receipts (track_delivery) live in memory
+// only: they do not survive a restart.
+//
 // Thread-safety: every public member function is thread-safe.
 #pragma once
 
+#include "courier/channel_journal.hpp"
 #include "courier/channel_options.hpp"
 #include "courier/clock.hpp"
 #include "courier/consumer.hpp"
@@ -121,6 +130,7 @@ class channel {
       throw error(errc::invalid_option, "channel_options::visibility_timeout must be positive");
     }
     if (options_.capacity == 0) throw error(errc::invalid_option, "channel_options::capacity must not be 0");
+    if (options_.durable) open_durable();
   }
 
   channel(const channel&) = delete;
@@ -129,6 +139,8 @@ class channel {
   // Closes the channel (see close()) and waits until every caller it woke
   // has left. Stop consumers before destroying their channel.
   ~channel() {
+    // First: the journal's thread calls back into this channel until stopped.
+    if (journal_) journal_->stop();
     std::unique_lock lock(mutex_);
     close_locked();
     records_.for_each([this](record& item) { resolve(item, delivery_outcome::abandoned); });
@@ -156,13 +168,41 @@ class channel {
   // result carries the first send's id with duplicate = true. Blocks while
   // the channel is full, up to send_timeout. Throws courier::error:
   // missing_group (FIFO channel, no group), channel_full, channel_closed.
+  // A durable channel returns once the message (or, for a duplicate, the
+  // first send's) is durable, and throws storage_failed when it could not be
+  // made durable: then nothing was accepted, and sending again with the same
+  // key is safe.
   send_result send(T message, send_options options = {}) {
-    return *send_impl(std::move(message), std::move(options), true);
+    std::uint64_t ticket = 0;
+    send_result result = *send_impl(std::move(message), std::move(options), true, &ticket);
+    if (journal_) journal_->wait_durable(ticket);
+    return result;
   }
 
   // As send(), but returns nothing at once instead of waiting when full.
   std::optional<send_result> try_send(T message, send_options options = {}) {
-    return send_impl(std::move(message), std::move(options), false);
+    std::uint64_t ticket = 0;
+    auto result = send_impl(std::move(message), std::move(options), false, &ticket);
+    if (result && journal_) journal_->wait_durable(ticket);
+    return result;
+  }
+
+  // Sends each message in turn as send() would, then waits once until all of
+  // them are durable: on a durable channel, a producer that has many messages
+  // at hand pays for one commit, not one per message. Returns the results in
+  // order. Throws like send(); when it throws, some of the messages may have
+  // been accepted: send them all again with their keys.
+  std::vector<send_result> send_batch(std::vector<std::pair<T, send_options>> messages) {
+    std::vector<send_result> results;
+    results.reserve(messages.size());
+    std::uint64_t last_ticket = 0;
+    for (auto& [message, options] : messages) {
+      std::uint64_t ticket = 0;
+      results.push_back(*send_impl(std::move(message), std::move(options), true, &ticket));
+      last_ticket = std::max(last_ticket, ticket);
+    }
+    if (journal_ && !results.empty()) journal_->wait_durable(last_ticket);
+    return results;
   }
 
   // Takes up to max visible messages (FIFO: at most one per group, the
@@ -230,6 +270,7 @@ class channel {
     if (found == nullptr) throw already_acked_error(handle, "nack");
     found->open = false;
     found->visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
+    if (journal_) journal_->record_delivered(found->id.value, found->receive_count, to_stored(found->visible_at));
     give_back(*found, now);
   }
 
@@ -242,6 +283,7 @@ class channel {
     record* found = find_open(handle, "extend", /*allow_expired=*/false, now);
     if (found == nullptr) throw already_acked_error(handle, "extend");
     found->visible_at = now + std::max(visibility, std::chrono::milliseconds::zero());
+    if (journal_) journal_->record_delivered(found->id.value, found->receive_count, to_stored(found->visible_at));
     in_flight_by_deadline_.remove(*found);  // its deadline is no longer in delivery order
     timers_.push({found->visible_at, found->id.value, found->delivery, timer_kind::visibility});
   }
@@ -250,10 +292,13 @@ class channel {
   // the same type. Receive from it to inspect them; redrive() to retry them.
   channel& dead_letters() {
     std::call_once(dead_letters_made_, [this] {
+      durability<T> durable;
+      if (journal_) durable = {journal_->dead_letter_journal(), options_.durable.encode, options_.durable.decode};
       dead_letters_ = std::make_unique<channel>(channel_options<T>{
           .dedup_window = std::chrono::milliseconds::zero(),
           .visibility_timeout = options_.visibility_timeout,
           .time_source = clock_,
+          .durable = std::move(durable),
       });
     });
     return *dead_letters_;
@@ -269,12 +314,16 @@ class channel {
       auto batch = dead.receive(std::min<std::size_t>(max - moved, 64));
       if (batch.empty()) break;
       for (auto& letter : batch) {
+        std::uint64_t ticket = 0;
         {
           const std::uint64_t group_hash = group_hash_of(letter.group());
+          std::string encoded = journal_ ? options_.durable.encode(letter.message()) : std::string();
           std::unique_lock lock(mutex_);
-          enqueue(make_record(std::move(letter.message()), letter.group(), group_hash), dedup_key{}, {},
-                  false, {}, monotonic(clock_->now()));
+          enqueue(make_record(std::move(letter.message()), letter.group(), group_hash),
+                  {.encoded = std::move(encoded), .ticket = &ticket}, monotonic(clock_->now()));
         }
+        // Durable here before it leaves the dead letters: never in neither.
+        if (journal_) journal_->wait_durable(ticket);
         letter.ack();
         ++moved;
       }
@@ -328,6 +377,7 @@ class channel {
     delayed,    // waits for visible_at (a delay or a nack's delay)
     ready,      // in ready_, may be received
     in_flight,  // delivered, waits for ack, nack or its visibility timeout
+    unsaved,    // durable channels: deliverable once its acceptance is durable
   };
 
   struct tracking {
@@ -348,6 +398,7 @@ class channel {
     record* group_tail = nullptr;     // FIFO only, kept in the group's head
     state status = state::queued;
     bool open = false;  // the current delivery may still settle it
+    bool saved = true;  // durable channels: its acceptance is durable
     std::uint32_t receive_count = 0;
     std::uint64_t delivery = 0;  // the current delivery's number, 0 before the first
     clock::time_point visible_at;
@@ -379,6 +430,12 @@ class channel {
     std::string key;
     std::uint64_t hash = 0;
   };
+  // Durable channels: an accepted message not yet durable.
+  struct unsaved_message {
+    std::uint64_t ticket;
+    std::uint64_t id;
+    dedup_key key;  // by send() only: forgotten again if the write fails
+  };
   struct settled_entry {
     std::uint64_t delivery;  // the delivery that settled it (0: dead-lettered via nack)
     delivery_outcome outcome;
@@ -407,7 +464,9 @@ class channel {
     channel& owner_;
   };
 
-  std::optional<send_result> send_impl(T message, send_options options, bool wait_for_room) {
+  // ticket: the journal ticket to wait for before send() returns.
+  std::optional<send_result> send_impl(T message, send_options options, bool wait_for_room,
+                                       std::uint64_t* ticket) {
     if (options_.ordering == ordering::fifo && options.group.empty()) {
       throw error(errc::missing_group, "send() on a FIFO channel: send_options::group is empty");
     }
@@ -423,6 +482,7 @@ class channel {
     // only the channel's bookkeeping.
     const std::uint64_t group_hash = options_.ordering == ordering::fifo ? group_hash_of(options.group) : 0;
     if (!dedup.empty()) dedup_.prefetch(dedup.hash);  // a large window's miss, taken before the lock
+    std::string encoded = journal_ ? options_.durable.encode(message) : std::string();
     auto read = clock_->now();
     std::unique_lock lock(mutex_);
     std::optional<std::chrono::steady_clock::time_point> real_deadline;  // read only if the channel is full
@@ -434,13 +494,22 @@ class channel {
         dedup_.expire(now);
         if (const dedup_entry* seen = dedup_.find(dedup.key, dedup.hash)) {
           ++stats_.duplicates;
+          // The first send may not be durable yet: wait for everything so far.
+          if (journal_) *ticket = journal_->last_ticket();
           return send_result{seen->id, seen->sequence, true,
                              options.track_delivery ? receipt_of(seen->id) : delivery_receipt()};
         }
       }
       if (records_.size() < options_.capacity) {
         return enqueue(make_record(std::move(message), std::move(options.group), group_hash),
-                       std::move(dedup), options.delay, options.track_delivery, options.receipt_timeout, now);
+                       {.key = std::move(dedup),
+                        .delay = options.delay,
+                        .track = options.track_delivery,
+                        .receipt_timeout = options.receipt_timeout,
+                        .encoded = std::move(encoded),
+                        .by_send = true,
+                        .ticket = ticket},
+                       now);
       }
       if (!wait_for_room) return std::nullopt;
       if (!real_deadline) real_deadline = std::chrono::steady_clock::now() + options_.send_timeout;
@@ -457,18 +526,33 @@ class channel {
     }
   }
 
+  // How enqueue() takes a new message in.
+  struct enqueue_request {
+    dedup_key key = {};
+    std::chrono::milliseconds delay = {};
+    bool track = false;
+    std::chrono::milliseconds receipt_timeout = {};
+    std::uint64_t sequence = 0;  // 0: the next one; else kept (a dead letter keeps its original)
+    std::string encoded = {};    // durable channels: the body as stored
+    bool by_send = false;        // durable channels: see channel_journal::record_accepted
+    std::uint64_t* ticket = nullptr;  // durable channels: receives the acceptance's ticket
+  };
+
   // Queues a new message (its body and group set). Caller holds mutex_.
-  send_result enqueue(std::unique_ptr<record> owned, dedup_key key, std::chrono::milliseconds delay,
-                      bool track, std::chrono::milliseconds receipt_timeout, clock::time_point now) {
+  send_result enqueue(std::unique_ptr<record> owned, enqueue_request request, clock::time_point now) {
     record& fresh = records_.insert([&] {
       owned->id = message_id{++last_id_};
       return std::move(owned);
     }());
-    fresh.sequence = ++last_sequence_;
-    fresh.visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
+    fresh.sequence = request.sequence != 0 ? request.sequence : ++last_sequence_;
+    fresh.visible_at = now + std::max(request.delay, std::chrono::milliseconds::zero());
     ++stats_.accepted;
+    if (journal_) journal_accepted(fresh, request, now);
+    dedup_key& key = request.key;
     if (!key.empty()) dedup_.insert(std::move(key.key), key.hash, dedup_entry{fresh.id, fresh.sequence}, now);
     send_result result{fresh.id, fresh.sequence, false, {}};
+    const bool track = request.track;
+    const auto receipt_timeout = request.receipt_timeout;
     if (track) {
       fresh.tracked = std::make_unique<tracking>();
       result.receipt = delivery_receipt(fresh.tracked->future);
@@ -549,7 +633,10 @@ class channel {
     ++item.receive_count;
     item.delivery = ++last_delivery_;
     item.visible_at = now + options_.visibility_timeout;
-    if (options_.acknowledge) in_flight_by_deadline_.push_back(item);
+    if (options_.acknowledge) {
+      in_flight_by_deadline_.push_back(item);
+      if (journal_) journal_->record_delivered(item.id.value, item.receive_count, to_stored(item.visible_at));
+    }
     ++in_flight_;
     ++stats_.deliveries;
     return delivery<T>(*this, *item.body, item.id, item.group, item.sequence, item.receive_count,
@@ -570,6 +657,10 @@ class channel {
 
   // A standard message, or a FIFO group's new head: ready now, or at visible_at.
   void make_deliverable(record& item, clock::time_point now) {
+    if (!item.saved) {
+      item.status = state::unsaved;  // on_journal_write() comes back for it
+      return;
+    }
     if (item.visible_at <= now) {
       push_ready(item);
     } else {
@@ -591,9 +682,11 @@ class channel {
       channel& dead = dead_letters();
       {
         std::lock_guard dead_lock(dead.mutex_);  // lock order: a channel, then its dead letters
-        dead.enqueue(dead.make_record(T(*item.body), std::string(item.group), item.group_hash), dedup_key{},
-                     {}, false, {}, now);
-        dead.records_.find(dead.last_id_)->sequence = item.sequence;  // keep the original order visible
+        // It keeps its sequence, so the original order stays visible.
+        dead.enqueue(dead.make_record(T(*item.body), std::string(item.group), item.group_hash),
+                     {.sequence = item.sequence,
+                      .encoded = journal_ ? options_.durable.encode(*item.body) : std::string()},
+                     now);
       }
       settle(item, delivery_outcome::dead_lettered, item.delivery, now);
       return;
@@ -607,6 +700,11 @@ class channel {
     if (item.status == state::in_flight) {
       --in_flight_;
       in_flight_by_deadline_.remove(item);
+    }
+    if (journal_ && item.saved && outcome != delivery_outcome::abandoned) {
+      journal_->record_settled(item.id.value, outcome == delivery_outcome::dead_lettered
+                                                   ? stored_state::dead_lettered
+                                                   : stored_state::acked);
     }
     settled_.insert(item.id.value, settled_entry{by_delivery, outcome}, now);
     if (outcome == delivery_outcome::dead_lettered) {
@@ -674,6 +772,153 @@ class channel {
     return reinterpret_cast<std::uint64_t>(&item);
   }
   static record* record_at(std::uint64_t address) noexcept { return reinterpret_cast<record*>(address); }
+
+  // Durable channels. Recovers what the journal kept, then starts it.
+  void open_durable() {
+    journal_ = options_.durable.journal;
+    if (!options_.durable.encode || !options_.durable.decode) {
+      throw error(errc::invalid_option, "channel_options::durable needs both encode and decode");
+    }
+    // Stored times are wall-clock times; this channel's clock may be a
+    // steady or a manual one. The offset between them is taken once, so
+    // times keep their order.
+    const auto clock_now = clock_->now();
+    stored_offset_ = std::chrono::duration_cast<clock::duration>(
+        std::chrono::system_clock::now().time_since_epoch() - clock_now.time_since_epoch());
+    recover(journal_->recover(options_.dedup_window), clock_now);
+    if (options_.max_receives != 0) dead_letters();  // recovers the dead letters now, not at first use
+    journal_->start([this](const journal_write& write) { on_journal_write(write); });
+  }
+
+  stored_time to_stored(clock::time_point at) const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch() + stored_offset_).count();
+  }
+  clock::time_point from_stored(stored_time at) const {
+    return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(at)) -
+                             stored_offset_);
+  }
+
+  void recover(recovered_channel state, clock::time_point now) {
+    std::unique_lock lock(mutex_);
+    last_id_ = state.last_id;
+    last_sequence_ = state.last_sequence;
+    // Keys go in in id order, which is the order they expire in; a wall
+    // clock that stepped back must not make them run backwards.
+    clock::time_point previous{};
+    for (auto& key : state.keys) {
+      const auto sent = std::max(previous, from_stored(key.sent_at));
+      previous = sent;
+      if (options_.dedup_window > clock::duration::zero()) {
+        const dedup_key hashed(std::move(key.key));
+        dedup_.insert(hashed.key, hashed.hash, dedup_entry{message_id{key.id}, key.sequence}, sent);
+      }
+      if (key.state == stored_state::dead_lettered) dead_lettered_ids_.insert(key.id, true, sent);
+    }
+    latest_now_ = std::max(latest_now_, now);
+    dedup_.expire(latest_now_);
+    dead_lettered_ids_.expire(latest_now_);
+    for (stored_message& kept : state.waiting) {
+      std::optional<T> body;
+      try {
+        body.emplace(options_.durable.decode(kept.body));
+      } catch (const std::exception& e) {
+        throw error(errc::invalid_store,
+                    fmt::format("recovering message {} (group '{}'): its stored body does not decode: {}",
+                                kept.id, kept.group, e.what()));
+      }
+      const std::uint64_t group_hash = options_.ordering == ordering::fifo ? group_hash_of(kept.group) : 0;
+      auto owned = make_record(std::move(*body), std::move(kept.group), group_hash);
+      owned->id = message_id{kept.id};
+      record& item = records_.insert(std::move(owned));
+      item.sequence = kept.sequence;
+      item.receive_count = kept.receive_count;
+      // A delivery in flight at the crash comes back when its visibility
+      // would have run out; a delayed message when its delay ends.
+      item.visible_at = std::max(latest_now_, from_stored(kept.visible_at));
+      if (options_.ordering == ordering::fifo) {
+        if (record* head = group_head(item)) {
+          head->group_tail->next_in_group = &item;
+          head->group_tail = &item;
+          continue;
+        }
+        become_group_head(item);
+      }
+      make_deliverable(item, latest_now_);
+    }
+  }
+
+  // Records a new message in the journal. Caller holds mutex_.
+  void journal_accepted(record& fresh, enqueue_request& request, clock::time_point now) {
+    fresh.saved = false;
+    const std::uint64_t ticket = journal_->record_accepted(
+        stored_message{
+            .id = fresh.id.value,
+            .sequence = fresh.sequence,
+            .group = fresh.group,
+            .key = request.key.key,
+            .body = std::move(request.encoded),
+            .sent_at = to_stored(now),
+            .visible_at = to_stored(fresh.visible_at),
+        },
+        request.by_send);
+    unsaved_.push_back(unsaved_message{ticket, fresh.id.value, request.by_send ? request.key : dedup_key{}});
+    if (request.ticket != nullptr) *request.ticket = ticket;
+  }
+
+  // The journal wrote (or failed to write) every change up to
+  // write.last_ticket: release the messages it made durable, drop the ones
+  // whose send failed. Runs on the journal's thread.
+  void on_journal_write(const journal_write& write) {
+    const auto read = clock_->now();
+    std::unique_lock lock(mutex_);
+    const auto now = monotonic(read);
+    if (!write.failed_ids.empty()) {
+      // Rare: a failed write. Drop its sends' messages; the rest stay
+      // unsaved until the journal writes them again.
+      const auto failed = [&](const unsaved_message& entry) {
+        return entry.ticket <= write.last_ticket &&
+               std::find(write.failed_ids.begin(), write.failed_ids.end(), entry.id) != write.failed_ids.end();
+      };
+      for (unsaved_message& entry : unsaved_) {
+        if (failed(entry)) drop_unsaved(entry, now);
+      }
+      std::erase_if(unsaved_, failed);
+      return;
+    }
+    if (!write.failure.empty()) return;  // a failed write that held no send: all of it is written again
+    while (!unsaved_.empty() && unsaved_.front().ticket <= write.last_ticket) {
+      record* found = records_.find(unsaved_.front().id);
+      unsaved_.pop_front();
+      if (found == nullptr) continue;
+      found->saved = true;
+      if (found->status == state::unsaved) make_deliverable(*found, now);
+    }
+  }
+
+  // Forgets a message whose acceptance could not be made durable: its
+  // sender was told so, and may send it again with the same key.
+  void drop_unsaved(const unsaved_message& entry, clock::time_point now) {
+    record* found = records_.find(entry.id);
+    if (found == nullptr) return;
+    record& item = *found;
+    if (!entry.key.empty()) dedup_.erase(entry.key.key, entry.key.hash);
+    --stats_.accepted;
+    if (item.status == state::unsaved) {
+      // Deliverable but for this: a standard message or a FIFO group's head.
+      settle(item, delivery_outcome::abandoned, 0, now);
+      return;
+    }
+    // A FIFO message behind its group's head: unlink it from the group.
+    record* previous = group_head(item);
+    while (previous != nullptr && previous->next_in_group != &item) previous = previous->next_in_group;
+    if (previous != nullptr) {
+      previous->next_in_group = item.next_in_group;
+      record* head = group_head(item);
+      if (head->group_tail == &item) head->group_tail = previous;
+    }
+    resolve(item, delivery_outcome::abandoned);
+    recycle(records_.take(item));
+  }
 
   // The clock as this channel sees it: never earlier than a reading it has
   // already acted on. The clock is read before the lock is taken (reading it
@@ -850,6 +1095,11 @@ class channel {
   std::uint64_t last_delivery_ = 0;
   std::size_t in_flight_ = 0;
   channel_stats stats_;
+
+  // Durable channels only.
+  std::shared_ptr<channel_journal> journal_;
+  clock::duration stored_offset_{};  // wall clock minus clock_, taken once
+  std::deque<unsaved_message> unsaved_;  // accepted, not yet durable, in ticket order
 
   std::once_flag dead_letters_made_;
   std::unique_ptr<channel> dead_letters_;

@@ -7,6 +7,7 @@
 // changes no behaviour.
 #pragma once
 
+#include "courier/channel_journal.hpp"
 #include "courier/clock.hpp"
 #include "courier/delivery_receipt.hpp"
 #include "courier/message_id.hpp"
@@ -52,6 +53,11 @@ struct channel_options {
   std::chrono::milliseconds send_timeout = std::chrono::seconds(30);
   // Empty: steady_clock. Tests pass a manual_clock.
   std::shared_ptr<const clock> time_source = {};
+  // Empty: the channel lives in memory only. Set (courier::sqlite::durable<T>),
+  // the channel recovers its messages and keys from the store when it is
+  // made and writes every change to it; send() returns once the message is
+  // durable. See channel_journal.hpp.
+  durability<T> durable = {};
 };
 
 struct send_options {

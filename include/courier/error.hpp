@@ -24,6 +24,8 @@ enum class errc {
   unknown_receipt,        // the receipt names no message this channel knows
   channel_closed,         // the channel was closed (close() or its destructor)
   malformed_message,      // a message from outside that cannot be decoded (bad JSON, wrong fields)
+  storage_failed,         // a durable store could not write or read (disk full, read-only file, I/O error)
+  invalid_store,          // a durable store's file is corrupt, foreign or of a newer format
 };
 
 // The category behind courier's error codes; its name is "courier".
@@ -54,6 +56,10 @@ inline const std::error_category& error_category() noexcept {
           return "the channel is closed";
         case errc::malformed_message:
           return "malformed message";
+        case errc::storage_failed:
+          return "the durable store failed";
+        case errc::invalid_store:
+          return "not a usable courier store";
       }
       return "unknown courier error";
     }

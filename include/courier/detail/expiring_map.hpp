@@ -50,6 +50,12 @@ class expiring_map {
     entries_.push_back(entry{std::move(key), std::move(value), now + lifetime_, hash});
   }
 
+  // Forgets key before its time (a durable channel whose write of it
+  // failed). Its slot in the FIFO stays until it would have expired.
+  void erase(const Key& key, std::uint64_t hash) {
+    index_.erase(hash, [&](std::uint64_t at) { return entry_at(at).key == key; });
+  }
+
   // Forgets entries whose time is up.
   void expire(clock::time_point now) {
     while (!entries_.empty() && entries_.front().expires <= now) {

@@ -1,9 +1,13 @@
 // A tiny program a user would write, built against courier as a package:
-// the bus from courier::core, a typed event as JSON from courier::json, and
-// the SQS client's configuration from courier::sqs.
+// the bus from courier::core, a typed event as JSON from courier::json, the
+// SQS client's configuration from courier::sqs, and a durable channel from
+// courier::sqlite.
 #include <courier/courier.hpp>
 #include <courier/json/codec.hpp>
+#include <courier/sqlite/durable.hpp>
 #include <courier/sqs/client.hpp>
+
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -22,7 +26,17 @@ int main() {
   });
   bus.publish(order_placed{10});
   bus.post(courier::json::decode<order_placed>(courier::json::encode(order_placed{20})));
-  bus.post(order_placed{30});
+  {
+    // Through a durable channel and back: kept in an SQLite file meanwhile.
+    const auto file = std::filesystem::temp_directory_path() / "courier_consumer_orders.db";
+    std::filesystem::remove(file);
+    courier::channel<order_placed> orders_kept({.durable = courier::sqlite::durable<order_placed>(file)});
+    orders_kept.send(order_placed{30});
+    for (auto& kept : orders_kept.receive(1)) {
+      bus.post(kept.message());
+      kept.ack();
+    }
+  }
   bus.drain();
   const courier::sqs::client sqs({.settings = {.region = "eu-west-1", .keys = {"AKID", "secret"}}});
   fmt::print("consumer: {} orders, total {}, SQS at {}\n", orders, total, sqs.settings().endpoint);

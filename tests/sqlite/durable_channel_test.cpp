@@ -301,16 +301,16 @@ TEST_F(durable_channel, sends_work_again_once_the_disk_has_room) {
   auto store = courier::sqlite::store::open(file(), {.max_size = 128 * 1024});
   courier::channel<parcel> channel(fifo(store));
   const std::string big(20'000, 'x');
-  bool full = false;
-  for (int i = 0; i < 100 && !full; ++i) {
+  std::string failed_key;
+  for (int i = 0; i < 100 && failed_key.empty(); ++i) {
     try {
-      channel.send(parcel{i, big}, {.group = "acme"});
+      channel.send(parcel{i, big}, {.group = "acme", .idempotency_key = "k" + std::to_string(i)});
     } catch (const courier::error&) {
-      full = true;
+      failed_key = "k" + std::to_string(i);
     }
   }
-  ASSERT_TRUE(full);
-  // Consume and ack everything: once retention deletes them, there is room.
+  ASSERT_FALSE(failed_key.empty());
+  // Consume and ack everything, then delete the settled rows: room again.
   for (auto got = channel.receive(10); !got.empty(); got = channel.receive(10)) {
     for (auto& d : got) d.ack();
   }
@@ -318,10 +318,12 @@ TEST_F(durable_channel, sends_work_again_once_the_disk_has_room) {
     ASSERT_EQ(sqlite3_exec(db, "DELETE FROM courier_messages_1 WHERE state != 0", nullptr, nullptr, nullptr),
               SQLITE_OK);
   });
-  const auto sent = channel.send(parcel{1000, "small"}, {.group = "acme"});
+  // The failed send's key was forgotten with it: sending it again is new.
+  const auto sent = channel.send(parcel{1000, "small"}, {.group = "acme", .idempotency_key = failed_key});
   EXPECT_FALSE(sent.duplicate);
   auto got = channel.receive(1);
   ASSERT_THAT(numbers(got), ElementsAre(1000));
+  got[0].ack();
 }
 
 TEST_F(durable_channel, a_file_that_is_not_sqlite_is_refused_and_left_as_it_was) {

@@ -535,6 +535,10 @@ class channel {
     std::uint64_t sequence = 0;  // 0: the next one; else kept (a dead letter keeps its original)
     std::string encoded = {};    // durable channels: the body as stored
     bool by_send = false;        // durable channels: see channel_journal::record_accepted
+    // Durable channels: the message is a dead letter of this journal's
+    // message dead_letter_of, moved in one write (record_dead_lettered).
+    channel_journal* dead_letter_from = nullptr;
+    std::uint64_t dead_letter_of = 0;
     std::uint64_t* ticket = nullptr;  // durable channels: receives the acceptance's ticket
   };
 
@@ -685,7 +689,9 @@ class channel {
         // It keeps its sequence, so the original order stays visible.
         dead.enqueue(dead.make_record(T(*item.body), std::string(item.group), item.group_hash),
                      {.sequence = item.sequence,
-                      .encoded = journal_ ? options_.durable.encode(*item.body) : std::string()},
+                      .encoded = journal_ ? options_.durable.encode(*item.body) : std::string(),
+                      .dead_letter_from = journal_.get(),
+                      .dead_letter_of = item.id.value},
                      now);
       }
       settle(item, delivery_outcome::dead_lettered, item.delivery, now);
@@ -701,10 +707,9 @@ class channel {
       --in_flight_;
       in_flight_by_deadline_.remove(item);
     }
-    if (journal_ && item.saved && outcome != delivery_outcome::abandoned) {
-      journal_->record_settled(item.id.value, outcome == delivery_outcome::dead_lettered
-                                                   ? stored_state::dead_lettered
-                                                   : stored_state::acked);
+    // (A dead letter's move was journaled with the letter, see give_back.)
+    if (journal_ && item.saved && outcome == delivery_outcome::acked) {
+      journal_->record_settled(item.id.value, stored_state::acked);
     }
     settled_.insert(item.id.value, settled_entry{by_delivery, outcome}, now);
     if (outcome == delivery_outcome::dead_lettered) {
@@ -850,17 +855,19 @@ class channel {
   // Records a new message in the journal. Caller holds mutex_.
   void journal_accepted(record& fresh, enqueue_request& request, clock::time_point now) {
     fresh.saved = false;
-    const std::uint64_t ticket = journal_->record_accepted(
-        stored_message{
-            .id = fresh.id.value,
-            .sequence = fresh.sequence,
-            .group = fresh.group,
-            .key = request.key.key,
-            .body = std::move(request.encoded),
-            .sent_at = to_stored(now),
-            .visible_at = to_stored(fresh.visible_at),
-        },
-        request.by_send);
+    stored_message stored{
+        .id = fresh.id.value,
+        .sequence = fresh.sequence,
+        .group = fresh.group,
+        .key = request.key.key,
+        .body = std::move(request.encoded),
+        .sent_at = to_stored(now),
+        .visible_at = to_stored(fresh.visible_at),
+    };
+    const std::uint64_t ticket =
+        request.dead_letter_from != nullptr
+            ? request.dead_letter_from->record_dead_lettered(request.dead_letter_of, *journal_, std::move(stored))
+            : journal_->record_accepted(std::move(stored), request.by_send);
     unsaved_.push_back(unsaved_message{ticket, fresh.id.value, request.by_send ? request.key : dedup_key{}});
     if (request.ticket != nullptr) *request.ticket = ticket;
   }

@@ -111,6 +111,12 @@ class channel_journal {
   virtual std::uint64_t record_delivered(std::uint64_t id, std::uint32_t receive_count,
                                          stored_time visible_until) = 0;
   virtual std::uint64_t record_settled(std::uint64_t id, stored_state outcome) = 0;
+  // Moves message id of this journal's channel to dead_letters (this
+  // journal's dead_letter_journal()) as letter, in one write: after a crash
+  // the message is in one of them, never in both or neither. Returns the
+  // ticket of the letter's acceptance.
+  virtual std::uint64_t record_dead_lettered(std::uint64_t id, channel_journal& dead_letters,
+                                             stored_message letter) = 0;
   // The newest ticket handed out (0 before any).
   virtual std::uint64_t last_ticket() const = 0;
 

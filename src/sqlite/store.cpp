@@ -52,6 +52,7 @@ struct change {
   enum class kind : std::uint8_t { accepted, delivered, settled };
   kind what = kind::accepted;
   bool by_send = false;
+  bool joined_to_next = false;  // written in the same transaction as the next change
   std::uint64_t ticket = 0;
   journal_state* journal = nullptr;
   stored_message message;  // accepted: all of it; delivered: id, receive_count, visible_at; settled: id, state
@@ -98,6 +99,20 @@ class store::impl {
 
   std::uint64_t record(change&& item) {
     std::lock_guard lock(buffer_mutex);
+    return record_locked(std::move(item));
+  }
+
+  // Two changes that must be written in one transaction; returns the
+  // first's ticket.
+  std::uint64_t record_joined(change&& first, change&& second) {
+    std::lock_guard lock(buffer_mutex);
+    first.joined_to_next = true;
+    const std::uint64_t ticket = record_locked(std::move(first));
+    record_locked(std::move(second));
+    return ticket;
+  }
+
+  std::uint64_t record_locked(change&& item) {
     item.ticket = ++last_ticket;
     item.journal->last_ticket = item.ticket;
     buffer.push_back(std::move(item));
@@ -380,6 +395,8 @@ std::vector<change> store::impl::take_batch(std::unique_lock<std::mutex>& lock) 
                                          [](const change& item) { return item.by_send; });
     if (first_send != buffer.end()) take = static_cast<std::size_t>(first_send - buffer.begin()) + 1;
   }
+  // A dead letter and its removal from its channel go in one transaction.
+  while (take < buffer.size() && take > 0 && buffer[take - 1].joined_to_next) ++take;
   if (batch.empty() && take == buffer.size()) {
     batch.swap(buffer);
   } else {
@@ -577,6 +594,15 @@ class journal_handle final : public channel_journal {
   std::uint64_t record_settled(std::uint64_t id, stored_state outcome) override {
     return store_.record(
         change{.what = change::kind::settled, .journal = &journal_, .message = {.id = id, .state = outcome}});
+  }
+  std::uint64_t record_dead_lettered(std::uint64_t id, channel_journal& dead_letters,
+                                     stored_message letter) override {
+    auto& dead = dynamic_cast<journal_handle&>(dead_letters);
+    return store_.record_joined(
+        change{.what = change::kind::accepted, .journal = &dead.journal_, .message = std::move(letter)},
+        change{.what = change::kind::settled,
+               .journal = &journal_,
+               .message = {.id = id, .state = stored_state::dead_lettered}});
   }
   std::uint64_t last_ticket() const override {
     // Called under the channel's lock, after this channel's own record

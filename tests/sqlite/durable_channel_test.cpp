@@ -165,6 +165,30 @@ TEST_F(durable_channel, dead_letters_are_kept_with_their_channel) {
   // A duplicate of the dead letter's send still says where it went.
 }
 
+TEST_F(durable_channel, receive_counts_carry_over_so_a_message_that_keeps_crashing_its_consumer_is_dead_lettered) {
+  auto options_for = [&](const std::shared_ptr<courier::sqlite::store>& store) {
+    auto options = fifo(store);
+    options.max_receives = 2;
+    return options;
+  };
+  {
+    auto store = courier::sqlite::store::open(file());
+    courier::channel<parcel> channel(options_for(store));
+    channel.send(parcel{1, "acme"}, {.group = "acme"});
+    ASSERT_EQ(channel.receive(1).size(), 1u);  // receive 1; then the consumer "crashes"
+  }
+  auto store = courier::sqlite::store::open(file());
+  courier::channel<parcel> channel(options_for(store));
+  clock->advance(31s);
+  auto got = channel.receive(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].receive_count(), 2u);
+  clock->advance(31s);  // receive 2 expires too: that was its last
+  EXPECT_TRUE(channel.receive(1).empty());
+  // Deliverable once its move is durable: wait for the store's writer.
+  EXPECT_THAT(numbers(channel.dead_letters().receive(1, 5s)), ElementsAre(1));
+}
+
 TEST_F(durable_channel, send_batch_returns_when_all_are_durable) {
   std::vector<std::pair<parcel, courier::send_options>> batch;
   for (int i = 0; i < 100; ++i) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# courier's main job: builds the release preset, runs the examples (bus and channels), then a
-# short run of the bus benchmark with each subject beside its baseline and
-# the ratios at the end. Installs what is missing first.
-# Extra arguments go to the benchmark (e.g. --benchmark_filter=BM_post).
+# courier's main job: builds the release preset, runs the delivery benchmark
+# (courier-bench) in-process, clean and then with injected faults, and the
+# parcel service example. Installs what is missing first. Extra arguments go
+# to the clean courier-bench run (e.g. --levels fifo --messages 1000000, or
+# --transport sqlite); courier-bench --help lists them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,15 +11,18 @@ source scripts/env.sh
 
 cmake --preset release >/dev/null
 # Only what this job runs: the tests are the other command's business.
-cmake --build --preset release --target bus_basics owner_tracking async_post channel_receipts dead_letters courier_bus_bench
+cmake --build --preset release --target courier-bench parcel_service
 
-echo "=== examples ==="
-for example in bus_basics owner_tracking async_post channel_receipts dead_letters; do
-  echo "--- $example"
-  "build/release/examples/$example"
-done
+mkdir -p build/release/results
+echo "=== courier-bench: every guarantee level, in-process ==="
+build/release/bench/courier-bench --json build/release/results/bench.json \
+  --plot build/release/results/bench.svg "$@"
 
-echo "=== bus benchmark (short run; bench/README.md has the full figures) ==="
-build/release/bench/courier_bus_bench \
-  --benchmark_min_time=0.1 --benchmark_repetitions=3 \
-  --benchmark_report_aggregates_only=true --benchmark_color=false "$@"
+echo
+echo "=== courier-bench: the same under injected faults (seed 1) ==="
+build/release/bench/courier-bench --messages 100000 --duplicate-rate 0.01 --failure-rate 0.01 \
+  --lost-ack-rate 0.002 --expire-rate 0.002 --seed 1
+
+echo
+echo "=== the parcel service ==="
+build/release/examples/parcel_service --parcels 20

@@ -12,6 +12,7 @@
 #include <courier/bus.hpp>
 #include <courier/channel.hpp>
 
+#include <boost/describe.hpp>
 #include <fmt/format.h>
 
 #include <mutex>
@@ -39,6 +40,11 @@ struct thanks {
   std::string driver;
   int parcel;
 };
+// Described, so they travel as JSON (over SQS, in a durable channel's store).
+BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
+BOOST_DESCRIBE_STRUCT(in_transit, (), (parcel, driver))
+BOOST_DESCRIBE_STRUCT(delivered, (), (vendor, parcel, driver))
+BOOST_DESCRIBE_STRUCT(thanks, (), (vendor, driver, parcel))
 
 using dispatch = courier::channel<pickup>;
 
@@ -84,7 +90,8 @@ class driver {
   void operator()(const pickup& p) {
     {
       std::lock_guard lock(mutex_);
-      if (!delivered_.insert(p.parcel).second) return;  // already delivered: confirm again, do nothing
+      // Parcel numbers are per vendor: the pair names a parcel.
+      if (!delivered_.emplace(p.vendor, p.parcel).second) return;  // already delivered: confirm again, do nothing
     }
     bus_.publish(in_transit{p.parcel, name_});
     bus_.publish(delivered{p.vendor, p.parcel, name_});
@@ -94,7 +101,7 @@ class driver {
   std::string name_;
   courier::bus& bus_;
   std::mutex mutex_;
-  std::set<int> delivered_;
+  std::set<std::pair<std::string, int>> delivered_;
 };
 
 }  // namespace parcel_service

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # courier's main job: builds the release preset, runs the delivery benchmark
-# (courier-bench) in-process, clean and then with injected faults, and the
-# parcel service example. Installs what is missing first. Extra arguments go
+# (courier-bench) in-process: flat out, at a steady rate for latency, and
+# with injected faults; then the parcel service example. Installs what is missing first. Extra arguments go
 # to the clean courier-bench run (e.g. --levels fifo --messages 1000000, or
 # --transport sqlite); courier-bench --help lists them.
 set -euo pipefail
@@ -17,6 +17,10 @@ mkdir -p build/release/results
 echo "=== courier-bench: every guarantee level, in-process ==="
 build/release/bench/courier-bench --json build/release/results/bench.json \
   --plot build/release/results/bench.svg "$@"
+
+echo
+echo "=== courier-bench: latency at a steady 100,000 messages/s ==="
+build/release/bench/courier-bench --rate 100000 --messages 200000 --quiet
 
 echo
 echo "=== courier-bench: the same under injected faults (seed 1) ==="

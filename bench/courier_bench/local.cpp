@@ -87,7 +87,9 @@ result run_bus(const settings& chosen, const progress_fn& progress) {
     book.applied(message.number, message.sent_ns);
   });
   const auto start = std::chrono::steady_clock::now();
+  const pacer pace(chosen.rate);
   for (std::size_t n = 0; n < count; ++n) {
+    pace.wait(n);
     const int times = faults.duplicate.roll() ? 2 : 1;
     if (times == 2) book.fault();
     for (int i = 0; i < times; ++i) {
@@ -181,6 +183,9 @@ result run_channel(level guarantee, const settings& chosen, const progress_fn& p
     });
 
     const auto start = std::chrono::steady_clock::now();
+    const pacer pace(chosen.rate);
+    // Paced, each message goes when it is due; unpaced, in batches.
+    const std::size_t batch_size = pace.paced() ? 1 : send_batch;
     std::vector<std::pair<bench_message, courier::send_options>> batch;
     auto flush = [&] {
       if (batch.empty()) return;
@@ -188,6 +193,7 @@ result run_channel(level guarantee, const settings& chosen, const progress_fn& p
       batch = {};
     };
     for (std::size_t n = 0; n < count; ++n) {
+      pace.wait(n);
       courier::send_options send{.group = guarantee == level::fifo ? std::to_string(n % chosen.groups) : "",
                                  .idempotency_key = keyed ? std::to_string(n) : ""};
       const int times = faults.duplicate.roll() ? 2 : 1;
@@ -196,7 +202,7 @@ result run_channel(level guarantee, const settings& chosen, const progress_fn& p
         book.sent(n);
         batch.emplace_back(bench_message{n, ledger::now_ns()}, send);
       }
-      if (batch.size() >= send_batch) flush();
+      if (batch.size() >= batch_size) flush();
       if (n % 4096 == 0) progress(book.done());
     }
     flush();

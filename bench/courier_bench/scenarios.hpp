@@ -8,6 +8,9 @@
 
 #include <boost/describe.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -20,6 +23,26 @@ struct bench_message {
   std::int64_t sent_ns = 0;
 };
 BOOST_DESCRIBE_STRUCT(bench_message, (), (number, sent_ns))
+
+// Holds a producer to a rate: wait(n) returns when message n is due.
+class pacer {
+ public:
+  explicit pacer(double per_second) : per_second_(per_second), start_(std::chrono::steady_clock::now()) {}
+  bool paced() const { return per_second_ > 0; }
+  void wait(std::size_t n) const {
+    if (per_second_ <= 0) return;
+    const auto due = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(static_cast<double>(n) / per_second_));
+    for (auto now = std::chrono::steady_clock::now(); now < due; now = std::chrono::steady_clock::now()) {
+      // Sleep most of a long wait; spin the last stretch (a sleep overshoots it).
+      if (due - now > std::chrono::microseconds(200)) std::this_thread::sleep_for(due - now - std::chrono::microseconds(100));
+    }
+  }
+
+ private:
+  double per_second_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 // Called about every 100 ms while a scenario runs: messages done so far.
 using progress_fn = std::function<void(std::size_t done)>;

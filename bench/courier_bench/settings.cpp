@@ -42,6 +42,7 @@ const char* usage() {
          "  --levels L,...       at-most-once,at-least-once,exactly-once,fifo (default: all)\n"
          "  --messages N         per scenario (default: 200000 in-process, 100000 sqlite, 300 sqs)\n"
          "  --groups G           FIFO message groups (default 16)\n"
+         "  --rate R             messages/s the producer paces to (default: as fast as it can)\n"
          "  --duplicate-rate P   a send repeated with the same key (0..1)\n"
          "  --failure-rate P     a consumer throws (nack)\n"
          "  --lost-ack-rate P    a consumer applies and never acks\n"
@@ -133,6 +134,8 @@ settings parse(int argc, const char* const* argv) {
       chosen.levels = levels_of(value);
     } else if (flag == "--messages") {
       chosen.messages = count_of(flag, value);
+    } else if (flag == "--rate") {
+      chosen.rate = static_cast<double>(count_of(flag, value));
     } else if (flag == "--groups") {
       chosen.groups = count_of(flag, value);
     } else if (flag == "--kills") {

@@ -37,6 +37,9 @@ struct settings {
   std::vector<level> levels = {level::at_most_once, level::at_least_once, level::exactly_once, level::fifo};
   std::size_t messages = 0;  // 0: the transport's default
   std::size_t groups = 16;
+  // Messages per second the producer paces itself to; 0: as fast as it can
+  // (then latency is mostly time spent queued behind the backlog).
+  double rate = 0;
   fault_rates faults;
   std::string endpoint;     // sqs
   std::string file;         // sqlite: the store (default: a temporary file)

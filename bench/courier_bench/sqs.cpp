@@ -116,7 +116,9 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
       }
       batch.clear();
     };
+    const pacer pace(chosen.rate);
     for (std::size_t n = 0; n < count; ++n) {
+      pace.wait(n);
       courier::send_options send{.group = fifo ? std::to_string(n % chosen.groups) : "",
                                       .idempotency_key = fifo ? std::to_string(n) : ""};
       const int times = duplicate.roll() ? 2 : 1;
@@ -124,7 +126,7 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
       for (int i = 0; i < times; ++i) {
         book.sent(n);
         batch.emplace_back(bench_message{n, ledger::now_ns()}, send);
-        if (batch.size() == 10) flush();
+        if (batch.size() == 10 || pace.paced()) flush();
       }
       progress(book.done());
     }

@@ -11,6 +11,9 @@ endif()
 if(TARGET courier_sqlite)
   list(APPEND courier_installed_targets courier_sqlite)
 endif()
+if(TARGET courier_ws)
+  list(APPEND courier_installed_targets courier_ws)
+endif()
 install(TARGETS ${courier_installed_targets} EXPORT courier-targets
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/courier"

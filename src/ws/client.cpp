@@ -1,0 +1,462 @@
+// courier::ws::client on Boost.Beast (see client.hpp). Everything runs on the
+// client's one thread; the public functions post to it.
+#include "courier/ws/client.hpp"
+
+#include "courier/error.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_set>
+
+namespace courier {
+inline namespace v1 {
+namespace ws {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct parsed_url {
+  std::string host;
+  std::string port;
+  std::string path;
+};
+
+parsed_url parse_url(const std::string& url) {
+  constexpr std::string_view scheme = "ws://";
+  if (url.rfind(scheme, 0) != 0) {
+    throw error(errc::invalid_option, fmt::format("ws::client: url '{}' must start with ws://", url));
+  }
+  const std::string rest = url.substr(scheme.size());
+  const auto slash = rest.find('/');
+  const std::string authority = rest.substr(0, slash);
+  parsed_url out;
+  out.path = slash == std::string::npos ? "/" : rest.substr(slash);
+  const auto colon = authority.rfind(':');
+  if (colon == std::string::npos) {
+    out.host = authority;
+    out.port = "80";
+  } else {
+    out.host = authority.substr(0, colon);
+    out.port = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) throw error(errc::invalid_option, fmt::format("ws::client: url '{}' has no host", url));
+  return out;
+}
+
+std::string random_key() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  return fmt::format("{:016x}{:016x}", random(), random());
+}
+
+}  // namespace
+
+class client::impl : public std::enable_shared_from_this<impl> {
+ public:
+  explicit impl(client_options chosen)
+      : options(std::move(chosen)),
+        url(parse_url(options.url)),
+        work(asio::make_work_guard(io)),
+        resolver(io),
+        retry_timer(io),
+        ack_timer(io),
+        backoff(options.backoff_initial) {}
+
+  void start() {
+    thread = std::thread([self = shared_from_this()] { self->io.run(); });
+    asio::post(io, [self = shared_from_this()] { self->dial(); });
+  }
+
+  // --- connecting ----------------------------------------------------------
+
+  void dial() {
+    if (closing) return;
+    const std::uint64_t attempt = ++generation;
+    ws = std::make_shared<websocket::stream<beast::tcp_stream>>(io);
+    resolver.async_resolve(url.host, url.port, [self = shared_from_this(), attempt](beast::error_code ec,
+                                                                                     tcp::resolver::results_type found) {
+      if (attempt != self->generation) return;
+      if (ec) return self->lost("resolve: " + ec.message());
+      beast::get_lowest_layer(*self->ws).expires_after(std::chrono::seconds(5));
+      beast::get_lowest_layer(*self->ws).async_connect(found, [self, attempt](beast::error_code connect_error,
+                                                                               const tcp::endpoint&) {
+        if (attempt != self->generation) return;
+        if (connect_error) return self->lost("connect: " + connect_error.message());
+        self->handshake(attempt);
+      });
+    });
+  }
+
+  void handshake(std::uint64_t attempt) {
+    beast::get_lowest_layer(*ws).expires_never();
+    ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+    const std::string token = options.token;
+    ws->set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
+      request.set(beast::http::field::sec_websocket_protocol, subprotocol);
+      if (!token.empty()) request.set(beast::http::field::authorization, "Bearer " + token);
+    }));
+    ws->async_handshake(url.host + ":" + url.port, url.path,
+                        [self = shared_from_this(), attempt](beast::error_code ec) {
+                          if (attempt != self->generation) return;
+                          if (ec) return self->lost("handshake: " + ec.message());
+                          hello_frame hello{.client = self->options.name.empty()
+                                                          ? std::nullopt
+                                                          : std::optional<std::string>(self->options.name)};
+                          if (!self->resume_token.empty()) {
+                            hello.resume = self->resume_token;
+                            hello.acked = self->last_seq;
+                          }
+                          self->open = true;
+                          self->send(encode(hello));
+                          self->read(attempt);
+                        });
+  }
+
+  void read(std::uint64_t attempt) {
+    ws->async_read(buffer, [self = shared_from_this(), attempt](beast::error_code ec, std::size_t) {
+      if (attempt != self->generation) return;
+      if (ec) {
+        const auto code = self->ws->reason().code;
+        return self->lost(fmt::format("read: {} (close {})", ec.message(), static_cast<int>(code)),
+                          static_cast<int>(code));
+      }
+      const std::string text = beast::buffers_to_string(self->buffer.data());
+      self->buffer.consume(self->buffer.size());
+      self->handle(text);
+      if (attempt == self->generation) self->read(attempt);
+    });
+  }
+
+  // The connection is gone; try again unless the server said not to.
+  void lost(const std::string& why, int close_code = 0) {
+    if (ws) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(*ws).socket().close(ignored);
+    }
+    open = false;
+    outbox.clear();
+    writing = false;
+    ++generation;
+    {
+      std::lock_guard lock(mutex);
+      connected = false;
+      counters.last_error = why;
+    }
+    if (closing) return;
+    if (close_code == 4003 || close_code == 4001) {
+      // Replaced by another connection, or not allowed: coming back would
+      // only repeat it.
+      fail_pending(close_code == 4003 ? "the session was resumed by another connection" : "unauthorized");
+      return;
+    }
+    thread_local std::mt19937_64 random(std::random_device{}());
+    const auto pause = std::chrono::milliseconds(random() % static_cast<std::uint64_t>(backoff.count() + 1));
+    backoff = std::min(backoff * 2, options.backoff_max);
+    retry_timer.expires_after(pause);
+    retry_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->dial();
+    });
+  }
+
+  // --- frames --------------------------------------------------------------
+
+  void handle(const std::string& text) {
+    auto decoded = decode_server_frame(text);
+    if (auto* bad = std::get_if<frame_error>(&decoded)) {
+      std::lock_guard lock(mutex);
+      ++counters.errors;
+      counters.last_error = "unreadable frame from the server: " + bad->message;
+      return;
+    }
+    auto& frame = std::get<server_frame>(decoded);
+    if (auto* welcome = std::get_if<welcome_frame>(&frame)) return on_welcome(*welcome);
+    if (auto* event = std::get_if<event_frame>(&frame)) return on_event(*event);
+    if (auto* receipt = std::get_if<receipt_frame>(&frame)) return on_receipt(*receipt);
+    if (auto* failure = std::get_if<error_frame>(&frame)) return on_error(*failure);
+  }
+
+  void on_welcome(const welcome_frame& welcome) {
+    backoff = options.backoff_initial;
+    if (!welcome.resumed) last_seq = 0;  // a new session numbers from 1 again
+    resume_token = welcome.resume;
+    std::vector<std::string> missing;
+    for (const auto& topic : topics) {
+      if (std::find(welcome.topics.begin(), welcome.topics.end(), topic) == welcome.topics.end()) {
+        missing.push_back(topic);
+      }
+    }
+    if (!missing.empty()) send(encode(subscribe_frame{.topics = missing}));
+    // Publishes not answered yet go again, with their keys: a duplicate at worst.
+    for (auto& [number, waiting] : pending) send(encode(waiting.frame));
+    {
+      std::lock_guard lock(mutex);
+      ++counters.connections;
+      if (welcome.resumed) ++counters.resumed;
+      connected = true;
+    }
+    connected_changed.notify_all();
+  }
+
+  void on_event(const event_frame& event) {
+    if (event.seq <= last_seq) {
+      count_skipped();  // processed before; its ack was lost
+    } else {
+      last_seq = event.seq;
+      if (seen.count(event.id) != 0) {
+        count_skipped();  // processed in an earlier session
+      } else {
+        remember(event.id);
+        if (handler) handler(event);
+        std::lock_guard lock(mutex);
+        ++counters.events;
+      }
+    }
+    if (++unacked >= options.ack_every) return send_ack();
+    if (!ack_scheduled) {
+      ack_scheduled = true;
+      ack_timer.expires_after(options.ack_delay);
+      ack_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+        self->ack_scheduled = false;
+        if (!ec) self->send_ack();
+      });
+    }
+  }
+
+  void send_ack() {
+    if (unacked == 0 || !open) return;
+    unacked = 0;
+    send(encode(ack_frame{.upto = last_seq}));
+  }
+
+  void count_skipped() {
+    std::lock_guard lock(mutex);
+    ++counters.duplicates_skipped;
+  }
+
+  void remember(const std::string& id) {
+    seen.insert(id);
+    seen_order.push_back(id);
+    if (seen_order.size() > 65'536) {
+      seen.erase(seen_order.front());
+      seen_order.pop_front();
+    }
+  }
+
+  void on_receipt(const receipt_frame& receipt) {
+    if (!receipt.ref) return;
+    const auto found = find_pending(*receipt.ref);
+    if (found == pending.end()) return;  // answered before (a resent publish)
+    found->second.promise.set_value(receipt);
+    pending.erase(found);
+  }
+
+  void on_error(const error_frame& failure) {
+    {
+      std::lock_guard lock(mutex);
+      ++counters.errors;
+      counters.last_error = failure.code + ": " + failure.message;
+    }
+    if (!failure.ref || failure.fatal) return;
+    const auto found = find_pending(*failure.ref);
+    if (found == pending.end()) return;
+    found->second.promise.set_exception(std::make_exception_ptr(
+        error(errc::malformed_message, fmt::format("publish to {}: {}: {}", found->second.frame.topic, failure.code,
+                                                   failure.message))));
+    pending.erase(found);
+  }
+
+  // --- sending -------------------------------------------------------------
+
+  void send(std::string text) {
+    if (!open) return;
+    outbox.push_back(std::move(text));
+    write_next();
+  }
+
+  void write_next() {
+    if (writing || outbox.empty() || !open) return;
+    writing = true;
+    ws->text(true);
+    ws->async_write(asio::buffer(outbox.front()), [self = shared_from_this(), attempt = generation.load()](
+                                                      beast::error_code ec, std::size_t) {
+      if (attempt != self->generation) return;
+      self->writing = false;
+      if (ec) return;  // the read side notices and reconnects
+      self->outbox.pop_front();
+      self->write_next();
+    });
+  }
+
+  struct waiting_publish {
+    publish_frame frame;
+    std::promise<receipt_frame> promise;
+  };
+
+  std::map<std::uint64_t, waiting_publish>::iterator find_pending(const std::string& ref) {
+    if (ref.size() < 2 || ref[0] != 'p') return pending.end();
+    try {
+      return pending.find(std::stoull(ref.substr(1)));
+    } catch (const std::exception&) {
+      return pending.end();
+    }
+  }
+
+  void fail_pending(const std::string& why) {
+    for (auto& [number, waiting] : pending) {
+      waiting.promise.set_exception(
+          std::make_exception_ptr(error(errc::channel_closed, "ws::client publish: " + why)));
+    }
+    pending.clear();
+  }
+
+  const client_options options;
+  const parsed_url url;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  tcp::resolver resolver;
+  asio::steady_timer retry_timer;
+  asio::steady_timer ack_timer;
+  std::thread thread;
+
+  // On the client's thread only:
+  std::shared_ptr<websocket::stream<beast::tcp_stream>> ws;
+  std::atomic<std::uint64_t> generation{0};  // a callback of an older connection does nothing
+  beast::flat_buffer buffer;
+  std::deque<std::string> outbox;
+  bool writing = false;
+  bool open = false;
+  bool closing = false;
+  std::chrono::milliseconds backoff;
+  std::string resume_token;
+  std::uint64_t last_seq = 0;
+  std::unordered_set<std::string> seen;
+  std::deque<std::string> seen_order;
+  std::size_t unacked = 0;
+  bool ack_scheduled = false;
+  std::set<std::string> topics;
+  std::map<std::uint64_t, waiting_publish> pending;
+  std::uint64_t next_publish = 1;
+  std::function<void(const event_frame&)> handler;
+
+  mutable std::mutex mutex;  // guards the two below, for other threads
+  std::condition_variable connected_changed;
+  bool connected = false;
+  client_stats counters;
+};
+
+client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {}
+
+client::~client() { close(); }
+
+void client::on_event(std::function<void(const event_frame&)> handler) {
+  asio::post(impl_->io, [self = impl_, handler = std::move(handler)]() mutable { self->handler = std::move(handler); });
+}
+
+void client::connect() {
+  if (!impl_->thread.joinable()) impl_->start();
+}
+
+bool client::wait_connected(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->connected_changed.wait_for(lock, timeout, [&] { return impl_->connected; });
+}
+
+void client::subscribe(std::vector<std::string> topics) {
+  asio::post(impl_->io, [self = impl_, topics = std::move(topics)] {
+    std::vector<std::string> fresh;
+    for (const auto& topic : topics) {
+      if (self->topics.insert(topic).second) fresh.push_back(topic);
+    }
+    if (!fresh.empty()) self->send(encode(subscribe_frame{.topics = fresh}));
+  });
+}
+
+std::future<receipt_frame> client::publish(std::string topic, std::string data_json, publish_options options) {
+  std::error_code parse_error;
+  boost::json::value data = boost::json::parse(data_json, parse_error);
+  if (parse_error) {
+    throw error(errc::malformed_message, fmt::format("ws::client::publish({}): data is not JSON: {}", topic,
+                                                     parse_error.message()));
+  }
+  auto promise = std::make_shared<std::promise<receipt_frame>>();
+  auto future = promise->get_future();
+  asio::post(impl_->io, [self = impl_, topic = std::move(topic), data = std::move(data), options = std::move(options),
+                         promise]() mutable {
+    if (self->closing) {
+      promise->set_exception(std::make_exception_ptr(error(errc::channel_closed, "ws::client::publish(): closed")));
+      return;
+    }
+    const std::uint64_t number = self->next_publish++;
+    publish_frame frame{.topic = std::move(topic),
+                        .data = std::move(data),
+                        .key = options.key ? options.key : std::optional<std::string>(random_key()),
+                        .group = std::move(options.group),
+                        .ref = fmt::format("p{}", number)};
+    const std::string text = encode(frame);
+    self->pending.emplace(number, impl::waiting_publish{std::move(frame), std::move(*promise)});
+    bool ready = false;
+    {
+      std::lock_guard lock(self->mutex);
+      ready = self->connected;
+    }
+    if (ready) self->send(text);  // else on_welcome sends it
+  });
+  return future;
+}
+
+void client::close() {
+  if (!impl_->thread.joinable()) return;
+  std::promise<void> done;
+  auto finished = done.get_future();
+  asio::post(impl_->io, [self = impl_, &done] {
+    self->closing = true;
+    self->retry_timer.cancel();
+    self->ack_timer.cancel();
+    self->send_ack();
+    self->fail_pending("the client closed");
+    auto finish = [self, &done] {
+      self->work.reset();
+      self->io.stop();
+      done.set_value();
+    };
+    if (self->open && self->ws) {
+      self->open = false;
+      self->ws->async_close(websocket::close_code::normal, [finish](beast::error_code) { finish(); });
+    } else {
+      finish();
+    }
+  });
+  if (finished.wait_for(std::chrono::seconds(3)) != std::future_status::ready) impl_->io.stop();
+  impl_->thread.join();
+}
+
+void client::drop_connection() {
+  asio::post(impl_->io, [self = impl_] {
+    if (!self->ws) return;
+    beast::error_code ignored;
+    beast::get_lowest_layer(*self->ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(*self->ws).socket().close(ignored);
+  });
+}
+
+client_stats client::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->counters;
+}
+
+}  // namespace ws
+}  // namespace v1
+}  // namespace courier

@@ -1,0 +1,838 @@
+// courier::ws::server on Boost.Beast (see server.hpp; the wire is
+// docs/protocol.md). One connection object per socket runs on its own
+// strand: HTTP upgrade checks, the hello, the read loop, an outbox of frames,
+// heartbeats. Sessions and topics live in server_impl under one mutex; events
+// from the bus are queued into sessions and posted to their connection's
+// strand while that mutex is held, so a session's frames leave in seq order.
+#include "courier/ws/server.hpp"
+
+#include "session.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+namespace courier {
+inline namespace v1 {
+namespace ws {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace detail {
+
+std::optional<std::string>& publishing_id() {
+  thread_local std::optional<std::string> id;
+  return id;
+}
+
+namespace {
+
+// Random text for resume tokens (32 bytes, base64url) and the run's id prefix.
+std::string random_text(std::size_t bytes) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  thread_local std::random_device seed;
+  thread_local std::mt19937_64 random(seed());
+  std::string out;
+  const std::size_t length = (bytes * 8 + 5) / 6;
+  for (std::size_t i = 0; i < length; ++i) out += alphabet[random() % 64];
+  return out;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool offers_subprotocol(std::string_view header) {
+  // Sec-WebSocket-Protocol: a comma-separated list of tokens.
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item == subprotocol) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+class connection;
+
+struct topic_entry {
+  std::string name;
+  topic_options options;
+  subscription observer;
+  std::unique_ptr<topic_base> handler;
+  std::vector<std::shared_ptr<session>> subscribers;
+};
+
+class server_impl {
+ public:
+  server_impl(courier::bus& bus, server_options chosen)
+      : bus(bus), options(std::move(chosen)), run_id(random_text(3)), acceptor(io) {
+    limits.window = options.window;
+    limits.slow_after = options.slow_after;
+    limits.max_queued = options.max_queued;
+    limits.max_frame = options.max_frame;
+    limits.rate = options.rate;
+    limits.heartbeat_ms = static_cast<std::uint64_t>(options.heartbeat.count());
+    limits.session_ttl_ms = static_cast<std::uint64_t>(options.session_ttl.count());
+    limits.dedup_window_ms = static_cast<std::uint64_t>(options.dedup_window.count());
+  }
+
+  void start();
+  void stop();
+  void accept();
+  void sweep();
+
+  // The connection says hello: its session, new or resumed. Caller holds nothing.
+  std::shared_ptr<session> attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
+                                  const std::string& identity, welcome_frame& welcome);
+  void detach(const std::shared_ptr<session>& which, const connection* from);
+  void end_session(const std::shared_ptr<session>& which);  // caller holds mutex
+  // Sends what the session's window allows to its connection. Caller holds mutex.
+  void pump(session& which);
+  void fan_out(std::size_t topic, std::string data);
+
+  courier::bus& bus;
+  const server_options options;
+  server_limits limits;
+  const std::string run_id;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  std::optional<asio::steady_timer> sweeper;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopped{false};
+  bool started = false;
+
+  mutable std::mutex mutex;  // guards everything below
+  std::vector<std::unique_ptr<topic_entry>> topics;
+  std::map<std::string, std::size_t, std::less<>> topic_index;
+  std::unordered_map<std::string, std::shared_ptr<session>> sessions;  // by resume token
+  std::unordered_map<session*, std::weak_ptr<connection>> attached;
+  std::vector<std::weak_ptr<connection>> connections;
+  std::uint64_t next_session = 1;
+  std::uint64_t next_event = 1;
+  std::atomic<std::size_t> connection_count{0};
+  std::atomic<std::uint64_t> events_sent{0};
+  std::atomic<std::uint64_t> frames_refused{0};
+};
+
+// One socket, from the HTTP upgrade to the close.
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(server_impl& server, tcp::socket socket)
+      : server_(server),
+        ws_(std::move(socket)),
+        hello_timer_(ws_.get_executor()),
+        heartbeat_timer_(ws_.get_executor()),
+        tokens_(static_cast<double>(server.options.rate)),
+        last_refill_(std::chrono::steady_clock::now()),
+        last_heard_(last_refill_) {}
+
+  ~connection() { server_.connection_count.fetch_sub(1); }
+
+  void run() {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  }
+
+  // From any thread: frames to send, in order.
+  void deliver(std::vector<std::string> frames) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), frames = std::move(frames)]() mutable {
+      for (auto& frame : frames) self->queue(std::move(frame));
+    });
+  }
+
+  // From any thread: an error frame, then a close with code.
+  void close_with(error_frame error, websocket::close_code code) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), error = std::move(error), code]() mutable {
+      self->fatal(std::move(error), code);
+    });
+  }
+
+  // From any thread: drop the TCP connection (no close frame).
+  void drop() {
+    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->drop_now(); });
+  }
+
+  // From any thread: the server is stopping.
+  void going_away() {
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      if (self->open_) {
+        self->closing_ = true;
+        self->outbox_.push_back(outgoing{{}, websocket::close_reason(websocket::close_code::going_away, "shutting_down")});
+        self->write_next();
+      } else {
+        self->drop_now();
+      }
+    });
+  }
+
+ private:
+  struct outgoing {
+    std::string text;
+    std::optional<websocket::close_reason> close;  // set: a close frame, not text
+  };
+
+  // --- the upgrade ---------------------------------------------------------
+
+  void read_request() {
+    parser_.emplace();
+    parser_->body_limit(8 * 1024);
+    parser_->header_limit(16 * 1024);
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(10));
+    http::async_read(beast::get_lowest_layer(ws_), buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+  }
+
+  void on_request(beast::error_code ec) {
+    if (ec) return drop_now();
+    request_ = parser_->release();
+    const std::string_view target(request_.target().data(), request_.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (!websocket::is_upgrade(request_)) {
+      if (request_.method() == http::verb::get && server_.options.pages) {
+        if (auto page = server_.options.pages(target)) return respond(http::status::ok, page->body, page->content_type);
+      }
+      return respond(http::status::not_found, "not found\n");
+    }
+    if (path != server_.options.path) return respond(http::status::not_found, "courier: no WebSocket here\n");
+    const auto protocols = request_[http::field::sec_websocket_protocol];
+    if (!offers_subprotocol(std::string_view(protocols.data(), protocols.size()))) {
+      return respond(http::status::bad_request, "courier: subprotocol courier.v1 required\n");
+    }
+    if (!server_.options.allowed_origins.empty() && request_.count(http::field::origin) != 0) {
+      const auto origin = request_[http::field::origin];
+      const std::string_view seen(origin.data(), origin.size());
+      const bool allowed = std::any_of(server_.options.allowed_origins.begin(), server_.options.allowed_origins.end(),
+                                       [&](const std::string& each) { return equal_ignoring_case(each, seen); });
+      if (!allowed) return respond(http::status::forbidden, "courier: origin not allowed\n");
+    }
+    if (server_.options.authorize && request_.count(http::field::authorization) != 0) {
+      const auto header = request_[http::field::authorization];
+      std::string_view value(header.data(), header.size());
+      constexpr std::string_view bearer = "Bearer ";
+      if (value.size() <= bearer.size() || !equal_ignoring_case(value.substr(0, bearer.size()), bearer) ||
+          !server_.options.authorize(value.substr(bearer.size()))) {
+        return respond(http::status::unauthorized, "courier: token rejected\n", "text/plain",
+                       /*challenge=*/true);
+      }
+      identity_ = std::string(value.substr(bearer.size()));
+      authenticated_ = true;
+    }
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+      response.set(http::field::sec_websocket_protocol, subprotocol);
+      response.set(http::field::server, "courier");
+    }));
+    ws_.read_message_max(server_.options.max_frame);
+    ws_.auto_fragment(false);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      last_heard_ = std::chrono::steady_clock::now();
+      if (kind != websocket::frame_type::close) take_token();
+    });
+    ws_.async_accept(request_, [self = shared_from_this()](beast::error_code accept_error) {
+      self->on_accept(accept_error);
+    });
+  }
+
+  void respond(http::status status, std::string body, std::string content_type = "text/plain",
+               bool challenge = false) {
+    auto response = std::make_shared<http::response<http::string_body>>(status, request_.version());
+    response->set(http::field::server, "courier");
+    response->set(http::field::content_type, content_type);
+    if (challenge) response->set(http::field::www_authenticate, "Bearer");
+    response->keep_alive(false);
+    response->body() = std::move(body);
+    response->prepare_payload();
+    http::async_write(beast::get_lowest_layer(ws_), *response,
+                      [self = shared_from_this(), response](beast::error_code, std::size_t) { self->drop_now(); });
+  }
+
+  void on_accept(beast::error_code ec) {
+    if (ec) return drop_now();
+    open_ = true;
+    last_heard_ = std::chrono::steady_clock::now();
+    if (server_.connection_count.load() > server_.options.max_connections) {
+      return fatal({.code = "too_many_connections", .message = "the server is at its connection limit"},
+                   websocket::close_code::try_again_later);
+    }
+    hello_timer_.expires_after(server_.options.hello_timeout);
+    hello_timer_.async_wait([self = shared_from_this()](beast::error_code timer_error) {
+      if (!timer_error && !self->session_ && !self->closing_) {
+        self->fatal({.code = "hello_timeout", .message = "no hello in time"}, websocket::close_code{4000});
+      }
+    });
+    schedule_heartbeat();
+    read_next();
+  }
+
+  // --- reading -------------------------------------------------------------
+
+  void read_next() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      // A frame over max_frame: Beast has failed the connection with 1009.
+      return finish();
+    }
+    last_heard_ = std::chrono::steady_clock::now();
+    if (closing_) {
+      buffer_.consume(buffer_.size());
+      return read_next();
+    }
+    if (!take_token()) {
+      buffer_.consume(buffer_.size());
+      return fatal({.code = "rate_limited", .message = "too many frames; batch your acks"},
+                   websocket::close_code::policy_error);
+    }
+    if (ws_.got_binary()) {
+      buffer_.consume(buffer_.size());
+      return fatal({.code = "binary_frame", .message = "courier.v1 frames are text (JSON)"},
+                   websocket::close_code::unknown_data);
+    }
+    const std::string text = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    handle(text);
+    if (!closing_) read_next();
+  }
+
+  bool take_token() {
+    const auto now = std::chrono::steady_clock::now();
+    const double rate = static_cast<double>(server_.options.rate);
+    tokens_ = std::min(rate, tokens_ + std::chrono::duration<double>(now - last_refill_).count() * rate);
+    last_refill_ = now;
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+  void handle(const std::string& text) {
+    auto decoded = decode_client_frame(text);
+    if (auto* refused = std::get_if<frame_error>(&decoded)) {
+      error_frame error{.code = refused->code, .message = refused->message, .ref = refused->ref,
+                        .field = refused->field};
+      if (!session_) return fatal(std::move(error), websocket::close_code{4000});
+      server_.frames_refused.fetch_add(1);
+      return queue(encode(error));
+    }
+    client_frame& frame = std::get<client_frame>(decoded);
+    if (auto* hello = std::get_if<hello_frame>(&frame)) return on_hello(*hello);
+    if (!session_) {
+      return fatal({.code = "not_hello_first", .message = "the first frame must be hello"},
+                   websocket::close_code{4000});
+    }
+    if (auto* subscribe = std::get_if<subscribe_frame>(&frame)) return on_subscribe(*subscribe);
+    if (auto* ack = std::get_if<ack_frame>(&frame)) return on_ack(*ack);
+    if (auto* publish = std::get_if<publish_frame>(&frame)) return on_publish(*publish);
+  }
+
+  void on_hello(const hello_frame& hello) {
+    if (session_) {
+      return fatal({.code = "unexpected_hello", .message = "hello was already said", .ref = hello.ref},
+                   websocket::close_code{4000});
+    }
+    if (server_.options.authorize && !authenticated_) {
+      if (!hello.token || !server_.options.authorize(*hello.token)) {
+        return fatal({.code = "unauthorized", .message = "a valid token is required", .ref = hello.ref},
+                     websocket::close_code{4001});
+      }
+      identity_ = *hello.token;
+      authenticated_ = true;
+    }
+    hello_timer_.cancel();
+    welcome_frame welcome;
+    session_ = server_.attach(shared_from_this(), hello, identity_, welcome);
+  }
+
+  void on_subscribe(const subscribe_frame& request) {
+    subscribed_frame reply{.unsubscribed = request.unsubscribe, .ref = request.ref};
+    std::vector<std::string> unknown;
+    {
+      std::lock_guard lock(server_.mutex);
+      for (const auto& name : request.topics) {
+        if (server_.topic_index.count(name) == 0) unknown.push_back(name);
+      }
+      if (unknown.empty() || request.unsubscribe) {
+        for (const auto& name : request.topics) {
+          const auto found = server_.topic_index.find(name);
+          if (found == server_.topic_index.end()) continue;
+          auto& subscribers = server_.topics[found->second]->subscribers;
+          if (request.unsubscribe) {
+            if (session_->topics().erase(name) != 0) std::erase(subscribers, session_);
+          } else if (session_->topics().insert(name).second) {
+            subscribers.push_back(session_);
+          }
+        }
+        reply.topics.assign(session_->topics().begin(), session_->topics().end());
+      }
+    }
+    if (!unknown.empty() && !request.unsubscribe) {
+      server_.frames_refused.fetch_add(1);
+      return queue(encode(error_frame{.code = "unknown_topic",
+                                      .message = fmt::format("no topic {}", fmt::join(unknown, ", ")),
+                                      .ref = request.ref,
+                                      .topics = unknown}));
+    }
+    queue(encode(reply));
+  }
+
+  void on_ack(const ack_frame& ack) {
+    session::ack_outcome outcome;
+    {
+      std::lock_guard lock(server_.mutex);
+      outcome = session_->ack(ack);
+      server_.pump(*session_);
+    }
+    if (!outcome.unknown_ids.empty()) {
+      server_.frames_refused.fetch_add(1);
+      queue(encode(error_frame{.code = "unknown_id",
+                               .message = fmt::format("ack: {} not sent to this session", outcome.unknown_ids.size()),
+                               .ref = ack.ref,
+                               .ids = outcome.unknown_ids}));
+    }
+    if (outcome.unknown_seq) {
+      server_.frames_refused.fetch_add(1);
+      queue(encode(error_frame{.code = "unknown_seq",
+                               .message = "ack: upto is above the highest seq sent",
+                               .ref = ack.ref,
+                               .seq = ack.upto}));
+    }
+  }
+
+  void on_publish(const publish_frame& publish) {
+    topic_base* handler = nullptr;
+    bool known = false;
+    {
+      std::lock_guard lock(server_.mutex);
+      const auto found = server_.topic_index.find(publish.topic);
+      if (found != server_.topic_index.end()) {
+        known = true;
+        handler = server_.topics[found->second]->handler.get();
+      }
+    }
+    if (!known) {
+      server_.frames_refused.fetch_add(1);
+      return queue(encode(error_frame{.code = "unknown_topic", .message = "no topic " + publish.topic,
+                                      .ref = publish.ref, .topics = {publish.topic}}));
+    }
+    if (handler == nullptr) {
+      server_.frames_refused.fetch_add(1);
+      return queue(encode(error_frame{.code = "forbidden", .message = publish.topic + " is not open to publishing",
+                                      .ref = publish.ref, .topics = {publish.topic}}));
+    }
+    auto outcome = handler->publish(publish);
+    if (auto* receipt = std::get_if<receipt_frame>(&outcome)) return queue(encode(*receipt));
+    server_.frames_refused.fetch_add(1);
+    queue(encode(std::get<error_frame>(outcome)));
+  }
+
+  // --- writing -------------------------------------------------------------
+
+  void queue(std::string text) {
+    if (closing_ || !open_) return;
+    outbox_.push_back(outgoing{std::move(text), std::nullopt});
+    write_next();
+  }
+
+  void fatal(error_frame error, websocket::close_code code) {
+    if (closing_ || !open_) return drop_now();
+    error.fatal = true;
+    const std::string reason = error.code;
+    server_.frames_refused.fetch_add(1);
+    outbox_.push_back(outgoing{encode(error), std::nullopt});
+    outbox_.push_back(outgoing{{}, websocket::close_reason(code, reason)});
+    closing_ = true;
+    write_next();
+  }
+
+  void write_next() {
+    if (writing_ || outbox_.empty()) return;
+    // One control frame at a time: a close waits for a ping in progress.
+    if (outbox_.front().close && pinging_) return;
+    writing_ = true;
+    if (outbox_.front().close) {
+      ws_.async_close(*outbox_.front().close, [self = shared_from_this()](beast::error_code) {
+        self->writing_ = false;
+        self->outbox_.clear();
+        // Give the peer a moment to answer the close, then drop.
+        self->heartbeat_timer_.expires_after(std::chrono::seconds(1));
+        self->heartbeat_timer_.async_wait([self](beast::error_code) { self->drop_now(); });
+      });
+      return;
+    }
+    ws_.text(true);
+    ws_.async_write(asio::buffer(outbox_.front().text), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec) return self->drop_now();
+      self->outbox_.pop_front();
+      self->write_next();
+    });
+  }
+
+  // --- heartbeats and the end ------------------------------------------------
+
+  void schedule_heartbeat() {
+    heartbeat_timer_.expires_after(server_.options.heartbeat);
+    heartbeat_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closing_ || !self->open_) return;
+      if (std::chrono::steady_clock::now() - self->last_heard_ > 2 * self->server_.options.heartbeat) {
+        return self->drop_now();  // silent for two heartbeats: gone
+      }
+      if (self->pinging_) return self->schedule_heartbeat();  // the last ping is still on its way
+      self->pinging_ = true;
+      self->ws_.async_ping({}, [self](beast::error_code ping_error) {
+        self->pinging_ = false;
+        if (ping_error) return self->drop_now();
+        self->write_next();
+      });
+      self->schedule_heartbeat();
+    });
+  }
+
+  void drop_now() {
+    if (dropped_) return;
+    dropped_ = true;
+    closing_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    hello_timer_.cancel();
+    heartbeat_timer_.cancel();
+    finish();
+  }
+
+  // The connection is over, whichever way: its session waits for a resume.
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    if (!dropped_) drop_now();
+    if (session_) server_.detach(session_, this);
+  }
+
+  server_impl& server_;
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::request<http::string_body> request_;
+  asio::steady_timer hello_timer_;
+  asio::steady_timer heartbeat_timer_;
+  std::deque<outgoing> outbox_;
+  bool writing_ = false;
+  bool pinging_ = false;
+  bool open_ = false;
+  bool closing_ = false;
+  bool dropped_ = false;
+  bool finished_ = false;
+  double tokens_;
+  std::chrono::steady_clock::time_point last_refill_;
+  std::chrono::steady_clock::time_point last_heard_;
+  std::string identity_;
+  bool authenticated_ = false;
+  std::shared_ptr<session> session_;
+};
+
+// --- server_impl -------------------------------------------------------------
+
+void server_impl::start() {
+  beast::error_code ec;
+  const tcp::endpoint endpoint(asio::ip::make_address(options.host, ec), options.port);
+  if (ec) throw error(errc::invalid_option, fmt::format("ws::server: host '{}': {}", options.host, ec.message()));
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw error(errc::invalid_option,
+                fmt::format("ws::server: cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+  }
+  for (auto& topic : topics) {
+    if (topic->handler) topic->handler->start();
+  }
+  sweeper.emplace(io);
+  sweep();
+  accept();
+  {
+    std::lock_guard lock(mutex);
+    started = true;
+  }
+  for (std::size_t i = 0; i < std::max<std::size_t>(options.threads, 1); ++i) {
+    threads.emplace_back([this] { io.run(); });
+  }
+}
+
+void server_impl::accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (!acceptor.is_open()) return;
+    } else {
+      connection_count.fetch_add(1);
+      auto fresh = std::make_shared<connection>(*this, std::move(socket));
+      {
+        std::lock_guard lock(mutex);
+        std::erase_if(connections, [](const std::weak_ptr<connection>& each) { return each.expired(); });
+        connections.push_back(fresh);
+      }
+      fresh->run();
+    }
+    accept();
+  });
+}
+
+// Ends the sessions whose clients did not come back within session_ttl.
+void server_impl::sweep() {
+  {
+    std::lock_guard lock(mutex);
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<session>> expired;
+    for (auto& [token, each] : sessions) {
+      if (each->detached_at && now - *each->detached_at > options.session_ttl) expired.push_back(each);
+    }
+    for (auto& each : expired) end_session(each);
+  }
+  sweeper->expires_after(std::min<std::chrono::milliseconds>(options.session_ttl / 4 + std::chrono::milliseconds(1),
+                                                             std::chrono::seconds(1)));
+  sweeper->async_wait([this](beast::error_code ec) {
+    if (!ec) sweep();
+  });
+}
+
+void server_impl::stop() {
+  if (stopped.exchange(true)) return;
+  for (auto& topic : topics) {
+    if (topic->handler) topic->handler->stop();
+  }
+  if (!started) return;
+  asio::post(io, [this] {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    if (sweeper) sweeper->cancel();
+  });
+  std::vector<std::shared_ptr<connection>> open;
+  {
+    std::lock_guard lock(mutex);
+    for (auto& each : connections) {
+      if (auto alive = each.lock()) open.push_back(alive);
+    }
+  }
+  for (auto& each : open) each->going_away();
+  open.clear();
+  // Connections close within about a second (close handshake, then drop).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (connection_count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  io.stop();
+  for (auto& thread : threads) thread.join();
+  threads.clear();
+}
+
+std::shared_ptr<session> server_impl::attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
+                                             const std::string& identity, welcome_frame& welcome) {
+  std::lock_guard lock(mutex);
+  std::shared_ptr<session> chosen;
+  if (hello.resume) {
+    const auto found = sessions.find(*hello.resume);
+    if (found != sessions.end() && found->second->identity() == identity) chosen = found->second;
+  }
+  welcome.resumed = chosen != nullptr;
+  if (!chosen) {
+    chosen = std::make_shared<session>(fmt::format("s-{}-{}", run_id, next_session++), random_text(32), identity,
+                                       limits);
+    sessions.emplace(chosen->token(), chosen);
+  } else {
+    if (hello.acked) chosen->ack_upto(*hello.acked);
+    if (auto previous = attached[chosen.get()].lock(); previous && previous != to) {
+      previous->close_with({.code = "session_replaced", .message = "another connection resumed this session"},
+                           websocket::close_code{4003});
+      chosen->detach();
+    }
+  }
+  chosen->detached_at.reset();
+  attached[chosen.get()] = to;
+  welcome.session = chosen->id();
+  welcome.resume = chosen->token();
+  welcome.acked = chosen->acked_through();
+  welcome.topics.assign(chosen->topics().begin(), chosen->topics().end());
+  welcome.limits = limits;
+  to->deliver({encode(welcome)});
+  pump(*chosen);
+  return chosen;
+}
+
+void server_impl::detach(const std::shared_ptr<session>& which, const connection* from) {
+  std::lock_guard lock(mutex);
+  const auto found = attached.find(which.get());
+  if (found == attached.end()) return;
+  const auto current = found->second.lock();
+  if (current && current.get() != from) return;  // replaced by a newer connection
+  if (!current && sessions.count(which->token()) == 0) return;
+  attached.erase(found);
+  which->detach();
+  which->detached_at = std::chrono::steady_clock::now();
+}
+
+void server_impl::end_session(const std::shared_ptr<session>& which) {
+  sessions.erase(which->token());
+  attached.erase(which.get());
+  for (const auto& name : which->topics()) {
+    if (const auto found = topic_index.find(name); found != topic_index.end()) {
+      std::erase(topics[found->second]->subscribers, which);
+    }
+  }
+}
+
+void server_impl::pump(session& which) {
+  const auto found = attached.find(&which);
+  if (found == attached.end()) return;
+  auto to = found->second.lock();
+  if (!to) return;
+  auto frames = which.take_sendable();
+  if (frames.empty()) return;
+  events_sent.fetch_add(frames.size(), std::memory_order_relaxed);
+  to->deliver(std::move(frames));
+}
+
+void server_impl::fan_out(std::size_t topic, std::string data) {
+  auto event = std::make_shared<payload>();
+  event->data = std::move(data);
+  std::lock_guard lock(mutex);
+  topic_entry& entry = *topics[topic];
+  if (entry.subscribers.empty()) return;
+  event->topic = entry.name;
+  if (auto& origin = publishing_id()) {
+    event->id = *origin;
+  } else {
+    event->id = fmt::format("{}.{}", run_id, next_event++);
+  }
+  std::vector<std::shared_ptr<session>> overflowed;
+  for (auto& each : entry.subscribers) {
+    if (!each->enqueue(event)) {
+      overflowed.push_back(each);
+      continue;
+    }
+    pump(*each);
+    if (each->slow()) {
+      if (auto to = attached[each.get()].lock()) {
+        to->close_with({.code = "slow_consumer",
+                        .message = fmt::format("more than {} events waiting; the session is kept for {} ms",
+                                               options.slow_after, options.session_ttl.count())},
+                       websocket::close_code{4002});
+      }
+    }
+  }
+  for (auto& each : overflowed) {
+    if (auto to = attached[each.get()].lock()) {
+      to->close_with({.code = "session_overflow",
+                      .message = fmt::format("more than {} events queued; the session ended", options.max_queued)},
+                     websocket::close_code{4004});
+    }
+    end_session(each);
+  }
+}
+
+}  // namespace detail
+
+// --- server ------------------------------------------------------------------
+
+server::server(courier::bus& bus, server_options options)
+    : bus_(bus), impl_(std::make_unique<detail::server_impl>(bus, std::move(options))) {
+  if (impl_->options.path.empty() || impl_->options.path.front() != '/') {
+    throw error(errc::invalid_option, "ws::server_options::path must start with '/'");
+  }
+  if (impl_->options.window == 0 || impl_->options.rate == 0 || impl_->options.max_queued == 0) {
+    throw error(errc::invalid_option, "ws::server_options: window, rate and max_queued must not be 0");
+  }
+}
+
+server::~server() { stop(); }
+
+std::size_t server::add_topic(const std::string& name, const topic_options& options) {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->started) throw error(errc::invalid_option, "ws::server::topic(): register topics before start()");
+  if (name.empty() || name.size() > 128) throw error(errc::invalid_option, "ws::server::topic(): 1 to 128 bytes");
+  if (impl_->topic_index.count(name) != 0) {
+    throw error(errc::invalid_option, fmt::format("ws::server::topic(): '{}' is registered already", name));
+  }
+  impl_->topics.push_back(std::make_unique<detail::topic_entry>());
+  impl_->topics.back()->name = name;
+  impl_->topics.back()->options = options;
+  impl_->topic_index.emplace(name, impl_->topics.size() - 1);
+  return impl_->topics.size() - 1;
+}
+
+void server::set_topic(std::size_t index, subscription observer, std::unique_ptr<detail::topic_base> handler) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->topics[index]->observer = std::move(observer);
+  impl_->topics[index]->handler = std::move(handler);
+}
+
+void server::fan_out(std::size_t topic, std::string data) { impl_->fan_out(topic, std::move(data)); }
+
+std::string server::publish_id(std::size_t topic, std::uint64_t message) const {
+  return fmt::format("{}.t{}.{}", impl_->run_id, topic, message);
+}
+
+void server::start() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->started || impl_->stopped) throw error(errc::invalid_option, "ws::server::start(): started before");
+  }
+  impl_->start();
+}
+
+std::uint16_t server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void server::stop() {
+  impl_->stop();
+  // The bus observers go before the topics' channels they may be fed from.
+  std::lock_guard lock(impl_->mutex);
+  for (auto& topic : impl_->topics) topic->observer.disconnect();
+}
+
+void server::drop_connections() {
+  std::vector<std::shared_ptr<detail::connection>> open;
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (auto& each : impl_->connections) {
+      if (auto alive = each.lock()) open.push_back(alive);
+    }
+  }
+  for (auto& each : open) each->drop();
+}
+
+server_stats server::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return {.connections = impl_->connection_count.load(),
+          .sessions = impl_->sessions.size(),
+          .events_sent = impl_->events_sent.load(),
+          .frames_refused = impl_->frames_refused.load()};
+}
+
+const server_options& server::options() const { return impl_->options; }
+
+}  // namespace ws
+}  // namespace v1
+}  // namespace courier

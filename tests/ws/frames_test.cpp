@@ -1,0 +1,153 @@
+// courier.v1 frames (docs/protocol.md §2-3): what the server accepts, and the
+// error it gives for everything else.
+#include "courier/ws/frames.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using courier::ws::client_frame;
+using courier::ws::decode_client_frame;
+using courier::ws::frame_error;
+
+frame_error refused(std::string_view text) {
+  auto decoded = decode_client_frame(text);
+  if (auto* error = std::get_if<frame_error>(&decoded)) return *error;
+  ADD_FAILURE() << "accepted: " << text;
+  return {};
+}
+
+template <class Frame>
+Frame accepted(std::string_view text) {
+  auto decoded = decode_client_frame(text);
+  if (auto* error = std::get_if<frame_error>(&decoded)) {
+    ADD_FAILURE() << "refused " << text << ": " << error->code << " " << error->message;
+    return {};
+  }
+  auto& frame = std::get<client_frame>(decoded);
+  if (auto* wanted = std::get_if<Frame>(&frame)) return *wanted;
+  ADD_FAILURE() << "decoded as another op: " << text;
+  return {};
+}
+
+TEST(ws_frames, every_client_op_decodes) {
+  const auto hello = accepted<courier::ws::hello_frame>(R"({"op":"hello","client":"dash","resume":"tok","acked":5})");
+  EXPECT_EQ(hello.client, "dash");
+  EXPECT_EQ(hello.resume, "tok");
+  EXPECT_EQ(hello.acked, 5u);
+  const auto subscribe = accepted<courier::ws::subscribe_frame>(R"({"op":"subscribe","topics":["a","b"],"ref":"r1"})");
+  EXPECT_THAT(subscribe.topics, ::testing::ElementsAre("a", "b"));
+  EXPECT_FALSE(subscribe.unsubscribe);
+  EXPECT_EQ(subscribe.ref, "r1");
+  EXPECT_TRUE(accepted<courier::ws::subscribe_frame>(R"({"op":"unsubscribe","topics":["a"]})").unsubscribe);
+  const auto ack = accepted<courier::ws::ack_frame>(R"({"op":"ack","ids":["x.1"],"upto":3})");
+  EXPECT_THAT(ack.ids, ::testing::ElementsAre("x.1"));
+  EXPECT_EQ(ack.upto, 3u);
+  const auto publish =
+      accepted<courier::ws::publish_frame>(R"({"op":"publish","topic":"t","key":"k","group":"g","data":{"n":1}})");
+  EXPECT_EQ(publish.topic, "t");
+  EXPECT_EQ(publish.key, "k");
+  EXPECT_EQ(publish.group, "g");
+  EXPECT_EQ(publish.data.at("n").as_int64(), 1);
+}
+
+TEST(ws_frames, unknown_fields_are_ignored_and_null_is_absent) {
+  const auto hello = accepted<courier::ws::hello_frame>(R"({"op":"hello","client":null,"shoe_size":44})");
+  EXPECT_FALSE(hello.client);
+}
+
+TEST(ws_frames, malformed_json_and_non_objects) {
+  for (const char* text : {"", "{", "not json", "[1,2]", "\"hello\"", "42", "{\"op\":\"hello\"", "{}}"}) {
+    EXPECT_EQ(refused(text).code, "malformed_json") << text;
+  }
+  // Invalid UTF-8 inside a string.
+  EXPECT_EQ(refused("{\"op\":\"hello\",\"client\":\"\xff\xfe\"}").code, "malformed_json");
+  // Nesting deeper than the parser allows is refused, not a stack overflow.
+  EXPECT_EQ(refused(std::string(100000, '[') + std::string(100000, ']')).code, "malformed_json");
+}
+
+TEST(ws_frames, op_problems) {
+  EXPECT_EQ(refused(R"({"topics":["a"]})").code, "missing_field");
+  EXPECT_EQ(refused(R"({"op":null})").code, "missing_field");
+  EXPECT_EQ(refused(R"({"op":7})").code, "wrong_type");
+  const auto unknown = refused(R"({"op":"teleport","ref":"r9"})");
+  EXPECT_EQ(unknown.code, "unknown_op");
+  EXPECT_EQ(unknown.ref, "r9") << "an error names the frame it is about";
+}
+
+TEST(ws_frames, missing_fields_wrong_types_and_bad_values_name_the_field) {
+  struct expectation {
+    const char* text;
+    const char* code;
+    const char* field;
+  };
+  const expectation cases[] = {
+      {R"({"op":"subscribe"})", "missing_field", "topics"},
+      {R"({"op":"subscribe","topics":"a"})", "wrong_type", "topics"},
+      {R"({"op":"subscribe","topics":[1]})", "wrong_type", "topics"},
+      {R"({"op":"subscribe","topics":[]})", "bad_value", "topics"},
+      {R"({"op":"subscribe","topics":[""]})", "bad_value", "topics"},
+      {R"({"op":"ack"})", "missing_field", "ids"},
+      {R"({"op":"ack","ids":[5]})", "wrong_type", "ids"},
+      {R"({"op":"ack","upto":-1})", "wrong_type", "upto"},
+      {R"({"op":"ack","upto":1.5})", "wrong_type", "upto"},
+      {R"({"op":"ack","upto":"3"})", "wrong_type", "upto"},
+      {R"({"op":"ack","upto":9007199254740992})", "wrong_type", "upto"},
+      {R"({"op":"publish","data":{}})", "missing_field", "topic"},
+      {R"({"op":"publish","topic":"t"})", "missing_field", "data"},
+      {R"({"op":"publish","topic":"t","data":null})", "missing_field", "data"},
+      {R"({"op":"publish","topic":"t","data":{},"key":7})", "wrong_type", "key"},
+      {R"({"op":"hello","acked":true})", "wrong_type", "acked"},
+      {R"({"op":"hello","ref":5})", "wrong_type", "ref"},
+  };
+  for (const auto& each : cases) {
+    const auto error = refused(each.text);
+    EXPECT_EQ(error.code, each.code) << each.text;
+    EXPECT_EQ(error.field, each.field) << each.text;
+    EXPECT_FALSE(error.message.empty());
+  }
+  EXPECT_EQ(refused(R"({"op":"publish","topic":")" + std::string(129, 't') + R"(","data":1})").code, "bad_value");
+  EXPECT_EQ(refused(R"({"op":"ack","ids":[")" + std::string(65, 'i') + R"("]})").code, "bad_value");
+}
+
+// A server frame's text decoded back as Frame (a copy: the variant is a temporary).
+template <class Frame>
+Frame server_as(const std::string& text) {
+  auto decoded = courier::ws::decode_server_frame(text);
+  if (auto* error = std::get_if<frame_error>(&decoded)) {
+    ADD_FAILURE() << "refused " << text << ": " << error->message;
+    return {};
+  }
+  return std::get<Frame>(std::get<courier::ws::server_frame>(decoded));
+}
+
+TEST(ws_frames, server_frames_round_trip) {
+  courier::ws::event_frame event{.id = "r.1", .seq = 7, .topic = "t", .group = "g", .data = R"({"n":1})", .attempt = 2};
+  const auto back = server_as<courier::ws::event_frame>(courier::ws::encode(event));
+  EXPECT_EQ(back.id, "r.1");
+  EXPECT_EQ(back.seq, 7u);
+  EXPECT_EQ(back.group, "g");
+  EXPECT_EQ(back.data, R"({"n":1})");
+  EXPECT_EQ(back.attempt, 2u);
+
+  courier::ws::welcome_frame welcome{.session = "s", .resume = "tok", .resumed = true, .acked = 3, .topics = {"a"}};
+  welcome.limits.window = 8;
+  const auto w = server_as<courier::ws::welcome_frame>(courier::ws::encode(welcome));
+  EXPECT_TRUE(w.resumed);
+  EXPECT_EQ(w.acked, 3u);
+  EXPECT_EQ(w.limits.window, 8u);
+
+  courier::ws::error_frame error{.code = "unknown_id", .message = "m", .ids = {"x"}};
+  const auto e = server_as<courier::ws::error_frame>(courier::ws::encode(error));
+  EXPECT_EQ(e.code, "unknown_id");
+  EXPECT_THAT(e.ids, ::testing::ElementsAre("x"));
+  // Strings with quotes and control characters survive the hand-written event encoder.
+  event.id = "a\"b\\c\n";
+  const auto tricky = server_as<courier::ws::event_frame>(courier::ws::encode(event));
+  EXPECT_EQ(tricky.id, "a\"b\\c\n");
+}
+
+}  // namespace

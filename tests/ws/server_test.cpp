@@ -1,0 +1,421 @@
+// courier::ws::server with real peers over loopback: the C++ client
+// (subscribe, events, acks, publish and receipts, connections killed
+// mid-stream, resume), and a raw Beast peer for every kind of bad input of
+// docs/protocol.md §8, after which the server still serves everyone else.
+#include "courier/ws/server.hpp"
+
+#include "courier/testing/recorder.hpp"
+#include "courier/ws/client.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using ::testing::HasSubstr;
+
+struct parcel {
+  int number = 0;
+  std::string vendor;
+};
+BOOST_DESCRIBE_STRUCT(parcel, (), (number, vendor))
+
+struct pickup {
+  std::string vendor;
+  int parcel = 0;
+};
+BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
+
+struct peer_options {
+  bool subprotocol = true;
+  std::string origin = {};
+  std::string token = {};
+  std::string path = "/courier";
+};
+
+// A peer that speaks raw WebSocket, to send what no well-behaved client would.
+class raw_peer {
+ public:
+  explicit raw_peer(std::uint16_t port, peer_options chosen = {}) : ws_(io_) {
+    beast::get_lowest_layer(ws_).connect({asio::ip::make_address("127.0.0.1"), port});
+    ws_.set_option(websocket::stream_base::decorator([chosen](websocket::request_type& request) {
+      if (chosen.subprotocol) request.set(beast::http::field::sec_websocket_protocol, "courier.v1");
+      if (!chosen.origin.empty()) request.set(beast::http::field::origin, chosen.origin);
+      if (!chosen.token.empty()) request.set(beast::http::field::authorization, "Bearer " + chosen.token);
+    }));
+    ws_.handshake(response_, "127.0.0.1", chosen.path);
+  }
+
+  void send(const std::string& text) {
+    ws_.text(true);
+    ws_.write(asio::buffer(text));
+  }
+  void send_binary(const std::string& bytes) {
+    ws_.binary(true);
+    ws_.write(asio::buffer(bytes));
+  }
+
+  // The next text frame, or "" when the connection closed or timeout passed
+  // (then closed() and close_code() say why).
+  std::string read(std::chrono::milliseconds timeout = 5s) {
+    std::string got;
+    bool done = false;
+    beast::flat_buffer buffer;
+    ws_.async_read(buffer, [&](beast::error_code ec, std::size_t) {
+      done = true;
+      if (ec) {
+        closed_ = true;
+        return;
+      }
+      got = beast::buffers_to_string(buffer.data());
+    });
+    io_.restart();
+    io_.run_for(timeout);
+    if (!done) {
+      beast::get_lowest_layer(ws_).cancel();
+      io_.restart();
+      io_.run();
+    }
+    return got;
+  }
+
+  // Reads until a frame containing needle (skipping others), or "".
+  std::string read_until(std::string_view needle, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string frame = read(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+      if (frame.find(needle) != std::string::npos) return frame;
+      if (closed_) return "";
+    }
+    return "";
+  }
+
+  // Reads until the connection ends; the close code the server sent.
+  int close_code(std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!closed_ && std::chrono::steady_clock::now() < deadline) read(100ms);
+    return static_cast<int>(ws_.reason().code);
+  }
+
+  std::string hello(const std::string& extra = "") {
+    send(R"({"op":"hello")" + extra + "}");
+    return read_until("welcome");
+  }
+
+  bool closed() const { return closed_; }
+
+ private:
+  asio::io_context io_;
+  websocket::stream<beast::tcp_stream> ws_;
+  websocket::response_type response_;
+  bool closed_ = false;
+};
+
+// The HTTP status a refused upgrade got (0 if it was accepted).
+int refused_status(std::uint16_t port, peer_options options) {
+  try {
+    raw_peer peer(port, std::move(options));
+    return 0;
+  } catch (const beast::system_error& e) {
+    return e.code() == websocket::error::upgrade_declined ? -1 : -2;
+  }
+}
+
+class ws_server : public ::testing::Test {
+ protected:
+  void start(courier::ws::server_options options = {}) {
+    server_ = std::make_unique<courier::ws::server>(bus_, std::move(options));
+    server_->topic<parcel>("parcel");
+    server_->topic<pickup>("pickup", {.publish = true, .fifo = true});
+    server_->start();
+  }
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(server_->port()) + "/courier"; }
+
+  courier::bus bus_;
+  std::unique_ptr<courier::ws::server> server_;
+};
+
+// Collects what a client's on_event saw.
+struct inbox {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<courier::ws::event_frame> events;
+
+  void operator()(const courier::ws::event_frame& event) {
+    std::lock_guard lock(mutex);
+    events.push_back(event);
+    changed.notify_all();
+  }
+  bool wait_for(std::size_t count, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return events.size() >= count; });
+  }
+  std::vector<int> numbers() {
+    std::lock_guard lock(mutex);
+    std::vector<int> out;
+    for (const auto& e : events) out.push_back(courier::json::decode<parcel>(e.data).number);
+    return out;
+  }
+};
+
+TEST_F(ws_server, a_client_gets_every_event_of_its_topics_in_order_and_acks_them) {
+  start();
+  inbox got;
+  courier::ws::client client({.url = url()});
+  client.on_event(std::ref(got));
+  client.subscribe({"parcel"});
+  client.connect();
+  ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
+  // The subscription takes effect on the server before events are published.
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       server_->stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < 100; ++i) bus_.publish(parcel{i, "acme"});
+  ASSERT_TRUE(got.wait_for(100));
+  std::vector<int> expected(100);
+  for (int i = 0; i < 100; ++i) expected[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(got.numbers(), expected);
+  EXPECT_EQ(got.events.front().topic, "parcel");
+  EXPECT_EQ(got.events.back().seq, 100u);
+}
+
+TEST_F(ws_server, a_publish_gets_a_receipt_a_retry_is_a_duplicate_and_the_bus_sees_it_once) {
+  start();
+  courier::testing::recorder<pickup> on_bus(bus_);
+  courier::ws::client client({.url = url()});
+  client.connect();
+  ASSERT_TRUE(client.wait_connected(5s));
+  const auto first = client.publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get();
+  EXPECT_FALSE(first.duplicate);
+  const auto retry = client.publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get();
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.id, first.id);
+  ASSERT_TRUE(on_bus.wait_for(1, 5s));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(on_bus.count(), 1u) << "one event on the bus for two publishes of one key";
+}
+
+TEST_F(ws_server, a_publish_that_does_not_decode_is_refused_and_publishes_nothing) {
+  start();
+  courier::testing::recorder<pickup> on_bus(bus_);
+  courier::ws::client client({.url = url()});
+  client.connect();
+  ASSERT_TRUE(client.wait_connected(5s));
+  auto bad = client.publish("pickup", std::string(R"({"vendor":"acme"})"), {.group = "acme"});
+  try {
+    bad.get();
+    ADD_FAILURE() << "accepted a pickup without a parcel";
+  } catch (const courier::error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("invalid_data"));
+  }
+  auto no_group = client.publish("pickup", pickup{"acme", 1});
+  EXPECT_THROW(no_group.get(), courier::error);
+  auto not_open = client.publish("parcel", parcel{1, "acme"});
+  EXPECT_THROW(not_open.get(), courier::error);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(on_bus.count(), 0u);
+}
+
+TEST_F(ws_server, nothing_is_lost_or_doubled_when_connections_die_mid_stream) {
+  start({.window = 16});
+  inbox got;
+  courier::ws::client client({.url = url(), .backoff_initial = 10ms});
+  client.on_event(std::ref(got));
+  client.subscribe({"parcel"});
+  client.connect();
+  ASSERT_TRUE(client.wait_connected(5s));
+  std::this_thread::sleep_for(50ms);
+  constexpr int count = 3000;
+  std::thread producer([&] {
+    for (int i = 0; i < count; ++i) {
+      bus_.publish(parcel{i, "acme"});
+      if (i % 200 == 0) std::this_thread::sleep_for(2ms);
+    }
+  });
+  // Kill connections from both ends while events flow.
+  for (int kill = 0; kill < 6; ++kill) {
+    std::this_thread::sleep_for(15ms);
+    if (kill % 2 == 0) {
+      client.drop_connection();
+    } else {
+      server_->drop_connections();
+    }
+  }
+  producer.join();
+  ASSERT_TRUE(got.wait_for(count, 20s)) << "got " << got.numbers().size();
+  std::this_thread::sleep_for(100ms);
+  const auto numbers = got.numbers();
+  ASSERT_EQ(numbers.size(), static_cast<std::size_t>(count)) << "duplicates handed to on_event";
+  for (int i = 0; i < count; ++i) ASSERT_EQ(numbers[static_cast<std::size_t>(i)], i) << "order broken at " << i;
+  EXPECT_GE(client.stats().connections, 3u) << "the kills reconnected";
+  EXPECT_GE(client.stats().resumed, 2u) << "and resumed the session";
+}
+
+TEST_F(ws_server, every_kind_of_bad_input_gets_its_error_and_the_connection_goes_on) {
+  start();
+  raw_peer peer(server_->port());
+  ASSERT_THAT(peer.hello(), HasSubstr(R"("resumed":false)"));
+  struct expectation {
+    std::string frame;
+    std::string code;
+  };
+  const std::vector<expectation> cases = {
+      {"this is not json", "malformed_json"},
+      {"[1,2,3]", "malformed_json"},
+      {R"({"op":"dance"})", "unknown_op"},
+      {R"({"op":"subscribe"})", "missing_field"},
+      {R"({"op":"subscribe","topics":"parcel"})", "wrong_type"},
+      {R"({"op":"subscribe","topics":["nope"]})", "unknown_topic"},
+      {R"({"op":"ack","ids":["never.sent"]})", "unknown_id"},
+      {R"({"op":"ack","upto":99})", "unknown_seq"},
+      {R"({"op":"publish","topic":"parcel","data":{"number":1,"vendor":"a"}})", "forbidden"},
+      {R"({"op":"publish","topic":"pickup","group":"a","data":{"vendor":7}})", "invalid_data"},
+      {R"({"op":"hello"})", "unexpected_hello"},
+  };
+  for (std::size_t i = 0; i + 1 < cases.size(); ++i) {
+    peer.send(cases[i].frame);
+    const std::string reply = peer.read_until(R"("op":"error")");
+    EXPECT_THAT(reply, HasSubstr("\"code\":\"" + cases[i].code + "\"")) << cases[i].frame;
+    EXPECT_THAT(reply, HasSubstr(R"("fatal":false)")) << cases[i].frame;
+  }
+  // Still serving this connection:
+  peer.send(R"({"op":"subscribe","topics":["parcel"],"ref":"s"})");
+  EXPECT_THAT(peer.read_until("subscribed"), HasSubstr(R"("topics":["parcel"])"));
+  // A second hello is fatal.
+  peer.send(cases.back().frame);
+  EXPECT_THAT(peer.read_until("error"), HasSubstr("unexpected_hello"));
+  EXPECT_EQ(peer.close_code(), 4000);
+  EXPECT_GE(server_->stats().frames_refused, cases.size());
+}
+
+TEST_F(ws_server, fatal_input_closes_with_the_right_code) {
+  start({.max_frame = 4096});
+  {
+    raw_peer first(server_->port());
+    first.send(R"({"op":"subscribe","topics":["parcel"]})");
+    EXPECT_THAT(first.read_until("error"), HasSubstr("not_hello_first"));
+    EXPECT_EQ(first.close_code(), 4000);
+  }
+  {
+    raw_peer binary(server_->port());
+    binary.hello();
+    binary.send_binary(std::string("\x00\x01\x02", 3));
+    EXPECT_THAT(binary.read_until("error"), HasSubstr("binary_frame"));
+    EXPECT_EQ(binary.close_code(), 1003);
+  }
+  {
+    raw_peer big(server_->port());
+    big.hello();
+    big.send(R"({"op":"publish","topic":"pickup","group":"g","data":")" + std::string(10'000, 'x') + R"("})");
+    EXPECT_EQ(big.close_code(), 1009);
+  }
+  // The server is fine: a new client gets through.
+  courier::ws::client client({.url = url()});
+  client.connect();
+  EXPECT_TRUE(client.wait_connected(5s));
+}
+
+TEST_F(ws_server, a_flood_of_frames_is_cut_off) {
+  start({.rate = 50});
+  raw_peer flood(server_->port());
+  flood.hello();
+  for (int i = 0; i < 200; ++i) {
+    try {
+      flood.send(R"({"op":"ack","upto":0})");
+    } catch (const std::exception&) {
+      break;  // the server closed on us
+    }
+  }
+  EXPECT_THAT(flood.read_until("rate_limited"), HasSubstr(R"("fatal":true)"));
+  EXPECT_EQ(flood.close_code(), 1008);
+}
+
+TEST_F(ws_server, the_upgrade_checks_path_subprotocol_origin_and_token) {
+  start({.authorize = [](std::string_view token) { return token == "let-me-in"; },
+         .allowed_origins = {"https://dash.example.com"}});
+  EXPECT_EQ(refused_status(server_->port(), {.subprotocol = false}), -1);
+  EXPECT_EQ(refused_status(server_->port(), {.path = "/elsewhere"}), -1);
+  EXPECT_EQ(refused_status(server_->port(), {.origin = "https://evil.example.com"}), -1);
+  EXPECT_EQ(refused_status(server_->port(), {.token = "wrong"}), -1);
+  EXPECT_EQ(refused_status(server_->port(), {.origin = "https://DASH.example.com", .token = "let-me-in"}), 0);
+  // A browser cannot set headers: its token comes in hello.
+  raw_peer browser(server_->port(), {.origin = "https://dash.example.com"});
+  EXPECT_THAT(browser.hello(R"(,"token":"let-me-in")"), HasSubstr("welcome"));
+  raw_peer stranger(server_->port());
+  stranger.send(R"({"op":"hello"})");
+  EXPECT_THAT(stranger.read_until("error"), HasSubstr("unauthorized"));
+  EXPECT_EQ(stranger.close_code(), 4001);
+}
+
+TEST_F(ws_server, a_client_that_never_says_hello_is_closed) {
+  start({.hello_timeout = 200ms});
+  raw_peer silent(server_->port());
+  EXPECT_THAT(silent.read_until("error", 3s), HasSubstr("hello_timeout"));
+  EXPECT_EQ(silent.close_code(), 4000);
+}
+
+TEST_F(ws_server, a_slow_consumer_is_disconnected_and_its_session_kept) {
+  start({.window = 4, .slow_after = 8});
+  std::string token;
+  {
+    raw_peer slow(server_->port());
+    const std::string welcome = slow.hello();
+    const auto at = welcome.find(R"("resume":")") + 10;
+    token = welcome.substr(at, welcome.find('"', at) - at);
+    slow.send(R"({"op":"subscribe","topics":["parcel"]})");
+    slow.read_until("subscribed");
+    for (int i = 0; i < 20; ++i) bus_.publish(parcel{i, "acme"});  // never acked
+    EXPECT_THAT(slow.read_until("slow_consumer"), HasSubstr(R"("fatal":true)"));
+    EXPECT_EQ(slow.close_code(), 4002);
+  }
+  // It comes back and catches up: nothing was lost.
+  raw_peer back(server_->port());
+  EXPECT_THAT(back.hello(R"(,"resume":")" + token + R"(")"), HasSubstr(R"("resumed":true)"));
+  EXPECT_THAT(back.read_until(R"("seq":1,)"), HasSubstr(R"("number":0)"));
+}
+
+TEST_F(ws_server, a_session_ends_after_its_ttl_and_a_second_connection_replaces_the_first) {
+  start({.session_ttl = 300ms});
+  raw_peer first(server_->port());
+  const std::string welcome = first.hello();
+  const auto at = welcome.find(R"("resume":")") + 10;
+  const std::string token = welcome.substr(at, welcome.find('"', at) - at);
+  raw_peer second(server_->port());
+  EXPECT_THAT(second.hello(R"(,"resume":")" + token + R"(")"), HasSubstr(R"("resumed":true)"));
+  EXPECT_THAT(first.read_until("error"), HasSubstr("session_replaced"));
+  EXPECT_EQ(first.close_code(), 4003);
+  second.send(R"({"op":"bye"})");  // unknown op: still connected, then let it go
+  second.read_until("error");
+  server_->drop_connections();
+  std::this_thread::sleep_for(1500ms);
+  raw_peer late(server_->port());
+  EXPECT_THAT(late.hello(R"(,"resume":")" + token + R"(")"), HasSubstr(R"("resumed":false)"));
+}
+
+TEST_F(ws_server, connections_over_the_limit_are_told_to_come_back_later) {
+  start({.max_connections = 1});
+  raw_peer first(server_->port());
+  first.hello();
+  raw_peer second(server_->port());
+  EXPECT_THAT(second.read_until("error"), HasSubstr("too_many_connections"));
+  EXPECT_EQ(second.close_code(), 1013);
+}
+
+}  // namespace

@@ -458,7 +458,8 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void fatal(error_frame error, websocket::close_code code) {
-    if (closing_ || !open_) return drop_now();
+    if (closing_) return;  // already on its way out with the first reason
+    if (!open_) return drop_now();
     error.fatal = true;
     const std::string reason = error.code;
     server_.frames_refused.fetch_add(1);
@@ -735,12 +736,18 @@ void server_impl::fan_out(std::size_t topic, std::string data) {
     }
     pump(*each);
     if (each->slow()) {
-      if (auto to = attached[each.get()].lock()) {
+      const auto found = attached.find(each.get());
+      if (found == attached.end()) continue;
+      if (auto to = found->second.lock()) {
         to->close_with({.code = "slow_consumer",
                         .message = fmt::format("more than {} events waiting; the session is kept for {} ms",
                                                options.slow_after, options.session_ttl.count())},
                        websocket::close_code{4002});
       }
+      // Detached now: what comes next waits in the session for the resume.
+      attached.erase(found);
+      each->detach();
+      each->detached_at = std::chrono::steady_clock::now();
     }
   }
   for (auto& each : overflowed) {

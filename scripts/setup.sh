@@ -9,7 +9,13 @@ apt_packages=(
   libboost1.81-dev libfmt-dev libconcurrentqueue-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang          # the libFuzzer target of the WebSocket frame decoder
+  chromium       # the browser the dashboard test drives
 )
+# Node (for the WebSocket peers) from Debian unless one is already on PATH.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  apt_packages+=(nodejs npm)
+fi
 
 missing=()
 for package in "${apt_packages[@]}"; do
@@ -18,15 +24,21 @@ for package in "${apt_packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  echo "courier setup: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then
+    sudo_cmd=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "courier setup: installing ${missing[*]}" >&2
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then
-  sudo_cmd=(sudo)
+# The WebSocket tests' peers from npm (ws, playwright-core), pinned by
+# tests/ws/package-lock.json.
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [[ ! -d "$here/tests/ws/node_modules/ws" || ! -d "$here/tests/ws/node_modules/playwright-core" ]]; then
+  echo "courier setup: npm ci in tests/ws" >&2
+  npm ci --prefix "$here/tests/ws" --no-audit --no-fund >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

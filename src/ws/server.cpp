@@ -832,9 +832,12 @@ void server::drop_connections() {
 
 server_stats server::stats() const {
   std::lock_guard lock(impl_->mutex);
+  std::size_t unacked = 0;
+  for (const auto& [token, each] : impl_->sessions) unacked += each->queued();
   return {.connections = impl_->connection_count.load(),
           .sessions = impl_->sessions.size(),
           .events_sent = impl_->events_sent.load(),
+          .unacked = unacked,
           .frames_refused = impl_->frames_refused.load()};
 }
 

@@ -85,6 +85,7 @@ struct server_stats {
   std::size_t connections = 0;
   std::size_t sessions = 0;
   std::uint64_t events_sent = 0;
+  std::size_t unacked = 0;           // events queued in sessions, sent or not, not yet acked
   std::uint64_t frames_refused = 0;  // error frames sent for bad input
 };
 

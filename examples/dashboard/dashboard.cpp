@@ -1,0 +1,160 @@
+// The parcel dashboard: a courier::ws::server that shows parcel deliveries
+// to browsers (index.html, served by the same server) with acks and resume,
+// and takes pickups from them.
+//
+//   dashboard [--port N] [--page FILE] [--state-dir DIR]
+//
+// Open http://127.0.0.1:PORT/ in a browser. The control paths drive demos
+// and tests:
+//   GET /control/publish?count=N&gap_us=U  publishes N parcel.delivered events, U us apart
+//   GET /control/drop                      drops every connection (clients resume)
+//   GET /control/stats                     {"connections":..,"sessions":..,"unacked":..,"published":..}
+// With --state-dir, the port is written to DIR/port once the server listens.
+#include <courier/bus.hpp>
+#include <courier/ws/server.hpp>
+
+#include <boost/describe.hpp>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <charconv>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#ifndef COURIER_DASHBOARD_PAGE
+#define COURIER_DASHBOARD_PAGE "index.html"
+#endif
+
+namespace {
+
+struct delivered {
+  int parcel = 0;
+  std::string vendor;
+  std::string driver;
+};
+BOOST_DESCRIBE_STRUCT(delivered, (), (parcel, vendor, driver))
+
+struct pickup {
+  std::string vendor;
+  int parcel = 0;
+};
+BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
+
+std::atomic<bool> stop_requested{false};
+
+// The value of name=... in a query string, or fallback.
+long query_number(std::string_view target, std::string_view name, long fallback) {
+  const auto query = target.find('?');
+  if (query == std::string_view::npos) return fallback;
+  std::string_view rest = target.substr(query + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    if (pair.substr(0, name.size()) == name && pair.size() > name.size() && pair[name.size()] == '=') {
+      long value = fallback;
+      const auto text = pair.substr(name.size() + 1);
+      std::from_chars(text.data(), text.data() + text.size(), value);
+      return value;
+    }
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+  }
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint16_t port = 8080;
+  std::string page_file = COURIER_DASHBOARD_PAGE;
+  std::string state_dir;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    if (flag == "--port") {
+      port = static_cast<std::uint16_t>(std::stoi(argv[i + 1]));
+    } else if (flag == "--page") {
+      page_file = argv[i + 1];
+    } else if (flag == "--state-dir") {
+      state_dir = argv[i + 1];
+    } else {
+      fmt::print(stderr, "usage: dashboard [--port N] [--page FILE] [--state-dir DIR]\n");
+      return 2;
+    }
+  }
+  std::ifstream page_in(page_file);
+  if (!page_in) {
+    fmt::print(stderr, "dashboard: cannot read the page {}\n", page_file);
+    return 1;
+  }
+  std::stringstream page;
+  page << page_in.rdbuf();
+
+  courier::bus bus;
+  std::atomic<int> published{0};
+  std::vector<std::thread> publishers;
+  std::unique_ptr<courier::ws::server> server;
+  server = std::make_unique<courier::ws::server>(
+      bus, courier::ws::server_options{
+               .port = port,
+               .pages = [&](std::string_view target) -> std::optional<courier::ws::http_page> {
+                 if (target == "/" || target == "/index.html") return courier::ws::http_page{.body = page.str()};
+                 if (target.rfind("/control/publish", 0) == 0) {
+                   const long count = query_number(target, "count", 100);
+                   const long gap_us = query_number(target, "gap_us", 1000);
+                   publishers.emplace_back([&bus, &published, count, gap_us] {
+                     for (long i = 0; i < count && !stop_requested; ++i) {
+                       const int number = published.fetch_add(1);
+                       bus.publish(delivered{number, "acme", "dana"});
+                       std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+                     }
+                   });
+                   return courier::ws::http_page{.content_type = "application/json",
+                                                 .body = fmt::format(R"({{"publishing":{}}})", count)};
+                 }
+                 if (target == "/control/drop") {
+                   server->drop_connections();
+                   return courier::ws::http_page{.content_type = "application/json", .body = R"({"dropped":true})"};
+                 }
+                 if (target == "/control/stats") {
+                   const auto stats = server->stats();
+                   return courier::ws::http_page{
+                       .content_type = "application/json",
+                       .body = fmt::format(
+                           R"({{"connections":{},"sessions":{},"unacked":{},"events_sent":{},"published":{}}})",
+                           stats.connections, stats.sessions, stats.unacked, stats.events_sent, published.load())};
+                 }
+                 return std::nullopt;
+               },
+           });
+  server->topic<delivered>("parcel.delivered");
+  server->topic<pickup>("pickup", {.publish = true, .fifo = true});
+  // Pickups from browsers become deliveries, as a driver would make them.
+  auto driver = bus.subscribe<pickup>([&](const pickup& p) {
+    published.fetch_add(1);
+    bus.publish(delivered{p.parcel, p.vendor, "dana"});
+  });
+  try {
+    server->start();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "dashboard: {}\n", e.what());
+    return 1;
+  }
+  fmt::print("dashboard: http://127.0.0.1:{}/\n", server->port());
+  std::fflush(stdout);
+  if (!state_dir.empty()) {
+    std::filesystem::create_directories(state_dir);
+    std::ofstream(std::filesystem::path(state_dir) / "port.tmp") << server->port() << "\n";
+    std::filesystem::rename(std::filesystem::path(state_dir) / "port.tmp", std::filesystem::path(state_dir) / "port");
+  }
+  std::signal(SIGTERM, [](int) { stop_requested = true; });
+  std::signal(SIGINT, [](int) { stop_requested = true; });
+  while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server->stop();
+  for (auto& each : publishers) each.join();
+  return 0;
+}

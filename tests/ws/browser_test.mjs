@@ -1,0 +1,70 @@
+// The dashboard page in a real browser: headless Chromium (Debian's
+// chromium, driven by playwright-core) loads examples/dashboard/index.html
+// from the dashboard server, which publishes deliveries while the test drops
+// every connection twice; the page must show and ack every delivery once, in
+// order, resuming its session each time.
+//   node browser_test.mjs PORT
+import { chromium } from 'playwright-core';
+
+const port = Number(process.argv[2]);
+const base = `http://127.0.0.1:${port}`;
+let failures = 0;
+function check(condition, what) {
+  if (!condition) { failures += 1; console.error(`FAIL: ${what}`); } else { console.log(`ok: ${what}`); }
+}
+const control = async (path) => (await fetch(`${base}/control/${path}`)).json();
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+const browser = await chromium.launch({
+  executablePath: process.env.COURIER_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--headless=new'],
+});
+try {
+  const page = await browser.newPage();
+  page.on('console', (message) => console.log(`page: ${message.text()}`));
+  page.on('pageerror', (error) => { failures += 1; console.error(`FAIL: page error ${error}`); });
+  await page.goto(`${base}/`);
+  await page.waitForFunction(() => window.courierState && window.courierState.subscribed, null, { timeout: 10000 });
+  check(true, 'the page connected and subscribed');
+
+  const count = 600;
+  const first = (await control('stats')).published;
+  await control(`publish?count=${count}&gap_us=2000`);
+  // Drop every connection twice while deliveries flow: the page reconnects and resumes.
+  for (const after of [150, 350]) {
+    await page.waitForFunction((n) => window.courierState.received.length >= n, after, { timeout: 20000 });
+    await control('drop');
+  }
+  await page.waitForFunction((n) => window.courierState.received.length >= n, count, { timeout: 30000 });
+  await sleep(300);  // let the last ack go out
+  const state = await page.evaluate(() => ({
+    received: window.courierState.received,
+    reconnects: window.courierState.reconnects,
+    resumed: window.courierState.resumed,
+    errors: window.courierState.errors,
+  }));
+  const expected = Array.from({ length: count }, (_, i) => first + i);
+  check(state.received.length === count, `the page showed ${state.received.length} of ${count} deliveries`);
+  check(JSON.stringify(state.received) === JSON.stringify(expected), 'each delivery once, in order');
+  check(state.reconnects >= 2 && state.resumed >= 2, `reconnected ${state.reconnects} times, resumed ${state.resumed}`);
+  check(state.errors.length === 0, `no error frames (${state.errors.join(', ')})`);
+  const stats = await control('stats');
+  check(stats.unacked === 0, `the server holds nothing unacked (it holds ${stats.unacked})`);
+
+  // The page's own publish: a pickup with a key, and the same again.
+  await page.fill('#vendor', 'zeta');
+  await page.fill('#parcel', '42');
+  await page.click('button');
+  await page.waitForFunction(() => document.getElementById('receipt').textContent.startsWith('accepted'), null,
+                             { timeout: 10000 });
+  await page.click('button');
+  await page.waitForFunction(() => document.getElementById('receipt').textContent.startsWith('duplicate'), null,
+                             { timeout: 10000 });
+  check(true, 'a publish from the page got a receipt, and its retry a duplicate');
+  await page.waitForFunction(() => window.courierState.received.includes(42), null, { timeout: 10000 });
+  check(true, 'and the pickup came back to the page as a delivery');
+} finally {
+  await browser.close();
+}
+console.log(failures === 0 ? 'browser: every check held' : `browser: ${failures} failures`);
+process.exit(failures === 0 ? 0 : 1);

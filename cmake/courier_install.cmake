@@ -12,7 +12,7 @@ if(TARGET courier_sqlite)
   list(APPEND courier_installed_targets courier_sqlite)
 endif()
 if(TARGET courier_ws)
-  list(APPEND courier_installed_targets courier_ws)
+  list(APPEND courier_installed_targets courier_ws_frames courier_ws)
 endif()
 install(TARGETS ${courier_installed_targets} EXPORT courier-targets
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")

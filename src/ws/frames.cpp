@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <limits>
 #include <utility>
 
@@ -148,6 +149,27 @@ std::optional<json::object> parse_object(std::string_view text, frame_error& err
   return std::move(parsed.get_object());
 }
 
+// Numbers too large for a double parse as infinity, which JSON cannot write
+// back: such data would be re-encoded as text no peer can read.
+bool all_numbers_finite(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::double_:
+      return std::isfinite(value.get_double());
+    case json::kind::array:
+      for (const auto& item : value.get_array()) {
+        if (!all_numbers_finite(item)) return false;
+      }
+      return true;
+    case json::kind::object:
+      for (const auto& item : value.get_object()) {
+        if (!all_numbers_finite(item.value())) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
 void put_optional(json::object& out, std::string_view name, const std::optional<std::string>& value) {
   if (value) out[name] = *value;
 }
@@ -213,6 +235,10 @@ std::variant<client_frame, frame_error> decode_client_frame(std::string_view tex
     frame.key = fields.string("key", false, key_length);
     frame.group = fields.string("group", false, group_length);
     if (fields.failed()) return error;
+    if (!all_numbers_finite(*data)) {
+      fields.fail("bad_value", "data", "'data' has a number too large for a double");
+      return error;
+    }
     frame.topic = std::move(*topic);
     frame.data = *data;
     return client_frame(std::move(frame));

@@ -110,6 +110,9 @@ TEST(ws_frames, missing_fields_wrong_types_and_bad_values_name_the_field) {
     EXPECT_FALSE(error.message.empty());
   }
   EXPECT_EQ(refused(R"({"op":"publish","topic":")" + std::string(129, 't') + R"(","data":1})").code, "bad_value");
+  // Found by the fuzzer: a number too large for a double parses as infinity,
+  // which no JSON writer can put back.
+  EXPECT_EQ(refused(R"({"op":"publish","topic":"t","data":{"n":[8888728888888888888e8888888]}})").code, "bad_value");
   EXPECT_EQ(refused(R"({"op":"ack","ids":[")" + std::string(65, 'i') + R"("]})").code, "bad_value");
 }
 

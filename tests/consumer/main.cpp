@@ -1,11 +1,12 @@
 // A tiny program a user would write, built against courier as a package:
 // the bus from courier::core, a typed event as JSON from courier::json, the
-// SQS client's configuration from courier::sqs, and a durable channel from
-// courier::sqlite.
+// SQS client's configuration from courier::sqs, a durable channel from
+// courier::sqlite, and a WebSocket server from courier::ws.
 #include <courier/courier.hpp>
 #include <courier/json/codec.hpp>
 #include <courier/sqlite/durable.hpp>
 #include <courier/sqs/client.hpp>
+#include <courier/ws/server.hpp>
 
 #include <filesystem>
 
@@ -38,6 +39,9 @@ int main() {
     }
   }
   bus.drain();
+  // A WebSocket server for the same events (made, not started).
+  courier::ws::server websocket(bus);
+  websocket.topic<order_placed>("order.placed");
   const courier::sqs::client sqs({.settings = {.region = "eu-west-1", .keys = {"AKID", "secret"}}});
   fmt::print("consumer: {} orders, total {}, SQS at {}\n", orders, total, sqs.settings().endpoint);
   return orders == 3 && total == 60 ? 0 : 1;

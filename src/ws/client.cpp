@@ -102,6 +102,8 @@ class client::impl : public std::enable_shared_from_this<impl> {
 
   void handshake(std::uint64_t attempt) {
     beast::get_lowest_layer(*ws).expires_never();
+    beast::error_code ignored;
+    beast::get_lowest_layer(*ws).socket().set_option(tcp::no_delay(true), ignored);  // acks are small
     ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
     const std::string token = options.token;
     ws->set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {

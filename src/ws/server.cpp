@@ -156,9 +156,25 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // From any thread: frames to send, in order.
+  // Frames from other threads wait in incoming_; one posted flush moves
+  // them all to the outbox, so a burst of events costs one post, not one each.
   void deliver(std::vector<std::string> frames) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), frames = std::move(frames)]() mutable {
-      for (auto& frame : frames) self->queue(std::move(frame));
+    bool post_flush = false;
+    {
+      std::lock_guard lock(incoming_mutex_);
+      for (auto& frame : frames) incoming_.push_back(std::move(frame));
+      post_flush = !flush_posted_;
+      flush_posted_ = true;
+    }
+    if (!post_flush) return;
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      std::vector<std::string> arrived;
+      {
+        std::lock_guard lock(self->incoming_mutex_);
+        arrived.swap(self->incoming_);
+        self->flush_posted_ = false;
+      }
+      for (auto& frame : arrived) self->queue(std::move(frame));
     });
   }
 
@@ -271,6 +287,9 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void on_accept(beast::error_code ec) {
     if (ec) return drop_now();
+    // Small frames (events, acks) must not wait for Nagle's algorithm.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
     open_ = true;
     last_heard_ = std::chrono::steady_clock::now();
     if (server_.connection_count.load() > server_.options.max_connections) {
@@ -541,6 +560,9 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::steady_timer hello_timer_;
   asio::steady_timer heartbeat_timer_;
   std::deque<outgoing> outbox_;
+  std::mutex incoming_mutex_;  // guards the two below (deliver() runs on any thread)
+  std::vector<std::string> incoming_;
+  bool flush_posted_ = false;
   bool writing_ = false;
   bool pinging_ = false;
   bool open_ = false;

@@ -1,0 +1,315 @@
+// courier_ws_bench: events fanned out over WebSocket on loopback, acked by
+// every client; courier::ws::server beside a Node `ws` server doing the same
+// work (ws_bench_node_server.mjs), in one run, for 1, 10 and 100 clients.
+//
+//   courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node]
+//
+// The clients are the same for both servers: raw Beast connections on one
+// thread of this process, speaking courier.v1: hello, subscribe, and a
+// cumulative ack every 16 events. The publisher stays at most 1,000 events
+// ahead of the slowest client's acks (both servers), and each session has a
+// window of 256 events in flight. Reported per server and client count:
+// acked events per second (events x clients, from the first event a client
+// got to the last ack), and the latency from publish (a monotonic timestamp
+// in the event) to the ack that covers it, as the client sends it (the
+// server gets it one loopback hop later): p50, p99.
+#include "courier/bus.hpp"
+#include "courier/ws/server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t ack_every = 16;
+constexpr std::uint64_t publisher_lead = 1000;
+
+// Bumped whenever a client acks, so the courier publisher can sleep until
+// acks move instead of spinning (which would take a core from the server).
+std::atomic<std::uint64_t> ack_progress{0};
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct tick {
+  std::uint64_t n = 0;
+  std::int64_t t = 0;
+};
+BOOST_DESCRIBE_STRUCT(tick, (), (n, t))
+
+// One benchmark client: subscribes to "tick", acks every ack_every events.
+class load_client : public std::enable_shared_from_this<load_client> {
+ public:
+  load_client(asio::io_context& io, std::uint64_t events) : ws_(io), events_(events) {}
+
+  void start(std::uint16_t port) {
+    beast::get_lowest_layer(ws_).async_connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [self = shared_from_this()](beast::error_code ec) {
+          if (ec) return self->fail("connect", ec);
+          beast::error_code ignored;
+          beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true), ignored);
+          self->ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
+            request.set(beast::http::field::sec_websocket_protocol, "courier.v1");
+          }));
+          self->ws_.async_handshake("127.0.0.1", "/courier", [self](beast::error_code handshake_error) {
+            if (handshake_error) return self->fail("handshake", handshake_error);
+            self->write(R"({"op":"hello","client":"bench"})");
+            self->read();
+          });
+        });
+  }
+
+  std::atomic<std::uint64_t> acked{0};
+  std::atomic<bool> subscribed{false};
+  std::atomic<bool> failed{false};
+  std::atomic<std::int64_t> first_event_ns{0};
+  std::atomic<std::int64_t> done_ns{0};
+  std::vector<std::int64_t> latencies;  // read after the io thread stopped
+
+ private:
+  void read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        if (self->done_ns == 0) self->fail("read", ec);
+        return;
+      }
+      self->handle(beast::buffers_to_string(self->buffer_.data()));
+      self->buffer_.consume(self->buffer_.size());
+      self->read();
+    });
+  }
+
+  void handle(const std::string& text) {
+    const auto frame = boost::json::parse(text).as_object();
+    const auto& op = frame.at("op").as_string();
+    if (op == "welcome") return write(R"({"op":"subscribe","topics":["tick"]})");
+    if (op == "subscribed") {
+      subscribed = true;
+      return;
+    }
+    if (op != "event") return;
+    if (first_event_ns == 0) first_event_ns = now_ns();
+    const std::uint64_t seq = static_cast<std::uint64_t>(frame.at("seq").as_int64());
+    pending_.push_back(frame.at("data").as_object().at("t").as_int64());
+    last_seq_ = std::max(last_seq_, seq);
+    if (pending_.size() >= ack_every || last_seq_ >= events_) {
+      const std::int64_t sent = now_ns();
+      for (std::int64_t published : pending_) latencies.push_back(sent - published);
+      pending_.clear();
+      write(fmt::format(R"({{"op":"ack","upto":{}}})", last_seq_));
+      acked = last_seq_;
+      ack_progress.fetch_add(1);
+      ack_progress.notify_all();
+      if (last_seq_ >= events_ && done_ns == 0) done_ns = now_ns();
+    }
+  }
+
+  void write(std::string text) {
+    outbox_.push_back(std::move(text));
+    if (outbox_.size() == 1) write_next();
+  }
+  void write_next() {
+    ws_.text(true);
+    ws_.async_write(asio::buffer(outbox_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->fail("write", ec);
+      self->outbox_.pop_front();
+      if (!self->outbox_.empty()) self->write_next();
+    });
+  }
+
+  void fail(const char* what, beast::error_code ec) {
+    if (!failed.exchange(true)) fmt::print(stderr, "ws bench client: {}: {}\n", what, ec.message());
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> outbox_;
+  std::uint64_t events_;
+  std::uint64_t last_seq_ = 0;
+  std::vector<std::int64_t> pending_;
+};
+
+struct figures {
+  double acked_per_second = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+};
+
+// Connects clients to port, calls publish(clients) once all are subscribed,
+// waits until every client acked every event, returns the figures.
+template <class Publish>
+figures run_clients(std::uint16_t port, std::size_t count, std::uint64_t events, Publish&& publish) {
+  asio::io_context io;
+  std::vector<std::shared_ptr<load_client>> clients;
+  for (std::size_t i = 0; i < count; ++i) {
+    clients.push_back(std::make_shared<load_client>(io, events));
+    clients.back()->start(port);
+  }
+  std::thread runner([&] { io.run(); });
+  const auto give_up = std::chrono::steady_clock::now() + 120s;
+  auto all = [&](auto&& condition) {
+    return std::all_of(clients.begin(), clients.end(), [&](const auto& each) { return condition(*each); });
+  };
+  while (!all([](const load_client& c) { return c.subscribed.load() || c.failed.load(); }) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  publish(clients);
+  while (!all([&](const load_client& c) { return c.acked.load() >= events || c.failed.load(); }) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  io.stop();
+  runner.join();
+  figures out;
+  std::int64_t first = INT64_MAX;
+  std::int64_t last = 0;
+  std::vector<std::int64_t> latencies;
+  for (const auto& each : clients) {
+    if (each->failed || each->acked < events) {
+      fmt::print(stderr, "ws bench: a client did not get every event ({} of {})\n", each->acked.load(), events);
+      std::exit(1);
+    }
+    first = std::min<std::int64_t>(first, each->first_event_ns);
+    last = std::max<std::int64_t>(last, each->done_ns);
+    latencies.insert(latencies.end(), each->latencies.begin(), each->latencies.end());
+  }
+  out.acked_per_second = static_cast<double>(events * count) / (static_cast<double>(last - first) / 1e9);
+  std::sort(latencies.begin(), latencies.end());
+  out.p50_us = static_cast<double>(latencies[latencies.size() / 2]) / 1000;
+  out.p99_us = static_cast<double>(latencies[latencies.size() * 99 / 100]) / 1000;
+  return out;
+}
+
+figures run_courier(std::size_t clients, std::uint64_t events) {
+  courier::bus bus;
+  courier::ws::server server(bus, {.window = 256,
+                                   .slow_after = 1'000'000,
+                                   .max_queued = 1'000'000});
+  server.topic<tick>("tick");
+  server.start();
+  return run_clients(server.port(), clients, events, [&](const auto& connected) {
+    // At most publisher_lead events ahead of the slowest client's acks.
+    for (std::uint64_t n = 0; n < events; ++n) {
+      for (;;) {
+        const std::uint64_t progress = ack_progress.load();
+        std::uint64_t slowest = UINT64_MAX;
+        for (const auto& each : connected) slowest = std::min<std::uint64_t>(slowest, each->acked.load());
+        if (n - std::min(n, slowest) < publisher_lead) break;
+        ack_progress.wait(progress);
+      }
+      bus.publish(tick{n, now_ns()});
+    }
+  });
+}
+
+figures run_node(const std::string& script, std::size_t clients, std::uint64_t events) {
+  const auto port_file = std::filesystem::temp_directory_path() / fmt::format("courier_ws_bench_{}.port", ::getpid());
+  std::filesystem::remove(port_file);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const std::string count = std::to_string(clients);
+    const std::string total = std::to_string(events);
+    ::execlp("node", "node", script.c_str(), port_file.c_str(), count.c_str(), total.c_str(), nullptr);
+    std::perror("node");
+    ::_exit(127);
+  }
+  std::uint16_t port = 0;
+  for (int i = 0; i < 200 && port == 0; ++i) {
+    std::this_thread::sleep_for(25ms);
+    std::ifstream in(port_file);
+    in >> port;
+  }
+  if (port == 0) {
+    fmt::print(stderr, "ws bench: the Node server did not start (is `ws` installed? bash scripts/setup.sh)\n");
+    ::kill(child, SIGKILL);
+    std::exit(1);
+  }
+  const figures out = run_clients(port, clients, events, [](const auto&) {});  // it publishes by itself
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  std::filesystem::remove(port_file);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t events = 20'000;
+  std::vector<std::size_t> client_counts = {1, 10, 100};
+  int rounds = 3;
+  std::string servers = "both";  // or courier, node (to profile one)
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    const std::string_view value = argv[i + 1];
+    if (flag == "--events") {
+      events = std::stoull(std::string(value));
+    } else if (flag == "--servers") {
+      servers = std::string(value);
+    } else if (flag == "--rounds") {
+      rounds = std::stoi(std::string(value));
+    } else if (flag == "--clients") {
+      client_counts.clear();
+      for (std::string_view rest = value; !rest.empty();) {
+        const auto comma = rest.find(',');
+        client_counts.push_back(std::stoul(std::string(rest.substr(0, comma))));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+    } else {
+      fmt::print(stderr,
+                 "usage: courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node]\n");
+      return 2;
+    }
+  }
+  const std::string script = COURIER_WS_BENCH_NODE_SERVER;
+  ::setenv("COURIER_WS_PEERS", COURIER_WS_PEERS, 0);
+  fmt::print("WebSocket fan-out on loopback: {} events to each client, acked; {} rounds alternating\n", events, rounds);
+  fmt::print("{:>8} {:>16} {:>10} {:>10} {:>16} {:>10} {:>10} {:>8}\n", "clients", "courier acked/s", "p50 us",
+             "p99 us", "node ws acked/s", "p50 us", "p99 us", "ratio");
+  for (std::size_t clients : client_counts) {
+    std::vector<figures> courier_runs;
+    std::vector<figures> node_runs;
+    for (int round = 0; round < rounds; ++round) {
+      courier_runs.push_back(servers != "node" ? run_courier(clients, events) : figures{1, 0, 0});
+      node_runs.push_back(servers != "courier" ? run_node(script, clients, events) : figures{1, 0, 0});
+    }
+    auto median = [](std::vector<figures> runs) {
+      std::sort(runs.begin(), runs.end(),
+                [](const figures& a, const figures& b) { return a.acked_per_second < b.acked_per_second; });
+      return runs[runs.size() / 2];
+    };
+    const figures c = median(courier_runs);
+    const figures n = median(node_runs);
+    fmt::print("{:>8} {:>16.0f} {:>10.0f} {:>10.0f} {:>16.0f} {:>10.0f} {:>10.0f} {:>7.2f}x\n", clients,
+               c.acked_per_second, c.p50_us, c.p99_us, n.acked_per_second, n.p50_us, n.p99_us,
+               c.acked_per_second / n.acked_per_second);
+    std::fflush(stdout);
+  }
+  return 0;
+}

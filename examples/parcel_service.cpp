@@ -5,21 +5,29 @@
 // thanks the driver. At the end it checks what must hold: every parcel
 // delivered exactly once, each vendor's parcels in the order shipped.
 //
-//   parcel_service [--parcels N] [--durable FILE] [--sqs URL]
+//   parcel_service [--parcels N] [--durable FILE] [--sqs URL] [--ws PORT [--serve SECONDS]]
 //
 // In-process by default; --durable FILE keeps the dispatch channel in an
 // SQLite store; --sqs URL runs the dispatch over an SQS FIFO queue (made and
-// deleted by the run; moto_server or AWS). Exit 0 when everything held.
+// deleted by the run; moto_server or AWS). --ws PORT also serves the
+// dashboard page (examples/dashboard) on http://127.0.0.1:PORT/: deliveries
+// show up in the browser as they happen, and pickups asked for on the page go
+// through the same dispatch channel; it keeps serving for --serve SECONDS
+// after the run (default: until interrupted). Exit 0 when everything held.
 #include "parcel/parcel_service.hpp"
 
 #include <courier/sqlite/durable.hpp>
 #include <courier/sqs/channel.hpp>
+#include <courier/ws/server.hpp>
 
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
+#include <csignal>
+#include <fstream>
+#include <sstream>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -37,11 +45,40 @@ using namespace parcel_service;
 
 const std::vector<std::string> vendors = {"acme", "bolt", "crate"};
 
+#ifndef COURIER_DASHBOARD_PAGE
+#define COURIER_DASHBOARD_PAGE "dashboard/index.html"
+#endif
+
 struct settings {
   int parcels = 20;  // per vendor
   std::string durable_file;
   std::string sqs_endpoint;
+  std::optional<int> ws_port;
+  int serve_seconds = -1;  // -1: until interrupted
 };
+
+std::atomic<bool> interrupted{false};
+
+// The dashboard page on a WebSocket server for this bus: deliveries out,
+// pickups in (shipped through orders like any vendor's).
+std::unique_ptr<courier::ws::server> serve_dashboard(courier::bus& bus, int port) {
+  std::ifstream in(COURIER_DASHBOARD_PAGE);
+  std::stringstream page;
+  page << in.rdbuf();
+  auto server = std::make_unique<courier::ws::server>(
+      bus, courier::ws::server_options{
+               .port = static_cast<std::uint16_t>(port),
+               .pages = [body = page.str()](std::string_view target) -> std::optional<courier::ws::http_page> {
+                 if (target == "/" || target == "/index.html") return courier::ws::http_page{.body = body};
+                 return std::nullopt;
+               }});
+  server->topic<delivered>("parcel.delivered");
+  server->topic<pickup>("pickup", {.publish = true, .fifo = true});
+  server->start();
+  fmt::print("dashboard: http://127.0.0.1:{}/\n", server->port());
+  std::fflush(stdout);
+  return server;
+}
 
 // What the bus saw, to check at the end.
 class logbook {
@@ -113,6 +150,15 @@ int run_in_process(const settings& chosen) {
     fmt::print("dispatch kept in {}\n", chosen.durable_file);
   }
   dispatch orders(std::move(options));
+  std::unique_ptr<courier::ws::server> dashboard;
+  courier::subscription page_pickups;
+  if (chosen.ws_port) {
+    dashboard = serve_dashboard(bus, *chosen.ws_port);
+    // A pickup asked for on the page (already deduplicated by its key) is shipped.
+    page_pickups = bus.subscribe<pickup>([&orders](const pickup& p) {
+      orders.send(p, {.group = p.vendor, .idempotency_key = fmt::format("{}/{}", p.vendor, p.parcel)});
+    });
+  }
   driver dana("dana", bus);
   driver eli("eli", bus);
   auto dana_works = orders.consume(std::ref(dana));
@@ -141,6 +187,18 @@ int run_in_process(const settings& chosen) {
   bus.drain();
   const bool held = book.report(chosen.parcels) && all_thanked && acked == static_cast<int>(receipts.size());
   fmt::print("{}\n", held ? "every parcel delivered once, in order" : "SOMETHING WENT WRONG");
+  if (dashboard) {
+    // Keep serving the page (and taking its pickups) for a while.
+    dana_works = orders.consume(std::ref(dana));
+    std::signal(SIGINT, [](int) { interrupted = true; });
+    std::signal(SIGTERM, [](int) { interrupted = true; });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(chosen.serve_seconds);
+    while (!interrupted && (chosen.serve_seconds < 0 || std::chrono::steady_clock::now() < until)) {
+      std::this_thread::sleep_for(50ms);
+    }
+    dashboard->stop();
+    dana_works.stop();
+  }
   return held ? 0 : 1;
 }
 
@@ -195,7 +253,9 @@ int run_over_sqs(const settings& chosen) {
 }
 
 int usage(std::string_view problem) {
-  fmt::print(stderr, "parcel_service: {}\nusage: parcel_service [--parcels N] [--durable FILE] [--sqs URL]\n",
+  fmt::print(stderr,
+             "parcel_service: {}\nusage: parcel_service [--parcels N] [--durable FILE] [--sqs URL] "
+             "[--ws PORT [--serve SECONDS]]\n",
              problem);
   return 2;
 }
@@ -217,8 +277,17 @@ int main(int argc, char** argv) {
       chosen.durable_file = value;
     } else if (flag == "--sqs") {
       chosen.sqs_endpoint = value;
-    } else if (flag == "--ws") {
-      return usage("--ws: the WebSocket adapter and its dashboard are not built yet");
+    } else if (flag == "--ws" || flag == "--serve") {
+      int number = 0;
+      const auto [end, failure] = std::from_chars(value.data(), value.data() + value.size(), number);
+      if (failure != std::errc() || end != value.data() + value.size() || number < 0) {
+        return usage(fmt::format("{} {}: not a number", flag, value));
+      }
+      if (flag == "--ws") {
+        chosen.ws_port = number;
+      } else {
+        chosen.serve_seconds = number;
+      }
     } else {
       return usage(fmt::format("unknown option {}", flag));
     }

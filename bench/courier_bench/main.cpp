@@ -98,9 +98,16 @@ int main(int argc, char** argv) {
   try {
     for (level each : chosen.levels) {
       progress_line progress(chosen, name_of(each));
-      results.push_back(chosen.transport == courier_bench::transport::sqs
-                            ? courier_bench::run_sqs(each, chosen, std::ref(progress))
-                            : courier_bench::run_local(each, chosen, std::ref(progress)));
+      switch (chosen.transport) {
+        case courier_bench::transport::sqs:
+          results.push_back(courier_bench::run_sqs(each, chosen, std::ref(progress)));
+          break;
+        case courier_bench::transport::ws:
+          results.push_back(courier_bench::run_ws(each, chosen, std::ref(progress)));
+          break;
+        default:
+          results.push_back(courier_bench::run_local(each, chosen, std::ref(progress)));
+      }
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "courier-bench: {}\n", e.what());

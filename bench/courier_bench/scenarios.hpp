@@ -54,4 +54,7 @@ result run_local(level guarantee, const settings& chosen, const progress_fn& pro
 // Over SQS (sqs::channel on a queue the run creates and deletes).
 result run_sqs(level guarantee, const settings& chosen, const progress_fn& progress);
 
+// Over WebSocket (a courier::ws::server and two clients on loopback).
+result run_ws(level guarantee, const settings& chosen, const progress_fn& progress);
+
 }  // namespace courier_bench

@@ -15,6 +15,8 @@ const char* name_of(transport which) {
       return "sqlite";
     case transport::sqs:
       return "sqs";
+    case transport::ws:
+      return "ws";
   }
   return "?";
 }
@@ -36,18 +38,18 @@ const char* name_of(level which) {
 const char* usage() {
   return "usage: courier-bench [options]\n"
          "  Measures what each delivery guarantee costs and checks that it held.\n"
-         "  --transport T        in-process (default), sqlite (a durable channel), sqs\n"
+         "  --transport T        in-process (default), sqlite (a durable channel), sqs, ws (server and clients)\n"
          "  --endpoint URL       sqs: the SQS endpoint (moto_server, or AWS with the usual credentials)\n"
          "  --file PATH          sqlite: the store (default: a temporary file)\n"
          "  --levels L,...       at-most-once,at-least-once,exactly-once,fifo (default: all)\n"
-         "  --messages N         per scenario (default: 200000 in-process, 100000 sqlite, 300 sqs)\n"
+         "  --messages N         per scenario (default: 200000 in-process, 100000 sqlite, 20000 ws, 300 sqs)\n"
          "  --groups G           FIFO message groups (default 16)\n"
          "  --rate R             messages/s the producer paces to (default: as fast as it can)\n"
          "  --duplicate-rate P   a send repeated with the same key (0..1)\n"
          "  --failure-rate P     a consumer throws (nack)\n"
          "  --lost-ack-rate P    a consumer applies and never acks\n"
          "  --expire-rate P      a delivery's visibility runs out while the consumer works\n"
-         "  --drop-rate P        the connection drops (network transports)\n"
+         "  --drop-rate P        the consumer's connection drops (ws)\n"
          "  --seed S             seed of every fault (default 1)\n"
          "  --json FILE          write the results as JSON\n"
          "  --plot FILE.svg      draw throughput and latency per scenario\n"
@@ -122,9 +124,9 @@ settings parse(int argc, const char* const* argv) {
       } else if (value == "sqs") {
         chosen.transport = transport::sqs;
       } else if (value == "ws") {
-        throw usage_error("--transport ws: the WebSocket adapter is not built yet (see the WebSocket issue)");
+        chosen.transport = transport::ws;
       } else {
-        throw usage_error(fmt::format("--transport {}: expected in-process, sqlite or sqs", value));
+        throw usage_error(fmt::format("--transport {}: expected in-process, sqlite, sqs or ws", value));
       }
     } else if (flag == "--endpoint") {
       chosen.endpoint = value;
@@ -166,8 +168,8 @@ settings parse(int argc, const char* const* argv) {
   if (chosen.transport != transport::sqs && !chosen.endpoint.empty()) {
     throw usage_error("--endpoint is for --transport sqs");
   }
-  if (chosen.faults.dropped > 0 && chosen.transport != transport::sqs) {
-    throw usage_error("--drop-rate: only a network transport has connections to drop");
+  if (chosen.faults.dropped > 0 && chosen.transport != transport::ws) {
+    throw usage_error("--drop-rate: only --transport ws drops connections");
   }
   if (chosen.messages == 0 && chosen.durable_crash) {
     // The crash run paces its sends over the kills: tens of thousands, not
@@ -177,6 +179,7 @@ settings parse(int argc, const char* const* argv) {
   if (chosen.messages == 0) {
     chosen.messages = chosen.transport == transport::in_process ? 200'000
                       : chosen.transport == transport::sqlite   ? 100'000
+                      : chosen.transport == transport::ws       ? 20'000
                                                                 : 300;
   }
   return chosen;

@@ -11,7 +11,7 @@
 
 namespace courier_bench {
 
-enum class transport { in_process, sqlite, sqs };
+enum class transport { in_process, sqlite, sqs, ws };
 
 // The guarantee levels, weakest first. Each scenario runs one.
 enum class level { at_most_once, at_least_once, exactly_once, fifo };
@@ -26,7 +26,7 @@ struct fault_rates {
   double consumer_failure = 0;  // the consumer throws: nack, delivered again
   double lost_ack = 0;          // the consumer applies, never acks: back after the visibility timeout
   double expired = 0;           // the delivery's visibility runs out while the consumer works
-  double dropped = 0;           // the connection drops (network transports only)
+  double dropped = 0;           // the consumer's connection drops (ws)
   std::uint64_t seed = 1;
 
   bool any() const { return duplicate_send + consumer_failure + lost_ack + expired + dropped > 0; }

@@ -53,9 +53,6 @@ struct scoped_queue {
 }  // namespace
 
 result run_sqs(level guarantee, const settings& chosen, const progress_fn& progress) {
-  if (chosen.faults.dropped > 0) {
-    throw std::runtime_error("--drop-rate is not available over SQS in courier-bench yet");
-  }
   courier::sqs::client sqs({.settings = {.endpoint = chosen.endpoint}, .connect_timeout = 2s});
   const bool fifo = guarantee == level::fifo;
   const bool keyed = guarantee == level::exactly_once || fifo;

@@ -9,7 +9,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # Bad arguments: a usage message and exit code 2.
 for args in "--bogus" "--messages" "--messages -5" "--failure-rate 1.5" "--levels fifo,sometimes" \
-            "--transport carrier-pigeon" "--transport sqs" "--drop-rate 0.1"; do
+            "--transport carrier-pigeon" "--transport sqs" "--drop-rate 0.1" "--endpoint http://x"; do
   set +e
   # shellcheck disable=SC2086
   "$bench" $args >"$work/out" 2>"$work/err"

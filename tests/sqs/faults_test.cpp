@@ -108,7 +108,7 @@ TEST(sqs_faults, without_retries_each_failure_surfaces_with_its_code) {
 // The channels issue's exactly-once fault run, over SQS through the proxy:
 // producers send keyed messages to 6 groups and retry a send that failed (or
 // whose answer was lost) with the same key; consumers throw before applying
-// (5%) and lose acks (5%), with a one-second visibility timeout so lost
+// (5%) and lose acks (5%), with a two-second visibility timeout so lost
 // messages come back quickly. With the idempotent store, every key's effect
 // happens exactly once and each group's effects come in send order.
 TEST(sqs_faults, exactly_once_effect_and_group_order_survive_faults_over_sqs) {
@@ -118,7 +118,7 @@ TEST(sqs_faults, exactly_once_effect_and_group_order_survive_faults_over_sqs) {
   const std::string url = sqs.create_queue("faults-exactly-once.fifo", {{"FifoQueue", "true"}});
   courier::sqs::channel<keyed> channel(sqs,
                                        {.queue_url = url,
-                                        .visibility_timeout = 1s,
+                                        .visibility_timeout = 2s,
                                         .applied = std::make_shared<courier::memory_idempotent_store>()});
 
   std::mutex mutex;

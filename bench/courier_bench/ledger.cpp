@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 namespace courier_bench {
 
@@ -17,6 +18,26 @@ double percentile_us(std::vector<std::int64_t>& samples, double fraction) {
 }
 
 }  // namespace
+
+double ledger::wait_for_all(std::chrono::steady_clock::time_point start, std::chrono::milliseconds stall_limit,
+                            const std::function<void(std::size_t)>& progress) const {
+  std::size_t last_done = 0;
+  auto last_change = std::chrono::steady_clock::now();
+  for (;;) {
+    const std::size_t now_done = done();
+    const auto now = std::chrono::steady_clock::now();
+    if (now_done >= count_) return std::chrono::duration<double>(now - start).count();
+    if (now_done != last_done) {
+      last_done = now_done;
+      last_change = now;
+    } else if (now - last_change > stall_limit) {
+      return std::chrono::duration<double>(now - start).count();
+    }
+    progress(now_done);
+    // Poll fast near the end, where the last messages decide the time.
+    std::this_thread::sleep_for(std::chrono::milliseconds(now_done + 1000 >= count_ ? 1 : 20));
+  }
+}
 
 result ledger::verdict(level guarantee, double seconds) const {
   result out;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -99,6 +100,12 @@ class ledger {
 
   // Messages applied or dead-lettered so far (for progress and completion).
   std::size_t done() const { return accounted_count_.load(std::memory_order_relaxed); }
+
+  // Waits until every message was applied or dead-lettered, or nothing has
+  // changed for stall_limit (what is missing then is lost), calling progress
+  // meanwhile. Returns the seconds since start.
+  double wait_for_all(std::chrono::steady_clock::time_point start, std::chrono::milliseconds stall_limit,
+                      const std::function<void(std::size_t)>& progress) const;
 
   // The verdict for level, after the run.
   result verdict(level guarantee, double seconds) const;

@@ -1,10 +1,8 @@
 // The in-process and durable (SQLite) scenarios.
 #include "courier/bus.hpp"
 #include "courier/channel.hpp"
-#include "courier/detail/mix64.hpp"
 #include "courier/idempotent_store.hpp"
 #include "courier/sqlite/durable.hpp"
-#include "courier/testing/fault_dice.hpp"
 #include "scenarios.hpp"
 
 #include <fmt/format.h>
@@ -23,7 +21,6 @@ namespace courier_bench {
 namespace {
 
 using namespace std::chrono_literals;
-using courier::testing::fault_dice;
 
 constexpr std::size_t send_batch = 64;
 constexpr std::size_t receive_batch = 32;
@@ -32,44 +29,8 @@ constexpr auto visibility = 200ms;
 // A run that makes no progress for this long is stopped; what is missing is lost.
 constexpr auto stall_limit = 30s;
 
-// One dice per kind of fault, each from the run's seed, so that changing one
-// rate does not reshuffle the others.
-fault_dice dice(double rate, std::uint64_t seed, std::uint64_t kind) {
-  return fault_dice::rate(rate, courier::detail::mix64(seed) ^ courier::detail::mix64(kind + 1));
-}
-
-struct fault_dice_set {
-  explicit fault_dice_set(const fault_rates& rates)
-      : duplicate(dice(rates.duplicate_send, rates.seed, 0)),
-        failure(dice(rates.consumer_failure, rates.seed, 1)),
-        lost_ack(dice(rates.lost_ack, rates.seed, 2)),
-        expired(dice(rates.expired, rates.seed, 3)) {}
-  fault_dice duplicate, failure, lost_ack, expired;
-};
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Waits until the ledger has every message (or the run stalls), reporting
-// progress. Returns the seconds since start when the last one came.
-double wait_for_all(const ledger& book, std::size_t count, std::chrono::steady_clock::time_point start,
-                    const progress_fn& progress) {
-  std::size_t last_done = 0;
-  auto last_change = std::chrono::steady_clock::now();
-  for (;;) {
-    const std::size_t done = book.done();
-    if (done >= count) return seconds_since(start);
-    const auto now = std::chrono::steady_clock::now();
-    if (done != last_done) {
-      last_done = done;
-      last_change = now;
-    } else if (now - last_change > stall_limit) {
-      return seconds_since(start);
-    }
-    progress(done);
-    std::this_thread::sleep_for(std::chrono::milliseconds(done + 1000 >= count ? 1 : 100));
-  }
 }
 
 // at-most-once in-process: bus.post, one observer on the bus's worker.
@@ -216,7 +177,7 @@ result run_channel(level guarantee, const settings& chosen, const progress_fn& p
         }
       }
     });
-    seconds = wait_for_all(book, count, start, progress);
+    seconds = book.wait_for_all(start, stall_limit, progress);
     stop.store(true, std::memory_order_release);
     consumer.join();
     dead_collector.join();

@@ -3,6 +3,8 @@
 // and returns the result.
 #pragma once
 
+#include "courier/detail/mix64.hpp"
+#include "courier/testing/fault_dice.hpp"
 #include "ledger.hpp"
 #include "settings.hpp"
 
@@ -23,6 +25,23 @@ struct bench_message {
   std::int64_t sent_ns = 0;
 };
 BOOST_DESCRIBE_STRUCT(bench_message, (), (number, sent_ns))
+
+// One dice per kind of fault, each seeded from the run's seed and its kind,
+// so that changing one rate does not reshuffle the others.
+struct fault_dice_set {
+  explicit fault_dice_set(const fault_rates& rates)
+      : duplicate(dice(rates.duplicate_send, rates.seed, 0)),
+        failure(dice(rates.consumer_failure, rates.seed, 1)),
+        lost_ack(dice(rates.lost_ack, rates.seed, 2)),
+        expired(dice(rates.expired, rates.seed, 3)),
+        dropped(dice(rates.dropped, rates.seed, 4)) {}
+  courier::testing::fault_dice duplicate, failure, lost_ack, expired, dropped;
+
+ private:
+  static courier::testing::fault_dice dice(double rate, std::uint64_t seed, std::uint64_t kind) {
+    return courier::testing::fault_dice::rate(rate, courier::detail::mix64(seed) ^ courier::detail::mix64(kind + 1));
+  }
+};
 
 // Holds a producer to a rate: wait(n) returns when message n is due.
 class pacer {

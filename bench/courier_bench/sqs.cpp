@@ -1,10 +1,8 @@
 // The SQS scenarios: courier::sqs::channel on a queue this run creates (and
 // deletes), one producer sending batches of 10, one consume() thread.
-#include "courier/detail/mix64.hpp"
 #include "courier/idempotent_store.hpp"
 #include "courier/sqs/channel.hpp"
 #include "courier/sqs/client.hpp"
-#include "courier/testing/fault_dice.hpp"
 #include "scenarios.hpp"
 
 #include <fmt/format.h>
@@ -22,15 +20,10 @@ namespace courier_bench {
 namespace {
 
 using namespace std::chrono_literals;
-using courier::testing::fault_dice;
 
 // Seconds, SQS's unit: lost acks and expired deliveries come back after it.
 constexpr int visibility_seconds = 2;
 constexpr auto stall_limit = 60s;
-
-fault_dice dice(double rate, std::uint64_t seed, std::uint64_t kind) {
-  return fault_dice::rate(rate, courier::detail::mix64(seed) ^ courier::detail::mix64(kind + 1));
-}
 
 // Deletes the run's queue however the scenario ends.
 struct scoped_queue {
@@ -64,10 +57,11 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
 
   const std::size_t count = chosen.messages;
   ledger book(count, chosen.groups);
-  auto duplicate = dice(chosen.faults.duplicate_send, chosen.faults.seed, 0);
-  auto failure = dice(chosen.faults.consumer_failure, chosen.faults.seed, 1);
-  auto lost_ack = dice(chosen.faults.lost_ack, chosen.faults.seed, 2);
-  auto expired = dice(chosen.faults.expired, chosen.faults.seed, 3);
+  fault_dice_set faults(chosen.faults);
+  auto& duplicate = faults.duplicate;
+  auto& failure = faults.failure;
+  auto& lost_ack = faults.lost_ack;
+  auto& expired = faults.expired;
   courier::memory_idempotent_store applied(std::chrono::hours(1));
 
   auto handler = [&](courier::sqs::delivery<bench_message>& item) {
@@ -128,20 +122,7 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
       progress(book.done());
     }
     flush();
-    std::size_t last_done = 0;
-    auto last_change = std::chrono::steady_clock::now();
-    while (book.done() < count) {
-      const auto now = std::chrono::steady_clock::now();
-      if (book.done() != last_done) {
-        last_done = book.done();
-        last_change = now;
-      } else if (now - last_change > stall_limit) {
-        break;
-      }
-      progress(book.done());
-      std::this_thread::sleep_for(20ms);
-    }
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    seconds = book.wait_for_all(start, stall_limit, progress);
   }
   result out = book.verdict(guarantee, seconds);
   out.transport = name_of(transport::sqs);

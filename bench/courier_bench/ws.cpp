@@ -11,8 +11,6 @@
 // connections (the consumer's connection cut after a delivery: it resumes).
 // Consumer failures, lost acks and expiry belong to the channel transports.
 #include "courier/bus.hpp"
-#include "courier/detail/mix64.hpp"
-#include "courier/testing/fault_dice.hpp"
 #include "courier/ws/client.hpp"
 #include "courier/ws/server.hpp"
 #include "scenarios.hpp"
@@ -30,14 +28,9 @@ namespace courier_bench {
 namespace {
 
 using namespace std::chrono_literals;
-using courier::testing::fault_dice;
 
 constexpr auto stall_limit = 30s;
 constexpr std::size_t publishes_in_flight = 256;  // receipts the producer waits for at most
-
-fault_dice dice(double rate, std::uint64_t seed, std::uint64_t kind) {
-  return fault_dice::rate(rate, courier::detail::mix64(seed) ^ courier::detail::mix64(kind + 1));
-}
 
 }  // namespace
 
@@ -51,8 +44,9 @@ result run_ws(level guarantee, const settings& chosen, const progress_fn& progre
   const bool keyed = guarantee == level::exactly_once || guarantee == level::fifo;
   const bool fifo = guarantee == level::fifo;
   ledger book(count, chosen.groups);
-  auto duplicate = dice(chosen.faults.duplicate_send, chosen.faults.seed, 0);
-  auto drop = dice(chosen.faults.dropped, chosen.faults.seed, 4);
+  fault_dice_set faults(chosen.faults);
+  auto& duplicate = faults.duplicate;
+  auto& drop = faults.dropped;
 
   courier::bus bus;
   courier::ws::server server(bus, {.slow_after = count * 2 + 1000, .max_queued = count * 2 + 1000});
@@ -113,20 +107,7 @@ result run_ws(level guarantee, const settings& chosen, const progress_fn& progre
     }
     while (!receipts.empty()) settle_oldest();
   }
-  std::size_t last_done = 0;
-  auto last_change = std::chrono::steady_clock::now();
-  while (book.done() < count) {
-    const auto now = std::chrono::steady_clock::now();
-    if (book.done() != last_done) {
-      last_done = book.done();
-      last_change = now;
-    } else if (now - last_change > stall_limit) {
-      break;
-    }
-    progress(book.done());
-    std::this_thread::sleep_for(1ms);
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = book.wait_for_all(start, stall_limit, progress);
   consumer.close();
   result out = book.verdict(guarantee, seconds);
   out.transport = name_of(transport::ws);

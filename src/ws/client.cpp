@@ -84,6 +84,8 @@ class client::impl : public std::enable_shared_from_this<impl> {
 
   void dial() {
     if (closing) return;
+    discarding = false;
+    buffer.consume(buffer.size());  // a read cut short may have left part of a frame
     const std::uint64_t attempt = ++generation;
     ws = std::make_shared<websocket::stream<beast::tcp_stream>>(io);
     resolver.async_resolve(url.host, url.port, [self = shared_from_this(), attempt](beast::error_code ec,
@@ -213,18 +215,34 @@ class client::impl : public std::enable_shared_from_this<impl> {
   }
 
   void on_event(const event_frame& event) {
+    // After a handler failed, nothing more on this connection: what follows
+    // the failed event must come after it, on the next connection.
+    if (discarding) return;
     if (event.seq <= last_seq) {
       count_skipped();  // processed before; its ack was lost
-    } else {
+    } else if (seen.count(event.id) != 0) {
       last_seq = event.seq;
-      if (seen.count(event.id) != 0) {
-        count_skipped();  // processed in an earlier session
-      } else {
-        remember(event.id);
+      count_skipped();  // processed in an earlier session
+    } else {
+      try {
         if (handler) handler(event);
-        std::lock_guard lock(mutex);
-        ++counters.events;
+      } catch (const std::exception& e) {
+        // Not processed: leave it unacked and reconnect; the session sends
+        // it again (at-least-once), after what was processed is acked.
+        {
+          std::lock_guard lock(mutex);
+          ++counters.handler_failures;
+          counters.last_handler_failure = fmt::format("on_event threw for {}: {}", event.id, e.what());
+        }
+        send_ack();
+        discarding = true;
+        drop_after_writes();
+        return;
       }
+      last_seq = event.seq;
+      remember(event.id);
+      std::lock_guard lock(mutex);
+      ++counters.events;
     }
     if (++unacked >= options.ack_every) return send_ack();
     if (!ack_scheduled) {
@@ -235,6 +253,20 @@ class client::impl : public std::enable_shared_from_this<impl> {
         if (!ec) self->send_ack();
       });
     }
+  }
+
+  // Closes the TCP connection once the outbox is written (the read side
+  // then notices and reconnects).
+  void drop_after_writes() {
+    drop_pending = true;
+    if (!writing && outbox.empty()) drop_now();
+  }
+  void drop_now() {
+    drop_pending = false;
+    if (!ws) return;
+    beast::error_code ignored;
+    beast::get_lowest_layer(*ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(*ws).socket().close(ignored);
   }
 
   void send_ack() {
@@ -299,6 +331,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
       if (ec) return;  // the read side notices and reconnects
       self->outbox.pop_front();
       self->write_next();
+      if (self->drop_pending && !self->writing && self->outbox.empty()) self->drop_now();
     });
   }
 
@@ -339,6 +372,8 @@ class client::impl : public std::enable_shared_from_this<impl> {
   beast::flat_buffer buffer;
   std::deque<std::string> outbox;
   bool writing = false;
+  bool drop_pending = false;  // drop_after_writes() was asked
+  bool discarding = false;    // a handler failed: ignore this connection's events
   bool open = false;
   bool closing = false;
   std::chrono::milliseconds backoff;
@@ -446,12 +481,7 @@ void client::close() {
 }
 
 void client::drop_connection() {
-  asio::post(impl_->io, [self = impl_] {
-    if (!self->ws) return;
-    beast::error_code ignored;
-    beast::get_lowest_layer(*self->ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(*self->ws).socket().close(ignored);
-  });
+  asio::post(impl_->io, [self = impl_] { self->drop_now(); });
 }
 
 client_stats client::stats() const {

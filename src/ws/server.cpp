@@ -334,7 +334,14 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     const std::string text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
-    handle(text);
+    try {
+      handle(text);
+    } catch (const std::exception& e) {
+      // Nothing a peer sends should get here; if it does, this connection
+      // ends (its session waits for a resume) and the server goes on.
+      fatal({.code = "internal_error", .message = std::string("the server failed on this frame: ") + e.what()},
+            websocket::close_code::internal_error);
+    }
     if (!closing_) read_next();
   }
 

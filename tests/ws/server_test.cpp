@@ -268,6 +268,41 @@ TEST_F(ws_server, nothing_is_lost_or_doubled_when_connections_die_mid_stream) {
   EXPECT_GE(client.stats().resumed, 2u) << "and resumed the session";
 }
 
+TEST_F(ws_server, an_event_whose_handler_throws_comes_again_and_nothing_else_is_lost) {
+  start();
+  std::vector<int> handled;
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool thrown = false;
+  courier::ws::client client({.url = url(), .backoff_initial = 10ms});
+  client.on_event([&](const courier::ws::event_frame& e) {
+    const int number = courier::json::decode<parcel>(e.data).number;
+    std::lock_guard lock(mutex);
+    if (number == 5 && !thrown) {
+      thrown = true;
+      throw std::runtime_error("the screen was busy");
+    }
+    handled.push_back(number);
+    changed.notify_all();
+  });
+  client.subscribe({"parcel"});
+  client.connect();
+  ASSERT_TRUE(client.wait_connected(5s));
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       server_->stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < 20; ++i) bus_.publish(parcel{i, "acme"});
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return handled.size() >= 20; })) << handled.size();
+  std::vector<int> expected(20);
+  for (int i = 0; i < 20; ++i) expected[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(handled, expected) << "5 came again after the throw, in its place";
+  EXPECT_EQ(client.stats().handler_failures, 1u);
+  EXPECT_THAT(client.stats().last_handler_failure, HasSubstr("the screen was busy"));
+}
+
 TEST_F(ws_server, every_kind_of_bad_input_gets_its_error_and_the_connection_goes_on) {
   start();
   raw_peer peer(server_->port());

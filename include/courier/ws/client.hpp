@@ -15,8 +15,10 @@
 // sent again after a reconnect with the same key (a publish without a key
 // gets a random one), so each is applied once.
 //
-// Thread-safety: every member function is thread-safe; on_event runs on the
-// client's own thread, one event at a time, in seq order.
+// An exception from on_event leaves that event unprocessed: the client
+// records it (stats().last_handler_failure), reconnects, and the session sends the
+// event again. Thread-safety: every member function is thread-safe; on_event
+// runs on the client's own thread, one event at a time, in seq order.
 #pragma once
 
 #include "courier/json/codec.hpp"
@@ -58,6 +60,8 @@ struct client_stats {
   std::uint64_t duplicates_skipped = 0;
   std::uint64_t errors = 0;       // error frames received
   std::string last_error = {};
+  std::uint64_t handler_failures = 0;  // on_event threw (the event came again)
+  std::string last_handler_failure = {};
 };
 
 class client {

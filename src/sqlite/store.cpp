@@ -196,6 +196,7 @@ class store::impl {
   bool writer_idle = false;
   bool stopping = false;
   bool writer_stopped = false;
+  bool failed_while_stopping = false;  // the writer's own
   std::thread writer;
   stored_time next_purge = 0;
 };
@@ -411,7 +412,10 @@ void store::impl::write_loop() {
   std::unique_lock lock(buffer_mutex);
   for (;;) {
     const bool nothing = buffer.empty() && retry.empty();
-    if (nothing && stopping) break;
+    // Stopping: write what is left once more, but do not retry a store that
+    // keeps failing forever (what it could not write was never durable, and
+    // recovery treats it so: an unwritten ack is a redelivery).
+    if (stopping && (nothing || failed_while_stopping)) break;
     if (nothing) {
       writer_idle = true;
       buffer_cv.wait_for(lock, options.retention_interval);
@@ -516,6 +520,7 @@ void store::impl::write(std::vector<change>& batch) {
   if (!reason.empty()) {
     std::unique_lock lock(buffer_mutex);
     buffer_cv.wait_for(lock, retry_pause, [&] { return stopping; });
+    if (stopping) failed_while_stopping = true;
   }
 }
 

@@ -279,9 +279,12 @@ TEST_F(durable_channel, the_file_stays_the_same_size_under_a_steady_stream) {
     sizes.push_back(std::filesystem::file_size(file()));
   }
   // Once settled messages are deleted as fast as new ones arrive, the file
-  // reuses its free pages: the last phases are no bigger than the second.
+  // reuses its free pages. Not exactly flat: the live rows follow the send
+  // rate over the window, which varies (a sanitizer's warm-up: +56% seen).
+  // Kept messages would grow it by the second phase's size with every phase,
+  // to three times that and more by the sixth.
   EXPECT_GT(number, 2000) << "too few messages to say anything";
-  EXPECT_LE(sizes.back(), sizes[1] * 3 / 2) << "sizes per phase: " << ::testing::PrintToString(sizes);
+  EXPECT_LE(sizes.back(), sizes[1] * 2) << "sizes per phase: " << ::testing::PrintToString(sizes);
   EXPECT_LT(count_rows(*store, "SELECT count(*) FROM courier_messages_1"), number / 2);
 }
 

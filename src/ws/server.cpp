@@ -6,11 +6,13 @@
 // strand while that mutex is held, so a session's frames leave in seq order.
 #include "courier/ws/server.hpp"
 
+#include "coalescing_stream.hpp"
 #include "session.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <fmt/format.h>
 
@@ -73,9 +75,45 @@ bool offers_subprotocol(std::string_view header) {
   return false;
 }
 
+asio::ssl::context make_tls_context(const tls_options& tls) {
+  asio::ssl::context context(asio::ssl::context::tls_server);
+  context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  beast::error_code ec;
+  context.use_certificate_chain_file(tls.certificate_chain_file, ec);
+  if (ec) {
+    throw error(errc::invalid_option, fmt::format("ws::server: TLS certificate chain '{}': {}",
+                                                  tls.certificate_chain_file, ec.message()));
+  }
+  context.use_private_key_file(tls.private_key_file, asio::ssl::context::pem, ec);
+  if (ec) {
+    throw error(errc::invalid_option,
+                fmt::format("ws::server: TLS private key '{}': {}", tls.private_key_file, ec.message()));
+  }
+  if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
+    throw error(errc::invalid_option, fmt::format("ws::server: TLS private key '{}' does not match the certificate '{}'",
+                                                  tls.private_key_file, tls.certificate_chain_file));
+  }
+  return context;
+}
+
 }  // namespace
 
-class connection;
+// What the server needs of a connection, whatever stream it runs on
+// (plain TCP or TLS; stream_connection below). Callable from any thread.
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  virtual ~connection() = default;
+  // Frames to send, in order.
+  virtual void deliver(std::vector<std::string> frames) = 0;
+  // An error frame, then a close with code.
+  virtual void close_with(error_frame error, websocket::close_code code) = 0;
+  // Drop the TCP connection (no close frame).
+  virtual void drop() = 0;
+  // The server is stopping: close with 1001.
+  virtual void going_away() = 0;
+};
 
 struct topic_entry {
   std::string name;
@@ -89,6 +127,7 @@ class server_impl {
  public:
   server_impl(courier::bus& bus, server_options chosen)
       : bus(bus), options(std::move(chosen)), run_id(random_text(3)), acceptor(io) {
+    if (options.tls) ssl.emplace(make_tls_context(*options.tls));
     limits.window = options.window;
     limits.slow_after = options.slow_after;
     limits.max_queued = options.max_queued;
@@ -117,6 +156,7 @@ class server_impl {
   const server_options options;
   server_limits limits;
   const std::string run_id;
+  std::optional<asio::ssl::context> ssl;  // set: every connection is TLS
   asio::io_context io;
   tcp::acceptor acceptor;
   std::optional<asio::steady_timer> sweeper;
@@ -137,28 +177,45 @@ class server_impl {
   std::atomic<std::uint64_t> frames_refused{0};
 };
 
-// One socket, from the HTTP upgrade to the close.
-class connection : public std::enable_shared_from_this<connection> {
+// One socket, from the HTTP upgrade (after the TLS handshake, for TLS) to
+// the close. Transport: beast::tcp_stream or beast::ssl_stream over it.
+// Frames go out through a coalescing_stream, so a burst of events leaves in
+// a few large writes instead of one syscall per frame.
+template <class Transport>
+class stream_connection final : public connection {
  public:
-  connection(server_impl& server, tcp::socket socket)
+  static constexpr bool tls = !std::is_same_v<Transport, beast::tcp_stream>;
+
+  template <class... TransportArgs>
+  stream_connection(server_impl& server, TransportArgs&&... transport_args)
       : server_(server),
-        ws_(std::move(socket)),
+        ws_(std::forward<TransportArgs>(transport_args)...),
         hello_timer_(ws_.get_executor()),
         heartbeat_timer_(ws_.get_executor()),
         tokens_(static_cast<double>(server.options.rate)),
         last_refill_(std::chrono::steady_clock::now()),
         last_heard_(last_refill_) {}
 
-  ~connection() { server_.connection_count.fetch_sub(1); }
+  ~stream_connection() override { server_.connection_count.fetch_sub(1); }
 
   void run() {
-    asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+    ws_.next_layer().set_owner(weak_from_this());
+    asio::dispatch(ws_.get_executor(), [self = self_ptr()] {
+      if constexpr (tls) {
+        beast::get_lowest_layer(self->ws_).expires_after(std::chrono::seconds(10));
+        self->transport().async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->drop_now();
+          self->read_request();
+        });
+      } else {
+        self->read_request();
+      }
+    });
   }
 
-  // From any thread: frames to send, in order.
   // Frames from other threads wait in incoming_; one posted flush moves
   // them all to the outbox, so a burst of events costs one post, not one each.
-  void deliver(std::vector<std::string> frames) {
+  void deliver(std::vector<std::string> frames) override {
     bool post_flush = false;
     {
       std::lock_guard lock(incoming_mutex_);
@@ -167,7 +224,7 @@ class connection : public std::enable_shared_from_this<connection> {
       flush_posted_ = true;
     }
     if (!post_flush) return;
-    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+    asio::post(ws_.get_executor(), [self = self_ptr()] {
       std::vector<std::string> arrived;
       {
         std::lock_guard lock(self->incoming_mutex_);
@@ -178,21 +235,18 @@ class connection : public std::enable_shared_from_this<connection> {
     });
   }
 
-  // From any thread: an error frame, then a close with code.
-  void close_with(error_frame error, websocket::close_code code) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), error = std::move(error), code]() mutable {
+  void close_with(error_frame error, websocket::close_code code) override {
+    asio::post(ws_.get_executor(), [self = self_ptr(), error = std::move(error), code]() mutable {
       self->fatal(std::move(error), code);
     });
   }
 
-  // From any thread: drop the TCP connection (no close frame).
-  void drop() {
-    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->drop_now(); });
+  void drop() override {
+    asio::post(ws_.get_executor(), [self = self_ptr()] { self->drop_now(); });
   }
 
-  // From any thread: the server is stopping.
-  void going_away() {
-    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+  void going_away() override {
+    asio::post(ws_.get_executor(), [self = self_ptr()] {
       if (self->open_) {
         self->closing_ = true;
         self->outbox_.push_back(outgoing{{}, websocket::close_reason(websocket::close_code::going_away, "shutting_down")});
@@ -204,6 +258,13 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
  private:
+  std::shared_ptr<stream_connection> self_ptr() {
+    return std::static_pointer_cast<stream_connection>(shared_from_this());
+  }
+  // Under the coalescing layer: the HTTP request and answer go here
+  // directly (an answer is followed by a drop and must not wait in a buffer).
+  Transport& transport() { return ws_.next_layer().next_layer(); }
+
   struct outgoing {
     std::string text;
     std::optional<websocket::close_reason> close;  // set: a close frame, not text
@@ -216,8 +277,8 @@ class connection : public std::enable_shared_from_this<connection> {
     parser_->body_limit(8 * 1024);
     parser_->header_limit(16 * 1024);
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(10));
-    http::async_read(beast::get_lowest_layer(ws_), buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+    http::async_read(transport(), buffer_, *parser_,
+                     [self = self_ptr()](beast::error_code ec, std::size_t) { self->on_request(ec); });
   }
 
   void on_request(beast::error_code ec) {
@@ -267,7 +328,7 @@ class connection : public std::enable_shared_from_this<connection> {
       last_heard_ = std::chrono::steady_clock::now();
       if (kind != websocket::frame_type::close) take_token();
     });
-    ws_.async_accept(request_, [self = shared_from_this()](beast::error_code accept_error) {
+    ws_.async_accept(request_, [self = self_ptr()](beast::error_code accept_error) {
       self->on_accept(accept_error);
     });
   }
@@ -281,8 +342,8 @@ class connection : public std::enable_shared_from_this<connection> {
     response->keep_alive(false);
     response->body() = std::move(body);
     response->prepare_payload();
-    http::async_write(beast::get_lowest_layer(ws_), *response,
-                      [self = shared_from_this(), response](beast::error_code, std::size_t) { self->drop_now(); });
+    http::async_write(transport(), *response,
+                      [self = self_ptr(), response](beast::error_code, std::size_t) { self->drop_now(); });
   }
 
   void on_accept(beast::error_code ec) {
@@ -297,7 +358,7 @@ class connection : public std::enable_shared_from_this<connection> {
                    websocket::close_code::try_again_later);
     }
     hello_timer_.expires_after(server_.options.hello_timeout);
-    hello_timer_.async_wait([self = shared_from_this()](beast::error_code timer_error) {
+    hello_timer_.async_wait([self = self_ptr()](beast::error_code timer_error) {
       if (!timer_error && !self->session_ && !self->closing_) {
         self->fatal({.code = "hello_timeout", .message = "no hello in time"}, websocket::close_code{4000});
       }
@@ -309,7 +370,7 @@ class connection : public std::enable_shared_from_this<connection> {
   // --- reading -------------------------------------------------------------
 
   void read_next() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    ws_.async_read(buffer_, [self = self_ptr()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -501,7 +562,7 @@ class connection : public std::enable_shared_from_this<connection> {
     if (outbox_.front().close && pinging_) return;
     writing_ = true;
     if (outbox_.front().close) {
-      ws_.async_close(*outbox_.front().close, [self = shared_from_this()](beast::error_code) {
+      ws_.async_close(*outbox_.front().close, [self = self_ptr()](beast::error_code) {
         self->writing_ = false;
         self->outbox_.clear();
         // Give the peer a moment to answer the close, then drop.
@@ -511,7 +572,7 @@ class connection : public std::enable_shared_from_this<connection> {
       return;
     }
     ws_.text(true);
-    ws_.async_write(asio::buffer(outbox_.front().text), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    ws_.async_write(asio::buffer(outbox_.front().text), [self = self_ptr()](beast::error_code ec, std::size_t) {
       self->writing_ = false;
       if (ec) return self->drop_now();
       self->outbox_.pop_front();
@@ -523,7 +584,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void schedule_heartbeat() {
     heartbeat_timer_.expires_after(server_.options.heartbeat);
-    heartbeat_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    heartbeat_timer_.async_wait([self = self_ptr()](beast::error_code ec) {
       if (ec || self->closing_ || !self->open_) return;
       if (std::chrono::steady_clock::now() - self->last_heard_ > 2 * self->server_.options.heartbeat) {
         return self->drop_now();  // silent for two heartbeats: gone
@@ -560,7 +621,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   server_impl& server_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<coalescing_stream<Transport>> ws_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> request_;
@@ -619,13 +680,21 @@ void server_impl::accept() {
       if (!acceptor.is_open()) return;
     } else {
       connection_count.fetch_add(1);
-      auto fresh = std::make_shared<connection>(*this, std::move(socket));
+      std::shared_ptr<connection> fresh;
+      if (ssl) {
+        auto secure = std::make_shared<stream_connection<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket), *ssl);
+        secure->run();
+        fresh = std::move(secure);
+      } else {
+        auto plain = std::make_shared<stream_connection<beast::tcp_stream>>(*this, std::move(socket));
+        plain->run();
+        fresh = std::move(plain);
+      }
       {
         std::lock_guard lock(mutex);
         std::erase_if(connections, [](const std::weak_ptr<connection>& each) { return each.expired(); });
         connections.push_back(fresh);
       }
-      fresh->run();
     }
     accept();
   });

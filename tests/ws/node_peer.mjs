@@ -89,7 +89,8 @@ const send = (connection, frame) => connection.socket.send(typeof frame === 'str
   check(JSON.stringify(got) === JSON.stringify(expected), 'every event once, in order, across 2 killed connections');
   check(resumed === kills && kills === 2, `resumed after each kill (${resumed} of ${kills})`);
   await sleep(200);
-  check((await control('stats')).unacked === 0, 'the server holds nothing unacked');
+  const after = await control('stats');
+  check(after.unacked === 0, `the server holds nothing unacked (${JSON.stringify(after)})`);
   // A session outlives its connection (session_ttl): leave nothing subscribed
   // behind for the next test on this server.
   send(connection, { op: 'unsubscribe', topics: ['parcel.delivered'], ref: 'bye' });

@@ -50,10 +50,18 @@ struct http_page {
   std::string body = {};
 };
 
+// TLS for wss://: the server's certificate chain (leaf first) and its
+// private key, PEM files. TLS 1.2 and later.
+struct tls_options {
+  std::string certificate_chain_file = {};
+  std::string private_key_file = {};
+};
+
 struct server_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: a free port, see port()
   std::string path = "/courier";
+  std::optional<tls_options> tls = {};  // set: wss:// only (off by default)
   std::size_t threads = 1;
   // Set: every connection must present a token it accepts (Authorization:
   // Bearer header, or hello.token for browsers). Called on a server thread.

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -45,7 +46,7 @@ class session {
     if (queue_.size() >= limits_.max_queued) return false;
     const std::uint64_t seq = next_seq_++;
     if (queue_.empty()) first_seq_ = seq;
-    by_id_.emplace(event->id, seq);
+    if (indexing_ids_) by_id_.emplace(event->id, seq);
     queue_.push_back(entry{std::move(event), seq, 0, state::waiting});
     ++waiting_;
     return true;
@@ -78,6 +79,7 @@ class session {
 
   ack_outcome ack(const ack_frame& frame) {
     ack_outcome outcome;
+    if (!frame.ids.empty()) index_ids();
     for (const std::string& id : frame.ids) {
       const auto found = by_id_.find(id);
       if (found == by_id_.end() || !ever_sent(found->second)) {
@@ -153,8 +155,8 @@ class session {
     if (found->status == state::in_flight) --in_flight_;
     if (found->status == state::waiting) --waiting_;
     found->status = state::acked;
-    remember_acked(found->event->id);
-    by_id_.erase(found->event->id);
+    remember_acked(found->event);
+    if (indexing_ids_) by_id_.erase(found->event->id);
   }
 
   void drop_acked_front() {
@@ -166,12 +168,25 @@ class session {
   }
 
   // An ack of an id acked a moment ago (a retried ack) is not unknown.
-  void remember_acked(const std::string& id) {
-    if (recently_acked_.insert(id).second) acked_order_.push_back(id);
+  void remember_acked(const std::shared_ptr<const payload>& event) {
+    if (indexing_ids_ && !recently_acked_.insert(event->id).second) return;
+    acked_order_.push_back(event);
     if (acked_order_.size() > remembered_acks) {
-      recently_acked_.erase(acked_order_.front());
+      if (indexing_ids_) recently_acked_.erase(acked_order_.front()->id);
       acked_order_.pop_front();
     }
+  }
+
+  // Most clients ack cumulatively (upto) and never by id: the indexes by id
+  // are built the first time a client acks by id and kept from then on, so
+  // the others pay no hashing per event.
+  void index_ids() {
+    if (indexing_ids_) return;
+    indexing_ids_ = true;
+    for (const entry& each : queue_) {
+      if (each.status != state::acked) by_id_.emplace(each.event->id, each.seq);
+    }
+    for (const auto& each : acked_order_) recently_acked_.insert(each->id);
   }
 
   static constexpr std::size_t remembered_acks = 4096;
@@ -188,9 +203,11 @@ class session {
   std::size_t cursor_ = 0;  // queue_ index before which nothing waits
   std::size_t waiting_ = 0;
   std::size_t in_flight_ = 0;
-  std::unordered_map<std::string, std::uint64_t> by_id_;
-  std::unordered_set<std::string> recently_acked_;
-  std::deque<std::string> acked_order_;
+  // Keys view the ids of payloads held by queue_ or acked_order_.
+  bool indexing_ids_ = false;
+  std::unordered_map<std::string_view, std::uint64_t> by_id_;
+  std::unordered_set<std::string_view> recently_acked_;
+  std::deque<std::shared_ptr<const payload>> acked_order_;
 };
 
 }  // namespace ws::detail

@@ -29,6 +29,8 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -48,9 +50,30 @@ using namespace std::chrono_literals;
 constexpr std::uint64_t ack_every = 16;
 constexpr std::uint64_t publisher_lead = 1000;
 
-// Bumped whenever a client acks, so the courier publisher can sleep until
-// acks move instead of spinning (which would take a core from the server).
-std::atomic<std::uint64_t> ack_progress{0};
+// The courier publisher sleeps until acks move instead of spinning, which
+// would take a core from the server (std::atomic::wait spins and yields
+// first, and acks come every few microseconds: it never slept).
+struct ack_signal {
+  std::mutex mutex;
+  std::condition_variable moved;
+  std::atomic<bool> waiting{false};
+
+  void notify() {
+    if (!waiting.load()) return;
+    std::lock_guard lock(mutex);
+    moved.notify_one();
+  }
+  // Sleeps until ready() (which reads atomics only) holds.
+  template <class Ready>
+  void wait_until(Ready&& ready) {
+    if (ready()) return;
+    std::unique_lock lock(mutex);
+    waiting = true;
+    moved.wait(lock, ready);  // rechecked after waiting is set: no wakeup is lost
+    waiting = false;
+  }
+};
+ack_signal acks_moved;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -124,8 +147,7 @@ class load_client : public std::enable_shared_from_this<load_client> {
       pending_.clear();
       write(fmt::format(R"({{"op":"ack","upto":{}}})", last_seq_));
       acked = last_seq_;
-      ack_progress.fetch_add(1);
-      ack_progress.notify_all();
+      acks_moved.notify();
       if (last_seq_ >= events_ && done_ns == 0) done_ns = now_ns();
     }
   }
@@ -221,13 +243,11 @@ figures run_courier(std::size_t clients, std::uint64_t events) {
   return run_clients(server.port(), clients, events, [&](const auto& connected) {
     // At most publisher_lead events ahead of the slowest client's acks.
     for (std::uint64_t n = 0; n < events; ++n) {
-      for (;;) {
-        const std::uint64_t progress = ack_progress.load();
+      acks_moved.wait_until([&] {
         std::uint64_t slowest = UINT64_MAX;
         for (const auto& each : connected) slowest = std::min<std::uint64_t>(slowest, each->acked.load());
-        if (n - std::min(n, slowest) < publisher_lead) break;
-        ack_progress.wait(progress);
-      }
+        return n - std::min(n, slowest) < publisher_lead;
+      });
       bus.publish(tick{n, now_ns()});
     }
   });

@@ -56,6 +56,14 @@ class coalescing_stream {
   // (the writes this layer completed early no longer hold their callers).
   void set_owner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
 
+  // While corked, writes gather and nothing is flushed (unless past
+  // high_water): an owner with a queue of frames corks before writing them
+  // one by one and uncorks after the last, so they leave in one write.
+  void cork() { ++corked_; }
+  void uncork() {
+    if (corked_ > 0 && --corked_ == 0) schedule_flush();
+  }
+
   // Bytes accepted but not yet handed to the next layer's write.
   std::size_t pending() const noexcept { return pending_.size(); }
 
@@ -122,7 +130,19 @@ class coalescing_stream {
     }
     const std::size_t size = append(data);
     complete(std::move(handler), {}, size);
-    flush();
+    schedule_flush();
+  }
+
+  // The flush runs after the handlers already queued on the executor, so
+  // the frames they write join this one (one tick's frames, one write).
+  void schedule_flush() {
+    if (flush_scheduled_ || flushing_ || (corked_ > 0 && pending_.size() < high_water)) return;
+    flush_scheduled_ = true;
+    boost::asio::post(get_executor(), [this, alive = owner_.lock()] {
+      flush_scheduled_ = false;
+      flush();
+      notify_if_flushed();
+    });
   }
 
   template <class ConstBuffers>
@@ -135,7 +155,7 @@ class coalescing_stream {
   }
 
   void flush() {
-    if (flushing_ || pending_.empty() || failed_) return;
+    if (flushing_ || pending_.empty() || failed_ || (corked_ > 0 && pending_.size() < high_water)) return;
     flushing_ = true;
     in_flight_.swap(pending_);
     pending_.clear();
@@ -156,13 +176,17 @@ class coalescing_stream {
       waiting->accept(*this);
     }
     flush();
-    if (!flushing_ && flushed_) std::exchange(flushed_, nullptr)(failed_);
+    notify_if_flushed();
+  }
+
+  void notify_if_flushed() {
+    if (flushed_ && !flushing_ && !flush_scheduled_ && pending_.empty()) std::exchange(flushed_, nullptr)(failed_);
   }
 
   // Calls done once nothing is pending or in flight.
   template <class Done>
   void when_flushed(Done done) {
-    if (!flushing_ && pending_.empty()) {
+    if (!flushing_ && !flush_scheduled_ && pending_.empty()) {
       return boost::asio::post(get_executor(), [done = std::move(done), failed = failed_]() mutable { done(failed); });
     }
     // std::function needs a copyable callable; the handler may be move-only.
@@ -175,6 +199,8 @@ class coalescing_stream {
   std::string pending_;
   std::string in_flight_;
   bool flushing_ = false;
+  bool flush_scheduled_ = false;
+  int corked_ = 0;
   boost::beast::error_code failed_;
   std::unique_ptr<held_write> held_;
   std::function<void(boost::beast::error_code)> flushed_;

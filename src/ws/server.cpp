@@ -557,11 +557,13 @@ class stream_connection final : public connection {
   }
 
   void write_next() {
-    if (writing_ || outbox_.empty()) return;
+    if (writing_) return;
+    if (outbox_.empty()) return cork(false);  // the queue is written: out it goes
     // One control frame at a time: a close waits for a ping in progress.
     if (outbox_.front().close && pinging_) return;
     writing_ = true;
     if (outbox_.front().close) {
+      cork(false);
       ws_.async_close(*outbox_.front().close, [self = self_ptr()](beast::error_code) {
         self->writing_ = false;
         self->outbox_.clear();
@@ -571,6 +573,9 @@ class stream_connection final : public connection {
       });
       return;
     }
+    // Beast writes one message at a time; with more queued, the coalescing
+    // layer holds them until the last is written, and they leave together.
+    if (outbox_.size() > 1) cork(true);
     ws_.text(true);
     ws_.async_write(asio::buffer(outbox_.front().text), [self = self_ptr()](beast::error_code ec, std::size_t) {
       self->writing_ = false;
@@ -578,6 +583,16 @@ class stream_connection final : public connection {
       self->outbox_.pop_front();
       self->write_next();
     });
+  }
+
+  void cork(bool on) {
+    if (on == corked_) return;
+    corked_ = on;
+    if (on) {
+      ws_.next_layer().cork();
+    } else {
+      ws_.next_layer().uncork();
+    }
   }
 
   // --- heartbeats and the end ------------------------------------------------
@@ -632,6 +647,7 @@ class stream_connection final : public connection {
   std::vector<std::string> incoming_;
   bool flush_posted_ = false;
   bool writing_ = false;
+  bool corked_ = false;
   bool pinging_ = false;
   bool open_ = false;
   bool closing_ = false;

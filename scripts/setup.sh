@@ -8,6 +8,7 @@ apt_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libfmt-dev libconcurrentqueue-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev
+  openssl        # the TLS tests make a throwaway certificate with it
   libgtest-dev libgmock-dev libbenchmark-dev
   clang          # the libFuzzer target of the WebSocket frame decoder
   chromium       # the browser the dashboard test drives

@@ -4,10 +4,13 @@
 
 #include "courier/error.hpp"
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <condition_variable>
 #include <deque>
@@ -17,6 +20,7 @@
 #include <set>
 #include <thread>
 #include <unordered_set>
+#include <variant>
 
 namespace courier {
 inline namespace v1 {
@@ -30,31 +34,60 @@ using tcp = asio::ip::tcp;
 namespace {
 
 struct parsed_url {
+  bool tls = false;  // wss://
   std::string host;
   std::string port;
   std::string path;
 };
 
 parsed_url parse_url(const std::string& url) {
-  constexpr std::string_view scheme = "ws://";
-  if (url.rfind(scheme, 0) != 0) {
-    throw error(errc::invalid_option, fmt::format("ws::client: url '{}' must start with ws://", url));
+  parsed_url out;
+  std::string rest;
+  if (url.rfind("ws://", 0) == 0) {
+    rest = url.substr(5);
+  } else if (url.rfind("wss://", 0) == 0) {
+    out.tls = true;
+    rest = url.substr(6);
+  } else {
+    throw error(errc::invalid_option,
+                fmt::format("ws::client: url '{}' must start with ws:// or wss://", url));
   }
-  const std::string rest = url.substr(scheme.size());
   const auto slash = rest.find('/');
   const std::string authority = rest.substr(0, slash);
-  parsed_url out;
   out.path = slash == std::string::npos ? "/" : rest.substr(slash);
   const auto colon = authority.rfind(':');
   if (colon == std::string::npos) {
     out.host = authority;
-    out.port = "80";
+    out.port = out.tls ? "443" : "80";
   } else {
     out.host = authority.substr(0, colon);
     out.port = authority.substr(colon + 1);
   }
-  if (out.host.empty()) throw error(errc::invalid_option, fmt::format("ws::client: url '{}' has no host", url));
+  if (out.host.empty())
+    throw error(errc::invalid_option, fmt::format("ws::client: url '{}' has no host", url));
   return out;
+}
+
+using plain_stream = websocket::stream<beast::tcp_stream>;
+using tls_stream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+asio::ssl::context make_tls_context(const client_options& options) {
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  if (!options.tls_ca_file.empty()) {
+    context.load_verify_file(options.tls_ca_file, ec);
+    if (ec) {
+      throw error(errc::invalid_option,
+                  fmt::format("ws::client: TLS CA file '{}': {}", options.tls_ca_file, ec.message()));
+    }
+  } else {
+    context.set_default_verify_paths(ec);
+  }
+  context.set_verify_mode(options.tls_verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  return context;
 }
 
 std::string random_key() {
@@ -69,6 +102,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
   explicit impl(client_options chosen)
       : options(std::move(chosen)),
         url(parse_url(options.url)),
+        tls_context(url.tls ? std::optional<asio::ssl::context>(make_tls_context(options)) : std::nullopt),
         work(asio::make_work_guard(io)),
         resolver(io),
         retry_timer(io),
@@ -87,68 +121,106 @@ class client::impl : public std::enable_shared_from_this<impl> {
     discarding = false;
     buffer.consume(buffer.size());  // a read cut short may have left part of a frame
     const std::uint64_t attempt = ++generation;
-    ws = std::make_shared<websocket::stream<beast::tcp_stream>>(io);
-    resolver.async_resolve(url.host, url.port, [self = shared_from_this(), attempt](beast::error_code ec,
-                                                                                     tcp::resolver::results_type found) {
-      if (attempt != self->generation) return;
-      if (ec) return self->lost("resolve: " + ec.message());
-      beast::get_lowest_layer(*self->ws).expires_after(std::chrono::seconds(5));
-      beast::get_lowest_layer(*self->ws).async_connect(found, [self, attempt](beast::error_code connect_error,
-                                                                               const tcp::endpoint&) {
-        if (attempt != self->generation) return;
-        if (connect_error) return self->lost("connect: " + connect_error.message());
-        self->handshake(attempt);
-      });
-    });
+    if (tls_context) {
+      ws = std::make_shared<tls_stream>(io, *tls_context);
+    } else {
+      ws = std::make_shared<plain_stream>(io);
+    }
+    resolver.async_resolve(
+        url.host, url.port,
+        [self = shared_from_this(), attempt](beast::error_code ec, tcp::resolver::results_type found) {
+          if (attempt != self->generation) return;
+          if (ec) return self->lost("resolve: " + ec.message());
+          self->lowest().expires_after(std::chrono::seconds(5));
+          self->lowest().async_connect(
+              found, [self, attempt](beast::error_code connect_error, const tcp::endpoint&) {
+                if (attempt != self->generation) return;
+                if (connect_error) return self->lost("connect: " + connect_error.message());
+                if (self->tls_context) return self->tls_handshake(attempt);
+                self->handshake(attempt);
+              });
+        });
+  }
+
+  // wss://: TLS first, the server's certificate checked against the host
+  // name (and sent as SNI), then the WebSocket upgrade inside it.
+  void tls_handshake(std::uint64_t attempt) {
+    auto& secure = std::get<std::shared_ptr<tls_stream>>(ws)->next_layer();
+    if (SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str()) != 1) {
+      return lost("TLS: cannot set the server name " + url.host);
+    }
+    if (options.tls_verify) secure.set_verify_callback(asio::ssl::host_name_verification(url.host));
+    secure.async_handshake(asio::ssl::stream_base::client,
+                           [self = shared_from_this(), attempt](beast::error_code ec) {
+                             if (attempt != self->generation) return;
+                             if (ec) return self->lost("TLS handshake: " + ec.message());
+                             self->handshake(attempt);
+                           });
+  }
+
+  beast::tcp_stream& lowest() {
+    return std::visit([](auto& stream) -> beast::tcp_stream& { return beast::get_lowest_layer(*stream); },
+                      ws);
+  }
+  // Calls f with the WebSocket stream, whichever kind it is.
+  template <class F>
+  decltype(auto) with_ws(F&& f) {
+    return std::visit([&](auto& stream) -> decltype(auto) { return f(*stream); }, ws);
   }
 
   void handshake(std::uint64_t attempt) {
-    beast::get_lowest_layer(*ws).expires_never();
+    lowest().expires_never();
     beast::error_code ignored;
-    beast::get_lowest_layer(*ws).socket().set_option(tcp::no_delay(true), ignored);  // acks are small
-    ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+    lowest().socket().set_option(tcp::no_delay(true), ignored);  // acks are small
     const std::string token = options.token;
-    ws->set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
-      request.set(beast::http::field::sec_websocket_protocol, subprotocol);
-      if (!token.empty()) request.set(beast::http::field::authorization, "Bearer " + token);
-    }));
-    ws->async_handshake(url.host + ":" + url.port, url.path,
-                        [self = shared_from_this(), attempt](beast::error_code ec) {
-                          if (attempt != self->generation) return;
-                          if (ec) return self->lost("handshake: " + ec.message());
-                          hello_frame hello{.client = self->options.name.empty()
-                                                          ? std::nullopt
-                                                          : std::optional<std::string>(self->options.name)};
-                          if (!self->resume_token.empty()) {
-                            hello.resume = self->resume_token;
-                            hello.acked = self->last_seq;
-                          }
-                          self->open = true;
-                          self->send(encode(hello));
-                          self->read(attempt);
-                        });
+    with_ws([&](auto& stream) {
+      stream.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+      stream.set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
+        request.set(beast::http::field::sec_websocket_protocol, subprotocol);
+        if (!token.empty()) request.set(beast::http::field::authorization, "Bearer " + token);
+      }));
+    });
+    with_ws([&](auto& stream) {
+      stream.async_handshake(
+          url.host + ":" + url.port, url.path, [self = shared_from_this(), attempt](beast::error_code ec) {
+            if (attempt != self->generation) return;
+            if (ec) return self->lost("handshake: " + ec.message());
+            hello_frame hello{.client = self->options.name.empty()
+                                            ? std::nullopt
+                                            : std::optional<std::string>(self->options.name)};
+            if (!self->resume_token.empty()) {
+              hello.resume = self->resume_token;
+              hello.acked = self->last_seq;
+            }
+            self->open = true;
+            self->send(encode(hello));
+            self->read(attempt);
+          });
+    });
   }
 
   void read(std::uint64_t attempt) {
-    ws->async_read(buffer, [self = shared_from_this(), attempt](beast::error_code ec, std::size_t) {
-      if (attempt != self->generation) return;
-      if (ec) {
-        const auto code = self->ws->reason().code;
-        return self->lost(fmt::format("read: {} (close {})", ec.message(), static_cast<int>(code)),
-                          static_cast<int>(code));
-      }
-      const std::string text = beast::buffers_to_string(self->buffer.data());
-      self->buffer.consume(self->buffer.size());
-      self->handle(text);
-      if (attempt == self->generation) self->read(attempt);
+    with_ws([&](auto& stream) {
+      stream.async_read(buffer, [self = shared_from_this(), attempt](beast::error_code ec, std::size_t) {
+        if (attempt != self->generation) return;
+        if (ec) {
+          const auto code = self->with_ws([](auto& current) { return current.reason().code; });
+          return self->lost(fmt::format("read: {} (close {})", ec.message(), static_cast<int>(code)),
+                            static_cast<int>(code));
+        }
+        const std::string text = beast::buffers_to_string(self->buffer.data());
+        self->buffer.consume(self->buffer.size());
+        self->handle(text);
+        if (attempt == self->generation) self->read(attempt);
+      });
     });
   }
 
   // The connection is gone; try again unless the server said not to.
   void lost(const std::string& why, int close_code = 0) {
-    if (ws) {
+    if (has_stream()) {
       beast::error_code ignored;
-      beast::get_lowest_layer(*ws).socket().close(ignored);
+      lowest().socket().close(ignored);
     }
     open = false;
     outbox.clear();
@@ -263,10 +335,14 @@ class client::impl : public std::enable_shared_from_this<impl> {
   }
   void drop_now() {
     drop_pending = false;
-    if (!ws) return;
+    if (!has_stream()) return;
     beast::error_code ignored;
-    beast::get_lowest_layer(*ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(*ws).socket().close(ignored);
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().socket().close(ignored);
+  }
+
+  bool has_stream() const {
+    return std::visit([](const auto& stream) { return stream != nullptr; }, ws);
   }
 
   void send_ack() {
@@ -306,9 +382,9 @@ class client::impl : public std::enable_shared_from_this<impl> {
     if (!failure.ref || failure.fatal) return;
     const auto found = find_pending(*failure.ref);
     if (found == pending.end()) return;
-    found->second.promise.set_exception(std::make_exception_ptr(
-        error(errc::malformed_message, fmt::format("publish to {}: {}: {}", found->second.frame.topic, failure.code,
-                                                   failure.message))));
+    found->second.promise.set_exception(std::make_exception_ptr(error(
+        errc::malformed_message,
+        fmt::format("publish to {}: {}: {}", found->second.frame.topic, failure.code, failure.message))));
     pending.erase(found);
   }
 
@@ -323,15 +399,18 @@ class client::impl : public std::enable_shared_from_this<impl> {
   void write_next() {
     if (writing || outbox.empty() || !open) return;
     writing = true;
-    ws->text(true);
-    ws->async_write(asio::buffer(outbox.front()), [self = shared_from_this(), attempt = generation.load()](
-                                                      beast::error_code ec, std::size_t) {
-      if (attempt != self->generation) return;
-      self->writing = false;
-      if (ec) return;  // the read side notices and reconnects
-      self->outbox.pop_front();
-      self->write_next();
-      if (self->drop_pending && !self->writing && self->outbox.empty()) self->drop_now();
+    with_ws([&](auto& stream) {
+      stream.text(true);
+      stream.async_write(
+          asio::buffer(outbox.front()),
+          [self = shared_from_this(), attempt = generation.load()](beast::error_code ec, std::size_t) {
+            if (attempt != self->generation) return;
+            self->writing = false;
+            if (ec) return;  // the read side notices and reconnects
+            self->outbox.pop_front();
+            self->write_next();
+            if (self->drop_pending && !self->writing && self->outbox.empty()) self->drop_now();
+          });
     });
   }
 
@@ -359,6 +438,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
 
   const client_options options;
   const parsed_url url;
+  std::optional<asio::ssl::context> tls_context;  // set for wss://
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   tcp::resolver resolver;
@@ -367,7 +447,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
   std::thread thread;
 
   // On the client's thread only:
-  std::shared_ptr<websocket::stream<beast::tcp_stream>> ws;
+  std::variant<std::shared_ptr<plain_stream>, std::shared_ptr<tls_stream>> ws;
   std::atomic<std::uint64_t> generation{0};  // a callback of an older connection does nothing
   beast::flat_buffer buffer;
   std::deque<std::string> outbox;
@@ -399,7 +479,8 @@ client::client(client_options options) : impl_(std::make_shared<impl>(std::move(
 client::~client() { close(); }
 
 void client::on_event(std::function<void(const event_frame&)> handler) {
-  asio::post(impl_->io, [self = impl_, handler = std::move(handler)]() mutable { self->handler = std::move(handler); });
+  asio::post(impl_->io,
+             [self = impl_, handler = std::move(handler)]() mutable { self->handler = std::move(handler); });
 }
 
 void client::connect() {
@@ -421,19 +502,21 @@ void client::subscribe(std::vector<std::string> topics) {
   });
 }
 
-std::future<receipt_frame> client::publish(std::string topic, std::string data_json, publish_options options) {
+std::future<receipt_frame> client::publish(std::string topic, std::string data_json,
+                                           publish_options options) {
   std::error_code parse_error;
   boost::json::value data = boost::json::parse(data_json, parse_error);
   if (parse_error) {
-    throw error(errc::malformed_message, fmt::format("ws::client::publish({}): data is not JSON: {}", topic,
-                                                     parse_error.message()));
+    throw error(errc::malformed_message,
+                fmt::format("ws::client::publish({}): data is not JSON: {}", topic, parse_error.message()));
   }
   auto promise = std::make_shared<std::promise<receipt_frame>>();
   auto future = promise->get_future();
-  asio::post(impl_->io, [self = impl_, topic = std::move(topic), data = std::move(data), options = std::move(options),
-                         promise]() mutable {
+  asio::post(impl_->io, [self = impl_, topic = std::move(topic), data = std::move(data),
+                         options = std::move(options), promise]() mutable {
     if (self->closing) {
-      promise->set_exception(std::make_exception_ptr(error(errc::channel_closed, "ws::client::publish(): closed")));
+      promise->set_exception(
+          std::make_exception_ptr(error(errc::channel_closed, "ws::client::publish(): closed")));
       return;
     }
     const std::uint64_t number = self->next_publish++;
@@ -469,9 +552,11 @@ void client::close() {
       self->io.stop();
       done.set_value();
     };
-    if (self->open && self->ws) {
+    if (self->open && self->has_stream()) {
       self->open = false;
-      self->ws->async_close(websocket::close_code::normal, [finish](beast::error_code) { finish(); });
+      self->with_ws([&](auto& stream) {
+        stream.async_close(websocket::close_code::normal, [finish](beast::error_code) { finish(); });
+      });
     } else {
       finish();
     }

@@ -75,20 +75,23 @@ class coalescing_stream {
   template <class ConstBuffers, class WriteHandler>
   auto async_write_some(const ConstBuffers& buffers, WriteHandler&& handler) {
     return boost::asio::async_initiate<WriteHandler, void(boost::beast::error_code, std::size_t)>(
-        [this](auto completion, const ConstBuffers& data) { write(data, std::move(completion)); }, handler, buffers);
+        [this](auto completion, const ConstBuffers& data) { write(data, std::move(completion)); }, handler,
+        buffers);
   }
 
   // Called by Beast after a WebSocket close: pending bytes first, then the
   // next layer's own teardown (TCP shutdown, or TLS close_notify).
   template <class TeardownHandler>
-  friend void async_teardown(boost::beast::role_type role, coalescing_stream& stream, TeardownHandler&& handler) {
-    stream.when_flushed([&stream, role, handler = std::forward<TeardownHandler>(handler)](
-                            boost::beast::error_code) mutable {
-      using boost::beast::websocket::async_teardown;
-      async_teardown(role, stream.next_, std::move(handler));
-    });
+  friend void async_teardown(boost::beast::role_type role, coalescing_stream& stream,
+                             TeardownHandler&& handler) {
+    stream.when_flushed(
+        [&stream, role, handler = std::forward<TeardownHandler>(handler)](boost::beast::error_code) mutable {
+          using boost::beast::websocket::async_teardown;
+          async_teardown(role, stream.next_, std::move(handler));
+        });
   }
-  friend void teardown(boost::beast::role_type role, coalescing_stream& stream, boost::beast::error_code& ec) {
+  friend void teardown(boost::beast::role_type role, coalescing_stream& stream,
+                       boost::beast::error_code& ec) {
     // Synchronous use is not ours (everything here is async); pending bytes,
     // if any, are dropped with the connection.
     using boost::beast::websocket::teardown;
@@ -159,10 +162,9 @@ class coalescing_stream {
     flushing_ = true;
     in_flight_.swap(pending_);
     pending_.clear();
-    boost::asio::async_write(next_, boost::asio::buffer(in_flight_),
-                             [this, alive = owner_.lock()](boost::beast::error_code ec, std::size_t) {
-                               on_flushed(ec);
-                             });
+    boost::asio::async_write(
+        next_, boost::asio::buffer(in_flight_),
+        [this, alive = owner_.lock()](boost::beast::error_code ec, std::size_t) { on_flushed(ec); });
   }
 
   void on_flushed(boost::beast::error_code ec) {
@@ -180,14 +182,16 @@ class coalescing_stream {
   }
 
   void notify_if_flushed() {
-    if (flushed_ && !flushing_ && !flush_scheduled_ && pending_.empty()) std::exchange(flushed_, nullptr)(failed_);
+    if (flushed_ && !flushing_ && !flush_scheduled_ && pending_.empty())
+      std::exchange(flushed_, nullptr)(failed_);
   }
 
   // Calls done once nothing is pending or in flight.
   template <class Done>
   void when_flushed(Done done) {
     if (!flushing_ && !flush_scheduled_ && pending_.empty()) {
-      return boost::asio::post(get_executor(), [done = std::move(done), failed = failed_]() mutable { done(failed); });
+      return boost::asio::post(get_executor(),
+                               [done = std::move(done), failed = failed_]() mutable { done(failed); });
     }
     // std::function needs a copyable callable; the handler may be move-only.
     auto shared = std::make_shared<Done>(std::move(done));

@@ -38,7 +38,7 @@ inline namespace v1 {
 namespace ws {
 
 struct client_options {
-  std::string url = {};    // ws://host:port/path
+  std::string url = {};    // ws://host:port/path, or wss:// for TLS
   std::string token = {};  // sent as Authorization: Bearer
   std::string name = {};   // hello.client
   std::chrono::milliseconds backoff_initial = std::chrono::milliseconds(100);
@@ -46,6 +46,12 @@ struct client_options {
   // Acks go out once this many events were processed, or after ack_delay.
   std::size_t ack_every = 64;
   std::chrono::milliseconds ack_delay = std::chrono::milliseconds(5);
+  // wss://: the server's certificate must chain to a CA in this PEM file
+  // (empty: the system's CAs) and name the url's host. tls_verify = false
+  // skips both checks (a test against a self-signed certificate, never
+  // production).
+  std::string tls_ca_file = {};
+  bool tls_verify = true;
 };
 
 struct publish_options {

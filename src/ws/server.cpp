@@ -120,10 +120,13 @@ struct topic_entry {
   std::vector<std::shared_ptr<session>> subscribers;
 };
 
-class server_impl {
+// Shared by the server and every handler in flight (connections, the
+// acceptor, the sweeper): on an application's io_context, handlers may run
+// or be destroyed after the server object is gone.
+class server_impl : public std::enable_shared_from_this<server_impl> {
  public:
-  server_impl(courier::bus& bus, server_options chosen)
-      : bus(bus), options(std::move(chosen)), run_id(random_text(3)), acceptor(io) {
+  server_impl(courier::bus& bus, asio::io_context& io, bool own_threads, server_options chosen)
+      : bus(bus), options(std::move(chosen)), run_id(random_text(3)), io(io), own_threads(own_threads), acceptor(io) {
     if (options.tls) ssl.emplace(make_tls_context(*options.tls));
     limits.window = options.window;
     limits.slow_after = options.slow_after;
@@ -154,7 +157,8 @@ class server_impl {
   server_limits limits;
   const std::string run_id;
   std::optional<asio::ssl::context> ssl;  // set: every connection is TLS
-  asio::io_context io;
+  asio::io_context& io;
+  const bool own_threads;  // false: the application runs io
   tcp::acceptor acceptor;
   std::optional<asio::steady_timer> sweeper;
   std::vector<std::thread> threads;
@@ -184,12 +188,13 @@ class stream_connection final : public connection {
   static constexpr bool tls = !std::is_same_v<Transport, beast::tcp_stream>;
 
   template <class... TransportArgs>
-  stream_connection(server_impl& server, TransportArgs&&... transport_args)
-      : server_(server),
+  stream_connection(std::shared_ptr<server_impl> server, TransportArgs&&... transport_args)
+      : owner_(std::move(server)),
+        server_(*owner_),
         ws_(std::forward<TransportArgs>(transport_args)...),
         hello_timer_(ws_.get_executor()),
         heartbeat_timer_(ws_.get_executor()),
-        tokens_(static_cast<double>(server.options.rate)),
+        tokens_(static_cast<double>(server_.options.rate)),
         last_refill_(std::chrono::steady_clock::now()),
         last_heard_(last_refill_) {}
 
@@ -632,6 +637,7 @@ class stream_connection final : public connection {
     if (session_) server_.detach(session_, this);
   }
 
+  std::shared_ptr<server_impl> owner_;  // kept alive while this connection is
   server_impl& server_;
   websocket::stream<coalescing_stream<Transport>> ws_;
   beast::flat_buffer buffer_;
@@ -682,24 +688,27 @@ void server_impl::start() {
     std::lock_guard lock(mutex);
     started = true;
   }
+  if (!own_threads) return;
   for (std::size_t i = 0; i < std::max<std::size_t>(options.threads, 1); ++i) {
     threads.emplace_back([this] { io.run(); });
   }
 }
 
 void server_impl::accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(asio::make_strand(io), [this, self = shared_from_this()](beast::error_code ec,
+                                                                                 tcp::socket socket) {
     if (ec) {
       if (!acceptor.is_open()) return;
     } else {
       connection_count.fetch_add(1);
       std::shared_ptr<connection> fresh;
       if (ssl) {
-        auto secure = std::make_shared<stream_connection<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket), *ssl);
+        auto secure = std::make_shared<stream_connection<beast::ssl_stream<beast::tcp_stream>>>(self, std::move(socket),
+                                                                                                *ssl);
         secure->run();
         fresh = std::move(secure);
       } else {
-        auto plain = std::make_shared<stream_connection<beast::tcp_stream>>(*this, std::move(socket));
+        auto plain = std::make_shared<stream_connection<beast::tcp_stream>>(self, std::move(socket));
         plain->run();
         fresh = std::move(plain);
       }
@@ -726,7 +735,7 @@ void server_impl::sweep() {
   }
   sweeper->expires_after(std::min<std::chrono::milliseconds>(options.session_ttl / 4 + std::chrono::milliseconds(1),
                                                              std::chrono::seconds(1)));
-  sweeper->async_wait([this](beast::error_code ec) {
+  sweeper->async_wait([this, self = shared_from_this()](beast::error_code ec) {
     if (!ec) sweep();
   });
 }
@@ -737,7 +746,7 @@ void server_impl::stop() {
     if (topic->handler) topic->handler->stop();
   }
   if (!started) return;
-  asio::post(io, [this] {
+  asio::post(io, [this, self = shared_from_this()] {
     beast::error_code ignored;
     acceptor.close(ignored);
     if (sweeper) sweeper->cancel();
@@ -752,10 +761,14 @@ void server_impl::stop() {
   for (auto& each : open) each->going_away();
   open.clear();
   // Connections close within about a second (close handshake, then drop).
+  // On the application's io_context, called from one of its handlers, this
+  // cannot wait: the closes finish after it returns (they hold this object).
+  if (!own_threads && io.get_executor().running_in_this_thread()) return;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (connection_count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  if (!own_threads) return;
   io.stop();
   for (auto& thread : threads) thread.join();
   threads.clear();
@@ -876,7 +889,17 @@ void server_impl::fan_out(std::size_t topic, std::string data) {
 // --- server ------------------------------------------------------------------
 
 server::server(courier::bus& bus, server_options options)
-    : bus_(bus), impl_(std::make_unique<detail::server_impl>(bus, std::move(options))) {
+    : bus_(bus), own_io_(std::make_unique<asio::io_context>()) {
+  impl_ = std::make_shared<detail::server_impl>(bus, *own_io_, true, std::move(options));
+  check_options();
+}
+
+server::server(courier::bus& bus, boost::asio::io_context& io, server_options options) : bus_(bus) {
+  impl_ = std::make_shared<detail::server_impl>(bus, io, false, std::move(options));
+  check_options();
+}
+
+void server::check_options() const {
   if (impl_->options.path.empty() || impl_->options.path.front() != '/') {
     throw error(errc::invalid_option, "ws::server_options::path must start with '/'");
   }
@@ -885,7 +908,13 @@ server::server(courier::bus& bus, server_options options)
   }
 }
 
-server::~server() { stop(); }
+server::~server() {
+  stop();
+  // Handlers still in flight may hold the implementation a while (see
+  // server_impl); what they could reach of this object goes now.
+  std::lock_guard lock(impl_->mutex);
+  for (auto& topic : impl_->topics) topic->handler.reset();
+}
 
 std::size_t server::add_topic(const std::string& name, const topic_options& options) {
   std::lock_guard lock(impl_->mutex);

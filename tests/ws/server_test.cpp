@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
@@ -451,6 +452,79 @@ TEST_F(ws_server, connections_over_the_limit_are_told_to_come_back_later) {
   raw_peer second(server_->port());
   EXPECT_THAT(second.read_until("error"), HasSubstr("too_many_connections"));
   EXPECT_EQ(second.close_code(), 1013);
+}
+
+}  // namespace
+
+namespace {
+
+// The server on an io_context the application runs: its handlers run on the
+// application's thread, and it can be stopped from outside io or from one of
+// io's own handlers (the closes then finish on io after the server is gone).
+TEST(ws_server_on_application_io, runs_on_the_applications_threads_and_stops_from_outside_or_inside) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::promise<std::thread::id> runner_id;
+  std::thread runner([&] {
+    runner_id.set_value(std::this_thread::get_id());
+    io.run();
+  });
+  const auto application_thread = runner_id.get_future().get();
+
+  for (const bool stop_inside : {false, true}) {
+    SCOPED_TRACE(stop_inside ? "destroyed in an io handler" : "destroyed from the test's thread");
+    courier::bus bus;
+    std::atomic<bool> checked_on_application_thread{false};
+    std::atomic<bool> checked_elsewhere{false};
+    auto server = std::make_unique<courier::ws::server>(
+        bus, io, courier::ws::server_options{.authorize = [&](std::string_view token) {
+          (std::this_thread::get_id() == application_thread ? checked_on_application_thread : checked_elsewhere) = true;
+          return token == "secret";
+        }});
+    server->topic<parcel>("parcel");
+    server->start();
+
+    inbox got;
+    courier::ws::client client(
+        {.url = "ws://127.0.0.1:" + std::to_string(server->port()) + "/courier", .token = "secret"});
+    client.on_event(std::ref(got));
+    client.subscribe({"parcel"});
+    client.connect();
+    ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         server->stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
+      std::this_thread::sleep_for(5ms);
+    }
+    std::this_thread::sleep_for(50ms);
+    for (int i = 0; i < 50; ++i) bus.publish(parcel{i, "acme"});
+    ASSERT_TRUE(got.wait_for(50));
+    EXPECT_TRUE(checked_on_application_thread);
+    EXPECT_FALSE(checked_elsewhere) << "a server thread of its own ran a handler";
+
+    if (stop_inside) {
+      std::promise<void> destroyed;
+      asio::post(io, [&] {
+        server.reset();  // must not wait for io, which is this thread
+        destroyed.set_value();
+      });
+      ASSERT_EQ(destroyed.get_future().wait_for(5s), std::future_status::ready) << "stop() from io deadlocked";
+    } else {
+      server.reset();
+    }
+    // The client saw its connection close (going away) and cannot come back.
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         client.wait_connected(0ms) && std::chrono::steady_clock::now() < deadline;) {
+      std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_FALSE(client.wait_connected(200ms));
+    client.close();
+  }
+  // io itself goes on serving the application.
+  std::promise<void> still_running;
+  asio::post(io, [&] { still_running.set_value(); });
+  EXPECT_EQ(still_running.get_future().wait_for(5s), std::future_status::ready);
+  work.reset();
+  runner.join();
 }
 
 }  // namespace

@@ -40,6 +40,10 @@
 #include <variant>
 #include <vector>
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace courier {
 inline namespace v1 {
 namespace ws {
@@ -118,7 +122,13 @@ std::optional<std::string>& publishing_id();
 
 class server {
  public:
+  // Runs on options.threads threads of its own.
   explicit server(courier::bus& bus, server_options options = {});
+  // Runs on the application's io (its threads call io.run(); options.threads
+  // is not used). io must outlive the server. stop() from another thread
+  // waits (up to 3 s) for the connections to close; from one of io's
+  // handlers it returns at once and the closes finish on io.
+  server(courier::bus& bus, boost::asio::io_context& io, server_options options = {});
   ~server();  // stop()s
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -212,13 +222,18 @@ class server {
     consumer running_;
   };
 
+  void check_options() const;
   std::size_t add_topic(const std::string& name, const topic_options& options);
   void set_topic(std::size_t index, subscription observer, std::unique_ptr<detail::topic_base> handler);
   void fan_out(std::size_t topic, std::string data);
   std::string publish_id(std::size_t topic, std::uint64_t message) const;
 
   courier::bus& bus_;
-  std::unique_ptr<detail::server_impl> impl_;
+  // Set when the server runs its own threads. Declared before impl_, so it
+  // is destroyed after it: the handlers it still holds release the
+  // implementation last.
+  std::unique_ptr<boost::asio::io_context> own_io_;
+  std::shared_ptr<detail::server_impl> impl_;
 };
 
 }  // namespace ws

@@ -84,6 +84,10 @@ class coalescing_stream {
   template <class TeardownHandler>
   friend void async_teardown(boost::beast::role_type role, coalescing_stream& stream,
                              TeardownHandler&& handler) {
+    // The connection is ending: whatever corked it (a queue being written
+    // when the peer closed) will not uncork it, so the rest goes out now.
+    stream.corked_ = 0;
+    stream.schedule_flush();
     stream.when_flushed(
         [&stream, role, handler = std::forward<TeardownHandler>(handler)](boost::beast::error_code) mutable {
           using boost::beast::websocket::async_teardown;

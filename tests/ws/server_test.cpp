@@ -119,6 +119,8 @@ class raw_peer {
   }
 
   bool closed() const { return closed_; }
+  // The close handshake, started by this peer (reads what still comes first).
+  void close() { ws_.close(websocket::close_code::normal); }
 
  private:
   asio::io_context io_;
@@ -366,6 +368,25 @@ TEST_F(ws_server, fatal_input_closes_with_the_right_code) {
   courier::ws::client client({.url = url()});
   client.connect();
   EXPECT_TRUE(client.wait_connected(5s));
+}
+
+TEST_F(ws_server, a_peer_that_closes_in_the_middle_of_a_burst_is_let_go) {
+  start({.window = 2000, .slow_after = 100'000, .max_queued = 100'000});
+  raw_peer peer(server_->port());
+  peer.send(R"({"op":"hello"})");
+  ASSERT_THAT(peer.read(), HasSubstr("welcome"));
+  peer.send(R"({"op":"subscribe","topics":["parcel"]})");
+  ASSERT_THAT(peer.read(), HasSubstr("subscribed"));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 2000; ++i) bus_.publish(parcel{i, "acme"});
+    if (round == 1) peer.close();  // while the server works through its queue of frames
+  }
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       server_->stats().connections > 0 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(server_->stats().connections, 0u) << "the closed connection is still held";
+  EXPECT_EQ(server_->stats().sessions, 1u) << "its session waits for a resume";
 }
 
 TEST_F(ws_server, a_flood_of_frames_is_cut_off) {

@@ -2,9 +2,10 @@
 // to browsers (index.html, served by the same server) with acks and resume,
 // and takes pickups from them.
 //
-//   dashboard [--port N] [--page FILE] [--state-dir DIR]
+//   dashboard [--port N] [--page FILE] [--state-dir DIR] [--tls-cert PEM --tls-key PEM]
 //
-// Open http://127.0.0.1:PORT/ in a browser. The control paths drive demos
+// Open http://127.0.0.1:PORT/ in a browser (https:// with --tls-cert and
+// --tls-key: the page, the control paths and the WebSocket are then TLS). The control paths drive demos
 // and tests:
 //   GET /control/publish?count=N&gap_us=U  publishes N parcel.delivered events, U us apart
 //   GET /control/drop                      drops every connection (clients resume)
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   std::uint16_t port = 8080;
   std::string page_file = COURIER_DASHBOARD_PAGE;
   std::string state_dir;
+  std::optional<courier::ws::tls_options> tls;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view flag = argv[i];
     if (flag == "--port") {
@@ -81,8 +83,14 @@ int main(int argc, char** argv) {
       page_file = argv[i + 1];
     } else if (flag == "--state-dir") {
       state_dir = argv[i + 1];
+    } else if (flag == "--tls-cert") {
+      if (!tls) tls.emplace();
+      tls->certificate_chain_file = argv[i + 1];
+    } else if (flag == "--tls-key") {
+      if (!tls) tls.emplace();
+      tls->private_key_file = argv[i + 1];
     } else {
-      fmt::print(stderr, "usage: dashboard [--port N] [--page FILE] [--state-dir DIR]\n");
+      fmt::print(stderr, "usage: dashboard [--port N] [--page FILE] [--state-dir DIR] [--tls-cert PEM --tls-key PEM]\n");
       return 2;
     }
   }
@@ -101,6 +109,7 @@ int main(int argc, char** argv) {
   server = std::make_unique<courier::ws::server>(
       bus, courier::ws::server_options{
                .port = port,
+               .tls = tls,
                .pages = [&](std::string_view target) -> std::optional<courier::ws::http_page> {
                  if (target == "/" || target == "/index.html") return courier::ws::http_page{.body = page.str()};
                  if (target.rfind("/control/publish", 0) == 0) {

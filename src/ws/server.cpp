@@ -458,13 +458,19 @@ class stream_connection final : public connection {
 
   void on_subscribe(const subscribe_frame& request) {
     subscribed_frame reply{.unsubscribed = request.unsubscribe, .ref = request.ref};
+    std::vector<std::string> refused;
+    if (!request.unsubscribe && server_.options.may_subscribe) {
+      for (const auto& name : request.topics) {
+        if (!server_.options.may_subscribe(identity_, name)) refused.push_back(name);
+      }
+    }
     std::vector<std::string> unknown;
     {
       std::lock_guard lock(server_.mutex);
       for (const auto& name : request.topics) {
         if (server_.topic_index.count(name) == 0) unknown.push_back(name);
       }
-      if (unknown.empty() || request.unsubscribe) {
+      if ((unknown.empty() && refused.empty()) || request.unsubscribe) {
         for (const auto& name : request.topics) {
           const auto found = server_.topic_index.find(name);
           if (found == server_.topic_index.end()) continue;
@@ -484,6 +490,13 @@ class stream_connection final : public connection {
                                       .message = fmt::format("no topic {}", fmt::join(unknown, ", ")),
                                       .ref = request.ref,
                                       .topics = unknown}));
+    }
+    if (!refused.empty()) {
+      server_.frames_refused.fetch_add(1);
+      return queue(encode(error_frame{.code = "forbidden",
+                                      .message = fmt::format("not allowed to subscribe to {}", fmt::join(refused, ", ")),
+                                      .ref = request.ref,
+                                      .topics = refused}));
     }
     queue(encode(reply));
   }

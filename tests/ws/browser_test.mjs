@@ -3,11 +3,15 @@
 // from the dashboard server, which publishes deliveries while the test drops
 // every connection twice; the page must show and ack every delivery once, in
 // order, resuming its session each time.
-//   node browser_test.mjs PORT
+//   node browser_test.mjs PORT [tls]
+// With tls the page is loaded over https:// and connects with wss://
+// (Chromium told to accept the throwaway certificate; Node's own requests
+// trust it through NODE_EXTRA_CA_CERTS).
 import { chromium } from 'playwright-core';
 
 const port = Number(process.argv[2]);
-const base = `http://127.0.0.1:${port}`;
+const tls = process.argv[3] === 'tls';
+const base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 let failures = 0;
 function check(condition, what) {
   if (!condition) { failures += 1; console.error(`FAIL: ${what}`); } else { console.log(`ok: ${what}`); }
@@ -17,15 +21,16 @@ const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 const browser = await chromium.launch({
   executablePath: process.env.COURIER_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--headless=new'],
+  args: ['--no-sandbox', '--headless=new', ...(tls ? ['--ignore-certificate-errors'] : [])],
 });
 try {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ ignoreHTTPSErrors: tls });
   page.on('console', (message) => console.log(`page: ${message.text()}`));
   page.on('pageerror', (error) => { failures += 1; console.error(`FAIL: page error ${error}`); });
   await page.goto(`${base}/`);
   await page.waitForFunction(() => window.courierState && window.courierState.subscribed, null, { timeout: 10000 });
   check(true, 'the page connected and subscribed');
+  if (tls) check(await page.evaluate(() => location.protocol) === 'https:', 'over TLS: the page came by https and connected by wss');
 
   const count = 600;
   const first = (await control('stats')).published;

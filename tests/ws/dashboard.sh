@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts and stops the dashboard example for the Node and browser tests (a
 # CTest fixture).
-#   dashboard.sh start DIR DASHBOARD_BINARY   runs it on a free port; DIR/port, DIR/pid
+#   dashboard.sh start DIR DASHBOARD_BINARY [tls]   runs it on a free port; DIR/port, DIR/pid
+#     with tls: over TLS with a throwaway certificate for 127.0.0.1 and
+#     localhost, DIR/cert.pem (what the peers trust: NODE_EXTRA_CA_CERTS)
 #   dashboard.sh stop DIR
 set -euo pipefail
 action=$1
@@ -10,7 +12,17 @@ case "$action" in
   start)
     binary=$3
     rm -rf "$dir" && mkdir -p "$dir"
-    "$binary" --port 0 --state-dir "$dir" >"$dir/log" 2>&1 &
+    tls_flags=()
+    if [[ "${4:-}" == tls ]]; then
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>"$dir/openssl.log" || {
+        echo "dashboard.sh: openssl could not make a certificate (bash scripts/setup.sh installs it):" >&2
+        cat "$dir/openssl.log" >&2
+        exit 1
+      }
+      tls_flags=(--tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem")
+    fi
+    "$binary" --port 0 --state-dir "$dir" "${tls_flags[@]}" >"$dir/log" 2>&1 &
     echo "$!" >"$dir/pid"
     for _ in $(seq 1 100); do
       if [[ -s "$dir/port" ]]; then

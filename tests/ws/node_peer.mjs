@@ -1,12 +1,15 @@
 // The dashboard's WebSocket server seen by a peer nobody here wrote: Node's
 // `ws` package, speaking courier.v1 from docs/protocol.md alone.
-//   node node_peer.mjs PORT
+//   node node_peer.mjs PORT [tls]
+// With tls: https:// and wss:// (the dashboard's certificate trusted through
+// NODE_EXTRA_CA_CERTS, so Node checks it as it would any other).
 // Scenarios: subscribe, events and acks; connections killed mid-stream and
 // resumed with nothing lost or shown twice; publish with receipts and a
 // retried key; bad input answered with error frames. Exit 0 when all held.
 import WebSocket from 'ws';
 
 const port = Number(process.argv[2]);
+const tls = process.argv[3] === 'tls';
 const base = `127.0.0.1:${port}`;
 let failures = 0;
 function check(condition, what) {
@@ -14,14 +17,14 @@ function check(condition, what) {
 }
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 async function control(path) {
-  const response = await fetch(`http://${base}/control/${path}`);
+  const response = await fetch(`${tls ? 'https' : 'http'}://${base}/control/${path}`);
   return response.json();
 }
 
 // One connection: frames arrive in `inbox`; next(op) waits for one.
 function open(hello) {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`ws://${base}/courier`, 'courier.v1');
+    const socket = new WebSocket(`${tls ? 'wss' : 'ws'}://${base}/courier`, 'courier.v1');
     const connection = { socket, inbox: [], waiters: [], closed: null };
     socket.on('message', (data) => {
       const frame = JSON.parse(data.toString());

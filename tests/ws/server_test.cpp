@@ -421,6 +421,34 @@ TEST_F(ws_server, the_upgrade_checks_path_subprotocol_origin_and_token) {
   EXPECT_EQ(stranger.close_code(), 4001);
 }
 
+TEST_F(ws_server, a_subscribe_the_application_refuses_is_forbidden_and_changes_nothing) {
+  std::atomic<int> asked{0};
+  start({.authorize = [](std::string_view token) { return token == "alice" || token == "bob"; },
+         .may_subscribe = [&](std::string_view identity, std::string_view topic) {
+           ++asked;
+           return identity == "alice" || topic != "parcel";
+         }});
+  raw_peer bob(server_->port(), {.token = "bob"});
+  bob.send(R"({"op":"hello"})");
+  ASSERT_THAT(bob.read(), HasSubstr("welcome"));
+  bob.send(R"({"op":"subscribe","ref":"s1","topics":["pickup","parcel"]})");
+  const std::string refused = bob.read();
+  EXPECT_THAT(refused, HasSubstr(R"("code":"forbidden")"));
+  EXPECT_THAT(refused, HasSubstr(R"("topics":["parcel"])"));
+  EXPECT_THAT(refused, HasSubstr(R"("fatal":false)"));
+  bob.send(R"({"op":"subscribe","ref":"s2","topics":["pickup"]})");
+  EXPECT_THAT(bob.read(), HasSubstr(R"("topics":["pickup"])")) << "the refused subscribe added nothing";
+
+  raw_peer alice(server_->port(), {.token = "alice"});
+  alice.send(R"({"op":"hello"})");
+  ASSERT_THAT(alice.read(), HasSubstr("welcome"));
+  alice.send(R"({"op":"subscribe","topics":["parcel"]})");
+  EXPECT_THAT(alice.read(), HasSubstr(R"("op":"subscribed")"));
+  bus_.publish(parcel{1, "acme"});
+  EXPECT_THAT(alice.read(), HasSubstr(R"("op":"event")"));
+  EXPECT_EQ(asked.load(), 4);
+}
+
 TEST_F(ws_server, a_client_that_never_says_hello_is_closed) {
   start({.hello_timeout = 200ms});
   raw_peer silent(server_->port());

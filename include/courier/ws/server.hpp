@@ -73,6 +73,11 @@ struct server_options {
   // Non-empty: a request with an Origin header must match one of these
   // (scheme://host[:port], case-insensitive). Requests without Origin pass.
   std::vector<std::string> allowed_origins = {};
+  // Set: asked for each topic of a subscribe, with the connection's identity
+  // (the token it presented; empty without authorize). A false refuses the
+  // whole subscribe with `forbidden`, listing the refused topics. Called on
+  // a server thread, without the server's locks.
+  std::function<bool(std::string_view identity, std::string_view topic)> may_subscribe = {};
   std::size_t max_connections = 10'000;
   std::size_t max_frame = 1024 * 1024;  // bytes a client frame may have
   std::size_t rate = 1000;              // frames per second a connection may send

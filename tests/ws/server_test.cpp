@@ -6,6 +6,7 @@
 
 #include "courier/testing/recorder.hpp"
 #include "courier/ws/client.hpp"
+#include "ws_test_support.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -30,17 +31,10 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using ::testing::HasSubstr;
 
-struct parcel {
-  int number = 0;
-  std::string vendor;
-};
-BOOST_DESCRIBE_STRUCT(parcel, (), (number, vendor))
-
-struct pickup {
-  std::string vendor;
-  int parcel = 0;
-};
-BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
+using courier_ws_test::inbox;
+using courier_ws_test::parcel;
+using courier_ws_test::pickup;
+using courier_ws_test::wait_for_session;
 
 struct peer_options {
   bool subprotocol = true;
@@ -153,29 +147,6 @@ class ws_server : public ::testing::Test {
   std::unique_ptr<courier::ws::server> server_;
 };
 
-// Collects what a client's on_event saw.
-struct inbox {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::vector<courier::ws::event_frame> events;
-
-  void operator()(const courier::ws::event_frame& event) {
-    std::lock_guard lock(mutex);
-    events.push_back(event);
-    changed.notify_all();
-  }
-  bool wait_for(std::size_t count, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mutex);
-    return changed.wait_for(lock, timeout, [&] { return events.size() >= count; });
-  }
-  std::vector<int> numbers() {
-    std::lock_guard lock(mutex);
-    std::vector<int> out;
-    for (const auto& e : events) out.push_back(courier::json::decode<parcel>(e.data).number);
-    return out;
-  }
-};
-
 TEST_F(ws_server, a_client_gets_every_event_of_its_topics_in_order_and_acks_them) {
   start();
   inbox got;
@@ -184,12 +155,7 @@ TEST_F(ws_server, a_client_gets_every_event_of_its_topics_in_order_and_acks_them
   client.subscribe({"parcel"});
   client.connect();
   ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
-  // The subscription takes effect on the server before events are published.
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       server_->stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(5ms);
-  }
-  std::this_thread::sleep_for(50ms);
+  wait_for_session(*server_);  // the subscription takes effect before events are published
   for (int i = 0; i < 100; ++i) bus_.publish(parcel{i, "acme"});
   ASSERT_TRUE(got.wait_for(100));
   std::vector<int> expected(100);
@@ -246,22 +212,8 @@ TEST_F(ws_server, nothing_is_lost_or_doubled_when_connections_die_mid_stream) {
   ASSERT_TRUE(client.wait_connected(5s));
   std::this_thread::sleep_for(50ms);
   constexpr int count = 3000;
-  std::thread producer([&] {
-    for (int i = 0; i < count; ++i) {
-      bus_.publish(parcel{i, "acme"});
-      if (i % 200 == 0) std::this_thread::sleep_for(2ms);
-    }
-  });
   // Kill connections from both ends while events flow.
-  for (int kill = 0; kill < 6; ++kill) {
-    std::this_thread::sleep_for(15ms);
-    if (kill % 2 == 0) {
-      client.drop_connection();
-    } else {
-      server_->drop_connections();
-    }
-  }
-  producer.join();
+  courier_ws_test::publish_while_killing(bus_, *server_, client, count, 200, 6, 15ms);
   ASSERT_TRUE(got.wait_for(count, 20s)) << "got " << got.numbers().size();
   std::this_thread::sleep_for(100ms);
   const auto numbers = got.numbers();
@@ -291,11 +243,7 @@ TEST_F(ws_server, an_event_whose_handler_throws_comes_again_and_nothing_else_is_
   client.subscribe({"parcel"});
   client.connect();
   ASSERT_TRUE(client.wait_connected(5s));
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       server_->stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(5ms);
-  }
-  std::this_thread::sleep_for(50ms);
+  wait_for_session(*server_);
   for (int i = 0; i < 20; ++i) bus_.publish(parcel{i, "acme"});
   std::unique_lock lock(mutex);
   ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return handled.size() >= 20; })) << handled.size();
@@ -540,11 +488,7 @@ TEST(ws_server_on_application_io, runs_on_the_applications_threads_and_stops_fro
     client.subscribe({"parcel"});
     client.connect();
     ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
-    for (auto deadline = std::chrono::steady_clock::now() + 5s;
-         server->stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
-      std::this_thread::sleep_for(5ms);
-    }
-    std::this_thread::sleep_for(50ms);
+    wait_for_session(*server);
     for (int i = 0; i < 50; ++i) bus.publish(parcel{i, "acme"});
     ASSERT_TRUE(got.wait_for(50));
     EXPECT_TRUE(checked_on_application_thread);

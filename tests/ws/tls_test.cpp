@@ -7,17 +7,13 @@
 // files are named in the error.
 #include "courier/ws/client.hpp"
 #include "courier/ws/server.hpp"
+#include "ws_test_support.hpp"
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,17 +24,10 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-struct parcel {
-  int number = 0;
-  std::string vendor;
-};
-BOOST_DESCRIBE_STRUCT(parcel, (), (number, vendor))
-
-struct pickup {
-  std::string vendor;
-  int parcel = 0;
-};
-BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
+using courier_ws_test::inbox;
+using courier_ws_test::parcel;
+using courier_ws_test::pickup;
+using courier_ws_test::wait_for_session;
 
 // A key and a self-signed certificate for "localhost" in dir, made by the
 // openssl command (scripts/setup.sh installs it). Fails the test loudly if
@@ -51,22 +40,6 @@ void make_certificate(const fs::path& dir, const std::string& name) {
   ASSERT_EQ(std::system(command.c_str()), 0) << "openssl could not make a certificate (bash scripts/setup.sh): "
                                              << command;
 }
-
-struct inbox {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::vector<int> numbers;
-
-  void operator()(const courier::ws::event_frame& event) {
-    std::lock_guard lock(mutex);
-    numbers.push_back(courier::json::decode<parcel>(event.data).number);
-    changed.notify_all();
-  }
-  bool wait_for(std::size_t count, std::chrono::milliseconds timeout = 20s) {
-    std::unique_lock lock(mutex);
-    return changed.wait_for(lock, timeout, [&] { return numbers.size() >= count; });
-  }
-};
 
 class ws_tls : public ::testing::Test {
  protected:
@@ -109,35 +82,15 @@ TEST_F(ws_tls, events_publishes_and_resume_work_over_wss) {
   client.subscribe({"parcel"});
   client.connect();
   ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       server_->stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(5ms);
-  }
-  std::this_thread::sleep_for(50ms);
+  wait_for_session(*server_);
 
   constexpr int count = 1000;
-  std::thread producer([&] {
-    for (int i = 0; i < count; ++i) {
-      bus_.publish(parcel{i, "acme"});
-      if (i % 100 == 0) std::this_thread::sleep_for(2ms);
-    }
-  });
-  for (int kill = 0; kill < 4; ++kill) {
-    std::this_thread::sleep_for(10ms);
-    if (kill % 2 == 0) {
-      client.drop_connection();
-    } else {
-      server_->drop_connections();
-    }
-  }
-  producer.join();
-  ASSERT_TRUE(got.wait_for(count)) << "got " << got.numbers.size() << "; " << client.stats().last_error;
+  courier_ws_test::publish_while_killing(bus_, *server_, client, count, 100, 4, 10ms);
+  ASSERT_TRUE(got.wait_for(count, 20s)) << "got " << got.numbers().size() << "; " << client.stats().last_error;
   std::this_thread::sleep_for(100ms);
-  {
-    std::lock_guard lock(got.mutex);
-    ASSERT_EQ(got.numbers.size(), static_cast<std::size_t>(count)) << "duplicates handed to on_event";
-    for (int i = 0; i < count; ++i) ASSERT_EQ(got.numbers[static_cast<std::size_t>(i)], i) << "order broken at " << i;
-  }
+  const auto numbers = got.numbers();
+  ASSERT_EQ(numbers.size(), static_cast<std::size_t>(count)) << "duplicates handed to on_event";
+  for (int i = 0; i < count; ++i) ASSERT_EQ(numbers[static_cast<std::size_t>(i)], i) << "order broken at " << i;
   EXPECT_GE(client.stats().resumed, 1u) << "the kills reconnected and resumed over TLS";
 
   const auto receipt = client.publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get();
@@ -178,11 +131,7 @@ TEST_F(ws_tls, a_plain_client_is_dropped_and_the_server_goes_on) {
   secure.subscribe({"parcel"});
   secure.connect();
   ASSERT_TRUE(secure.wait_connected(5s)) << secure.stats().last_error;
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       server_->stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(5ms);
-  }
-  std::this_thread::sleep_for(50ms);
+  wait_for_session(*server_);
   bus_.publish(parcel{1, "acme"});
   EXPECT_TRUE(got.wait_for(1, 5s));
 }

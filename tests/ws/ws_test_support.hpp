@@ -1,0 +1,92 @@
+// What the WebSocket tests share: their event types, a collector for what a
+// client's on_event saw, waiting for a subscription to take effect, and a
+// stream of events while connections are killed from both ends.
+#pragma once
+
+#include "courier/bus.hpp"
+#include "courier/json/codec.hpp"
+#include "courier/ws/client.hpp"
+#include "courier/ws/server.hpp"
+
+#include <boost/describe.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace courier_ws_test {
+
+using namespace std::chrono_literals;
+
+struct parcel {
+  int number = 0;
+  std::string vendor;
+};
+BOOST_DESCRIBE_STRUCT(parcel, (), (number, vendor))
+
+struct pickup {
+  std::string vendor;
+  int parcel = 0;
+};
+BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
+
+// Collects what a client's on_event saw.
+struct inbox {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<courier::ws::event_frame> events;
+
+  void operator()(const courier::ws::event_frame& event) {
+    std::lock_guard lock(mutex);
+    events.push_back(event);
+    changed.notify_all();
+  }
+  bool wait_for(std::size_t count, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return events.size() >= count; });
+  }
+  std::vector<int> numbers() {
+    std::lock_guard lock(mutex);
+    std::vector<int> out;
+    for (const auto& e : events) out.push_back(courier::json::decode<parcel>(e.data).number);
+    return out;
+  }
+};
+
+// After a client connected with its subscriptions: waits until the server
+// holds a session, and a moment for the subscribe to take effect, so events
+// published next reach it.
+inline void wait_for_session(const courier::ws::server& server) {
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       server.stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(50ms);
+}
+
+// Publishes parcels 0..count-1 (pausing 2 ms every pause_every) while the
+// connection is killed `kills` times, `gap` apart, alternately by the client
+// and by the server.
+inline void publish_while_killing(courier::bus& bus, courier::ws::server& server, courier::ws::client& client,
+                                  int count, int pause_every, int kills, std::chrono::milliseconds gap) {
+  std::thread producer([&] {
+    for (int i = 0; i < count; ++i) {
+      bus.publish(parcel{i, "acme"});
+      if (i % pause_every == 0) std::this_thread::sleep_for(2ms);
+    }
+  });
+  for (int kill = 0; kill < kills; ++kill) {
+    std::this_thread::sleep_for(gap);
+    if (kill % 2 == 0) {
+      client.drop_connection();
+    } else {
+      server.drop_connections();
+    }
+  }
+  producer.join();
+}
+
+}  // namespace courier_ws_test

@@ -2,11 +2,14 @@
 // stream writes each message with its own write call, so fanning 1,000
 // events out to a client costs 1,000 sendmsg calls, and on loopback the
 // kernel's TCP path is most of the server's time. Under Beast's stream this
-// layer copies each write into a pending buffer and completes it at once;
-// one write to the next layer is in flight at a time and takes everything
-// that gathered meanwhile. The first frame of a quiet connection goes out
-// immediately (nothing waits for a timer, unlike Nagle); a burst goes out in
-// as few writes as the socket can take. What Node's ws gets from corking.
+// layer copies each write into a pending buffer and completes it at once.
+// The flush is posted, so it runs after the handlers already queued (their
+// frames join it), and one write to the next layer is in flight at a time,
+// taking everything that gathered meanwhile. An owner writing a queue of
+// frames corks the layer until the last one is written (Beast's next write
+// waits for a posted completion, so without the cork a burst would leave two
+// frames at a time). Nothing waits for a timer, unlike Nagle: a quiet
+// connection's frame goes out as soon as the queued handlers have run.
 //
 // Backpressure: while more than high_water bytes wait, a write is held
 // (not completed) until the write in flight finishes, so a slow peer holds
@@ -63,9 +66,6 @@ class coalescing_stream {
   void uncork() {
     if (corked_ > 0 && --corked_ == 0) schedule_flush();
   }
-
-  // Bytes accepted but not yet handed to the next layer's write.
-  std::size_t pending() const noexcept { return pending_.size(); }
 
   template <class MutableBuffers, class ReadHandler>
   auto async_read_some(const MutableBuffers& buffers, ReadHandler&& handler) {

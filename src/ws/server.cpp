@@ -650,7 +650,7 @@ class stream_connection final : public connection {
     if (session_) server_.detach(session_, this);
   }
 
-  std::shared_ptr<server_impl> owner_;  // kept alive while this connection is
+  std::shared_ptr<server_impl> owner_;  // the server's state outlives its connections
   server_impl& server_;
   websocket::stream<coalescing_stream<Transport>> ws_;
   beast::flat_buffer buffer_;

@@ -2,7 +2,10 @@
 // every client; courier::ws::server beside a Node `ws` server doing the same
 // work (ws_bench_node_server.mjs), in one run, for 1, 10 and 100 clients.
 //
-//   courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node]
+//   courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node] [--tls]
+//
+// --tls: both servers serve wss:// with a throwaway certificate (made with
+// the openssl command) and the clients speak TLS, checking it.
 //
 // The clients are the same for both servers: raw Beast connections on one
 // thread of this process, speaking courier.v1: hello, subscribe, and a
@@ -18,6 +21,7 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -35,6 +39,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,24 +92,28 @@ struct tick {
 BOOST_DESCRIBE_STRUCT(tick, (), (n, t))
 
 // One benchmark client: subscribes to "tick", acks every ack_every events.
-class load_client : public std::enable_shared_from_this<load_client> {
+// Transport: beast::tcp_stream, or beast::ssl_stream over it (--tls).
+template <class Transport>
+class load_client : public std::enable_shared_from_this<load_client<Transport>> {
  public:
-  load_client(asio::io_context& io, std::uint64_t events) : ws_(io), events_(events) {}
+  template <class... TransportArgs>
+  load_client(std::uint64_t events, TransportArgs&&... transport_args)
+      : ws_(std::forward<TransportArgs>(transport_args)...), events_(events) {}
 
   void start(std::uint16_t port) {
     beast::get_lowest_layer(ws_).async_connect(
-        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [self = shared_from_this()](beast::error_code ec) {
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [self = this->shared_from_this()](beast::error_code ec) {
           if (ec) return self->fail("connect", ec);
           beast::error_code ignored;
           beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true), ignored);
-          self->ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
-            request.set(beast::http::field::sec_websocket_protocol, "courier.v1");
-          }));
-          self->ws_.async_handshake("127.0.0.1", "/courier", [self](beast::error_code handshake_error) {
-            if (handshake_error) return self->fail("handshake", handshake_error);
-            self->write(R"({"op":"hello","client":"bench"})");
-            self->read();
-          });
+          if constexpr (std::is_same_v<Transport, beast::tcp_stream>) {
+            self->upgrade();
+          } else {
+            self->ws_.next_layer().async_handshake(asio::ssl::stream_base::client, [self](beast::error_code tls_error) {
+              if (tls_error) return self->fail("TLS handshake", tls_error);
+              self->upgrade();
+            });
+          }
         });
   }
 
@@ -116,8 +125,19 @@ class load_client : public std::enable_shared_from_this<load_client> {
   std::vector<std::int64_t> latencies;  // read after the io thread stopped
 
  private:
+  void upgrade() {
+    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
+      request.set(beast::http::field::sec_websocket_protocol, "courier.v1");
+    }));
+    ws_.async_handshake("127.0.0.1", "/courier", [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return self->fail("handshake", ec);
+      self->write(R"({"op":"hello","client":"bench"})");
+      self->read();
+    });
+  }
+
   void read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) {
         if (self->done_ns == 0) self->fail("read", ec);
         return;
@@ -158,7 +178,7 @@ class load_client : public std::enable_shared_from_this<load_client> {
   }
   void write_next() {
     ws_.text(true);
-    ws_.async_write(asio::buffer(outbox_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    ws_.async_write(asio::buffer(outbox_.front()), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->fail("write", ec);
       self->outbox_.pop_front();
       if (!self->outbox_.empty()) self->write_next();
@@ -169,7 +189,7 @@ class load_client : public std::enable_shared_from_this<load_client> {
     if (!failed.exchange(true)) fmt::print(stderr, "ws bench client: {}: {}\n", what, ec.message());
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Transport> ws_;
   beast::flat_buffer buffer_;
   std::deque<std::string> outbox_;
   std::uint64_t events_;
@@ -183,14 +203,32 @@ struct figures {
   double p99_us = 0;
 };
 
+// The certificate of a --tls run: made once, trusted by the clients.
+struct tls_files {
+  std::filesystem::path dir;
+  std::string certificate() const { return (dir / "cert.pem").string(); }
+  std::string key() const { return (dir / "key.pem").string(); }
+};
+std::optional<tls_files> tls;
+
 // Connects clients to port, calls publish(clients) once all are subscribed,
 // waits until every client acked every event, returns the figures.
-template <class Publish>
-figures run_clients(std::uint16_t port, std::size_t count, std::uint64_t events, Publish&& publish) {
+template <class Transport, class Publish>
+figures run_clients_on(std::uint16_t port, std::size_t count, std::uint64_t events, Publish&& publish) {
   asio::io_context io;
-  std::vector<std::shared_ptr<load_client>> clients;
+  std::optional<asio::ssl::context> context;
+  std::vector<std::shared_ptr<load_client<Transport>>> clients;
   for (std::size_t i = 0; i < count; ++i) {
-    clients.push_back(std::make_shared<load_client>(io, events));
+    if constexpr (std::is_same_v<Transport, beast::tcp_stream>) {
+      clients.push_back(std::make_shared<load_client<Transport>>(events, io));
+    } else {
+      if (!context) {
+        context.emplace(asio::ssl::context::tls_client);
+        context->load_verify_file(tls->certificate());
+        context->set_verify_mode(asio::ssl::verify_peer);
+      }
+      clients.push_back(std::make_shared<load_client<Transport>>(events, io, *context));
+    }
     clients.back()->start(port);
   }
   std::thread runner([&] { io.run(); });
@@ -198,12 +236,12 @@ figures run_clients(std::uint16_t port, std::size_t count, std::uint64_t events,
   auto all = [&](auto&& condition) {
     return std::all_of(clients.begin(), clients.end(), [&](const auto& each) { return condition(*each); });
   };
-  while (!all([](const load_client& c) { return c.subscribed.load() || c.failed.load(); }) &&
+  while (!all([](const auto& c) { return c.subscribed.load() || c.failed.load(); }) &&
          std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(1ms);
   }
   publish(clients);
-  while (!all([&](const load_client& c) { return c.acked.load() >= events || c.failed.load(); }) &&
+  while (!all([&](const auto& c) { return c.acked.load() >= events || c.failed.load(); }) &&
          std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(1ms);
   }
@@ -229,12 +267,21 @@ figures run_clients(std::uint16_t port, std::size_t count, std::uint64_t events,
   return out;
 }
 
+template <class Publish>
+figures run_clients(std::uint16_t port, std::size_t count, std::uint64_t events, Publish&& publish) {
+  if (tls) return run_clients_on<beast::ssl_stream<beast::tcp_stream>>(port, count, events, publish);
+  return run_clients_on<beast::tcp_stream>(port, count, events, publish);
+}
+
 figures run_courier(std::size_t clients, std::uint64_t events) {
   courier::bus bus;
   // The defaults guard a server from misbehaving clients (1,000 frames/s
   // each, 10,000 queued events); a benchmark's clients ack thousands of
   // times a second and are trusted, as the Node baseline trusts its own.
-  courier::ws::server server(bus, {.rate = 10'000'000,
+  std::optional<courier::ws::tls_options> server_tls;
+  if (tls) server_tls = courier::ws::tls_options{.certificate_chain_file = tls->certificate(), .private_key_file = tls->key()};
+  courier::ws::server server(bus, {.tls = server_tls,
+                                   .rate = 10'000'000,
                                    .window = 256,
                                    .slow_after = 1'000'000,
                                    .max_queued = 1'000'000});
@@ -260,7 +307,12 @@ figures run_node(const std::string& script, std::size_t clients, std::uint64_t e
   if (child == 0) {
     const std::string count = std::to_string(clients);
     const std::string total = std::to_string(events);
-    ::execlp("node", "node", script.c_str(), port_file.c_str(), count.c_str(), total.c_str(), nullptr);
+    if (tls) {
+      ::execlp("node", "node", script.c_str(), port_file.c_str(), count.c_str(), total.c_str(),
+               tls->certificate().c_str(), tls->key().c_str(), nullptr);
+    } else {
+      ::execlp("node", "node", script.c_str(), port_file.c_str(), count.c_str(), total.c_str(), nullptr);
+    }
     std::perror("node");
     ::_exit(127);
   }
@@ -289,9 +341,19 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> client_counts = {1, 10, 100};
   int rounds = 3;
   std::string servers = "both";  // or courier, node (to profile one)
-  for (int i = 1; i + 1 < argc; i += 2) {
+  constexpr const char* usage =
+      "usage: courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node] [--tls]\n";
+  for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
-    const std::string_view value = argv[i + 1];
+    if (flag == "--tls") {
+      tls.emplace();
+      continue;
+    }
+    if (i + 1 >= argc) {
+      fmt::print(stderr, "{}", usage);
+      return 2;
+    }
+    const std::string_view value = argv[++i];
     if (flag == "--events") {
       events = std::stoull(std::string(value));
     } else if (flag == "--servers") {
@@ -306,14 +368,26 @@ int main(int argc, char** argv) {
         rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       }
     } else {
-      fmt::print(stderr,
-                 "usage: courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node]\n");
+      fmt::print(stderr, "{}", usage);
       return 2;
+    }
+  }
+  if (tls) {
+    tls->dir = std::filesystem::temp_directory_path() / fmt::format("courier_ws_bench_tls_{}", ::getpid());
+    std::filesystem::create_directories(tls->dir);
+    const std::string command = fmt::format(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '{}' -out '{}' 2>/dev/null",
+        tls->key(), tls->certificate());
+    if (std::system(command.c_str()) != 0) {
+      fmt::print(stderr, "ws bench: openssl could not make a certificate (bash scripts/setup.sh installs it)\n");
+      return 1;
     }
   }
   const std::string script = COURIER_WS_BENCH_NODE_SERVER;
   ::setenv("COURIER_WS_PEERS", COURIER_WS_PEERS, 0);
-  fmt::print("WebSocket fan-out on loopback: {} events to each client, acked; {} rounds alternating\n", events, rounds);
+  fmt::print("WebSocket fan-out on loopback{}: {} events to each client, acked; {} rounds alternating\n",
+             tls ? " over TLS" : "", events, rounds);
   fmt::print("{:>8} {:>16} {:>10} {:>10} {:>16} {:>10} {:>10} {:>8}\n", "clients", "courier acked/s", "p50 us",
              "p99 us", "node ws acked/s", "p50 us", "p99 us", "ratio");
   for (std::size_t clients : client_counts) {
@@ -335,5 +409,6 @@ int main(int argc, char** argv) {
                c.acked_per_second / n.acked_per_second);
     std::fflush(stdout);
   }
+  if (tls) std::filesystem::remove_all(tls->dir);
   return 0;
 }

@@ -3,11 +3,13 @@
 // (hello/welcome, subscribe/subscribed, event, cumulative ack), with the same
 // window per client (256 events in flight) and the same publisher rule (at
 // most `lead` events ahead of the slowest client's acks).
-//   node ws_bench_node_server.mjs PORT_FILE CLIENTS EVENTS
+//   node ws_bench_node_server.mjs PORT_FILE CLIENTS EVENTS [CERT KEY]
+// With CERT and KEY (PEM files) it serves wss:// through Node's https server.
 // Writes its port to PORT_FILE, waits for CLIENTS subscribed clients,
 // publishes EVENTS events to all of them, exits once every client acked all.
 import { createRequire } from 'node:module';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 
 // `ws` lives with the tests' peers (tests/ws/node_modules); the benchmark
 // says where (COURIER_WS_PEERS, a file in that folder).
@@ -15,6 +17,7 @@ const require = createRequire(process.env.COURIER_WS_PEERS ?? import.meta.url);
 const { WebSocketServer } = require('ws');
 
 const [portFile, clientCount, eventCount] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const [certFile, keyFile] = [process.argv[5], process.argv[6]];
 const window = 256;
 const lead = 1000;
 
@@ -22,11 +25,16 @@ const clients = [];
 let published = 0;
 const payloads = [];  // index = seq - 1: the encoded data of each event
 
-const server = new WebSocketServer({
-  host: '127.0.0.1', port: 0, path: '/courier',
-  handleProtocols: (protocols) => (protocols.has('courier.v1') ? 'courier.v1' : false),
-});
-server.on('listening', () => writeFileSync(portFile, `${server.address().port}\n`));
+const handleProtocols = (protocols) => (protocols.has('courier.v1') ? 'courier.v1' : false);
+let server;
+if (certFile) {
+  const secure = https.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+  server = new WebSocketServer({ server: secure, path: '/courier', handleProtocols });
+  secure.listen(0, '127.0.0.1', () => writeFileSync(portFile, `${secure.address().port}\n`));
+} else {
+  server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/courier', handleProtocols });
+  server.on('listening', () => writeFileSync(portFile, `${server.address().port}\n`));
+}
 server.on('connection', (socket) => {
   const client = { socket, sent: 0, acked: 0, subscribed: false };
   socket.on('message', (data) => {

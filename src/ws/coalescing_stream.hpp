@@ -34,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace courier {
@@ -65,6 +66,17 @@ class coalescing_stream {
   void cork() { ++corked_; }
   void uncork() {
     if (corked_ > 0 && --corked_ == 0) schedule_flush();
+  }
+
+  // Room for bytes written directly (below): not failed, under high_water.
+  bool has_room() const noexcept { return !failed_ && pending_.size() < high_water; }
+
+  // Appends bytes the owner produced itself, in one piece (a whole frame, so
+  // nothing another writer appends can land inside it), to leave with the
+  // next flush. Only while has_room(); no completion to wait for.
+  void write_directly(std::string_view head, std::string_view body) {
+    pending_.append(head).append(body);
+    schedule_flush();
   }
 
   template <class MutableBuffers, class ReadHandler>

@@ -75,6 +75,23 @@ bool offers_subprotocol(std::string_view header) {
   return false;
 }
 
+// The header of a server's text frame (RFC 6455 §5.2): FIN, opcode text,
+// no extensions (none is negotiated), unmasked, the payload length in 7, 16
+// or 64 bits.
+std::string text_frame_header(std::size_t size) {
+  std::string header(1, static_cast<char>(0x81));
+  if (size < 126) {
+    header += static_cast<char>(size);
+  } else if (size <= 0xFFFF) {
+    header += static_cast<char>(126);
+    for (int shift = 8; shift >= 0; shift -= 8) header += static_cast<char>((size >> shift) & 0xFF);
+  } else {
+    header += static_cast<char>(127);
+    for (int shift = 56; shift >= 0; shift -= 8) header += static_cast<char>((static_cast<std::uint64_t>(size) >> shift) & 0xFF);
+  }
+  return header;
+}
+
 asio::ssl::context make_tls_context(const tls_options& tls) {
   asio::ssl::context context(asio::ssl::context::tls_server);
   context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -573,6 +590,16 @@ class stream_connection final : public connection {
 
   void write_next() {
     if (writing_) return;
+    // Text frames go straight into the coalescing layer, framed here, while
+    // it has room and the WebSocket is open: Beast's write op per message
+    // (a composed operation, a posted completion) cost more than the frame.
+    // Beast still writes the control frames (pings, pongs, the close), each
+    // whole, so they land between frames. Past high_water the frames take
+    // Beast's path below and wait for the socket.
+    while (!outbox_.empty() && !outbox_.front().close && ws_.is_open() && ws_.next_layer().has_room()) {
+      ws_.next_layer().write_directly(text_frame_header(outbox_.front().text.size()), outbox_.front().text);
+      outbox_.pop_front();
+    }
     if (outbox_.empty()) return cork(false);  // the queue is written: out it goes
     // One control frame at a time: a close waits for a ping in progress.
     if (outbox_.front().close && pinging_) return;

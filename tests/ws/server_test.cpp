@@ -165,6 +165,25 @@ TEST_F(ws_server, a_client_gets_every_event_of_its_topics_in_order_and_acks_them
   EXPECT_EQ(got.events.back().seq, 100u);
 }
 
+TEST_F(ws_server, events_of_every_length_class_arrive_whole) {
+  // The server frames text itself: lengths of 7 bits, 16 bits and 64 bits.
+  start();
+  inbox got;
+  courier::ws::client client({.url = url()});
+  client.on_event(std::ref(got));
+  client.subscribe({"parcel"});
+  client.connect();
+  ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
+  wait_for_session(*server_);
+  const std::vector<std::size_t> sizes = {0, 60, 125, 126, 65'535, 65'536, 300'000};
+  for (std::size_t i = 0; i < sizes.size(); ++i) bus_.publish(parcel{static_cast<int>(i), std::string(sizes[i], 'v')});
+  ASSERT_TRUE(got.wait_for(sizes.size())) << client.stats().last_error;
+  std::lock_guard lock(got.mutex);
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    EXPECT_EQ(courier::json::decode<parcel>(got.events[i].data).vendor.size(), sizes[i]);
+  }
+}
+
 TEST_F(ws_server, a_publish_gets_a_receipt_a_retry_is_a_duplicate_and_the_bus_sees_it_once) {
   start();
   courier::testing::recorder<pickup> on_bus(bus_);

@@ -87,7 +87,8 @@ std::string text_frame_header(std::size_t size) {
     for (int shift = 8; shift >= 0; shift -= 8) header += static_cast<char>((size >> shift) & 0xFF);
   } else {
     header += static_cast<char>(127);
-    for (int shift = 56; shift >= 0; shift -= 8) header += static_cast<char>((static_cast<std::uint64_t>(size) >> shift) & 0xFF);
+    const auto length = static_cast<std::uint64_t>(size);
+    for (int shift = 56; shift >= 0; shift -= 8) header += static_cast<char>((length >> shift) & 0xFF);
   }
   return header;
 }

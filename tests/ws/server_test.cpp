@@ -8,11 +8,11 @@
 #include "courier/ws/client.hpp"
 #include "ws_test_support.hpp"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -93,7 +93,8 @@ class raw_peer {
   std::string read_until(std::string_view needle, std::chrono::milliseconds timeout = 5s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      std::string frame = read(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+      std::string frame = read(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
       if (frame.find(needle) != std::string::npos) return frame;
       if (closed_) return "";
     }
@@ -150,12 +151,8 @@ class ws_server : public ::testing::Test {
 TEST_F(ws_server, a_client_gets_every_event_of_its_topics_in_order_and_acks_them) {
   start();
   inbox got;
-  courier::ws::client client({.url = url()});
-  client.on_event(std::ref(got));
-  client.subscribe({"parcel"});
-  client.connect();
-  ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
-  wait_for_session(*server_);  // the subscription takes effect before events are published
+  auto client = courier_ws_test::subscribed_client(*server_, {.url = url()}, got);
+  ASSERT_TRUE(client);
   for (int i = 0; i < 100; ++i) bus_.publish(parcel{i, "acme"});
   ASSERT_TRUE(got.wait_for(100));
   std::vector<int> expected(100);
@@ -169,15 +166,12 @@ TEST_F(ws_server, events_of_every_length_class_arrive_whole) {
   // The server frames text itself: lengths of 7 bits, 16 bits and 64 bits.
   start();
   inbox got;
-  courier::ws::client client({.url = url()});
-  client.on_event(std::ref(got));
-  client.subscribe({"parcel"});
-  client.connect();
-  ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
-  wait_for_session(*server_);
+  auto client = courier_ws_test::subscribed_client(*server_, {.url = url()}, got);
+  ASSERT_TRUE(client);
   const std::vector<std::size_t> sizes = {0, 60, 125, 126, 65'535, 65'536, 300'000};
-  for (std::size_t i = 0; i < sizes.size(); ++i) bus_.publish(parcel{static_cast<int>(i), std::string(sizes[i], 'v')});
-  ASSERT_TRUE(got.wait_for(sizes.size())) << client.stats().last_error;
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    bus_.publish(parcel{static_cast<int>(i), std::string(sizes[i], 'v')});
+  ASSERT_TRUE(got.wait_for(sizes.size())) << client->stats().last_error;
   std::lock_guard lock(got.mutex);
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     EXPECT_EQ(courier::json::decode<parcel>(got.events[i].data).vendor.size(), sizes[i]);
@@ -224,22 +218,19 @@ TEST_F(ws_server, a_publish_that_does_not_decode_is_refused_and_publishes_nothin
 TEST_F(ws_server, nothing_is_lost_or_doubled_when_connections_die_mid_stream) {
   start({.window = 16});
   inbox got;
-  courier::ws::client client({.url = url(), .backoff_initial = 10ms});
-  client.on_event(std::ref(got));
-  client.subscribe({"parcel"});
-  client.connect();
-  ASSERT_TRUE(client.wait_connected(5s));
-  std::this_thread::sleep_for(50ms);
+  auto client = courier_ws_test::subscribed_client(*server_, {.url = url(), .backoff_initial = 10ms}, got);
+  ASSERT_TRUE(client);
   constexpr int count = 3000;
   // Kill connections from both ends while events flow.
-  courier_ws_test::publish_while_killing(bus_, *server_, client, count, 200, 6, 15ms);
+  courier_ws_test::publish_while_killing(bus_, *server_, *client, count, 200, 6, 15ms);
   ASSERT_TRUE(got.wait_for(count, 20s)) << "got " << got.numbers().size();
   std::this_thread::sleep_for(100ms);
   const auto numbers = got.numbers();
   ASSERT_EQ(numbers.size(), static_cast<std::size_t>(count)) << "duplicates handed to on_event";
-  for (int i = 0; i < count; ++i) ASSERT_EQ(numbers[static_cast<std::size_t>(i)], i) << "order broken at " << i;
-  EXPECT_GE(client.stats().connections, 3u) << "the kills reconnected";
-  EXPECT_GE(client.stats().resumed, 2u) << "and resumed the session";
+  for (int i = 0; i < count; ++i)
+    ASSERT_EQ(numbers[static_cast<std::size_t>(i)], i) << "order broken at " << i;
+  EXPECT_GE(client->stats().connections, 3u) << "the kills reconnected";
+  EXPECT_GE(client->stats().resumed, 2u) << "and resumed the session";
 }
 
 TEST_F(ws_server, an_event_whose_handler_throws_comes_again_and_nothing_else_is_lost) {
@@ -391,10 +382,11 @@ TEST_F(ws_server, the_upgrade_checks_path_subprotocol_origin_and_token) {
 TEST_F(ws_server, a_subscribe_the_application_refuses_is_forbidden_and_changes_nothing) {
   std::atomic<int> asked{0};
   start({.authorize = [](std::string_view token) { return token == "alice" || token == "bob"; },
-         .may_subscribe = [&](std::string_view identity, std::string_view topic) {
-           ++asked;
-           return identity == "alice" || topic != "parcel";
-         }});
+         .may_subscribe =
+             [&](std::string_view identity, std::string_view topic) {
+               ++asked;
+               return identity == "alice" || topic != "parcel";
+             }});
   raw_peer bob(server_->port(), {.token = "bob"});
   bob.send(R"({"op":"hello"})");
   ASSERT_THAT(bob.read(), HasSubstr("welcome"));
@@ -494,7 +486,8 @@ TEST(ws_server_on_application_io, runs_on_the_applications_threads_and_stops_fro
     std::atomic<bool> checked_elsewhere{false};
     auto server = std::make_unique<courier::ws::server>(
         bus, io, courier::ws::server_options{.authorize = [&](std::string_view token) {
-          (std::this_thread::get_id() == application_thread ? checked_on_application_thread : checked_elsewhere) = true;
+          (std::this_thread::get_id() == application_thread ? checked_on_application_thread
+                                                            : checked_elsewhere) = true;
           return token == "secret";
         }});
     server->topic<parcel>("parcel");
@@ -519,7 +512,8 @@ TEST(ws_server_on_application_io, runs_on_the_applications_threads_and_stops_fro
         server.reset();  // must not wait for io, which is this thread
         destroyed.set_value();
       });
-      ASSERT_EQ(destroyed.get_future().wait_for(5s), std::future_status::ready) << "stop() from io deadlocked";
+      ASSERT_EQ(destroyed.get_future().wait_for(5s), std::future_status::ready)
+          << "stop() from io deadlocked";
     } else {
       server.reset();
     }

@@ -33,12 +33,14 @@ using courier_ws_test::wait_for_session;
 // openssl command (scripts/setup.sh installs it). Fails the test loudly if
 // it cannot.
 void make_certificate(const fs::path& dir, const std::string& name) {
-  const std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
-                              "-subj /CN=localhost -addext subjectAltName=DNS:localhost "
-                              "-keyout '" + (dir / (name + ".key")).string() + "' -out '" +
-                              (dir / (name + ".pem")).string() + "' 2>'" + (dir / "openssl.log").string() + "'";
-  ASSERT_EQ(std::system(command.c_str()), 0) << "openssl could not make a certificate (bash scripts/setup.sh): "
-                                             << command;
+  const std::string command =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+      "-subj /CN=localhost -addext subjectAltName=DNS:localhost "
+      "-keyout '" +
+      (dir / (name + ".key")).string() + "' -out '" + (dir / (name + ".pem")).string() + "' 2>'" +
+      (dir / "openssl.log").string() + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0)
+      << "openssl could not make a certificate (bash scripts/setup.sh): " << command;
 }
 
 class ws_tls : public ::testing::Test {
@@ -77,25 +79,25 @@ class ws_tls : public ::testing::Test {
 TEST_F(ws_tls, events_publishes_and_resume_work_over_wss) {
   start({.window = 16});
   inbox got;
-  courier::ws::client client({.url = url(), .backoff_initial = 10ms, .tls_ca_file = ca_file()});
-  client.on_event(std::ref(got));
-  client.subscribe({"parcel"});
-  client.connect();
-  ASSERT_TRUE(client.wait_connected(5s)) << client.stats().last_error;
-  wait_for_session(*server_);
+  auto client = courier_ws_test::subscribed_client(
+      *server_, {.url = url(), .backoff_initial = 10ms, .tls_ca_file = ca_file()}, got);
+  ASSERT_TRUE(client);
 
   constexpr int count = 1000;
-  courier_ws_test::publish_while_killing(bus_, *server_, client, count, 100, 4, 10ms);
-  ASSERT_TRUE(got.wait_for(count, 20s)) << "got " << got.numbers().size() << "; " << client.stats().last_error;
+  courier_ws_test::publish_while_killing(bus_, *server_, *client, count, 100, 4, 10ms);
+  ASSERT_TRUE(got.wait_for(count, 20s))
+      << "got " << got.numbers().size() << "; " << client->stats().last_error;
   std::this_thread::sleep_for(100ms);
   const auto numbers = got.numbers();
   ASSERT_EQ(numbers.size(), static_cast<std::size_t>(count)) << "duplicates handed to on_event";
-  for (int i = 0; i < count; ++i) ASSERT_EQ(numbers[static_cast<std::size_t>(i)], i) << "order broken at " << i;
-  EXPECT_GE(client.stats().resumed, 1u) << "the kills reconnected and resumed over TLS";
+  for (int i = 0; i < count; ++i)
+    ASSERT_EQ(numbers[static_cast<std::size_t>(i)], i) << "order broken at " << i;
+  EXPECT_GE(client->stats().resumed, 1u) << "the kills reconnected and resumed over TLS";
 
-  const auto receipt = client.publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get();
+  const auto receipt = client->publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get();
   EXPECT_FALSE(receipt.duplicate);
-  EXPECT_TRUE(client.publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get().duplicate);
+  EXPECT_TRUE(
+      client->publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get().duplicate);
 }
 
 TEST_F(ws_tls, a_client_does_not_connect_to_a_certificate_it_does_not_trust_or_under_another_name) {
@@ -107,7 +109,8 @@ TEST_F(ws_tls, a_client_does_not_connect_to_a_certificate_it_does_not_trust_or_u
   EXPECT_THAT(untrusting.stats().last_error, HasSubstr("TLS handshake"));
   EXPECT_THAT(untrusting.stats().last_error, HasSubstr("certificate verify failed"));
   // Trusted, but reached as 127.0.0.1: the certificate names only localhost.
-  courier::ws::client wrong_name({.url = url("127.0.0.1"), .backoff_initial = 50ms, .tls_ca_file = ca_file()});
+  courier::ws::client wrong_name(
+      {.url = url("127.0.0.1"), .backoff_initial = 50ms, .tls_ca_file = ca_file()});
   wrong_name.connect();
   EXPECT_FALSE(wrong_name.wait_connected(1s));
   EXPECT_THAT(wrong_name.stats().last_error, HasSubstr("certificate verify failed"));
@@ -119,8 +122,8 @@ TEST_F(ws_tls, a_client_does_not_connect_to_a_certificate_it_does_not_trust_or_u
 
 TEST_F(ws_tls, a_plain_client_is_dropped_and_the_server_goes_on) {
   start();
-  courier::ws::client plain({.url = "ws://localhost:" + std::to_string(server_->port()) + "/courier",
-                             .backoff_initial = 50ms});
+  courier::ws::client plain(
+      {.url = "ws://localhost:" + std::to_string(server_->port()) + "/courier", .backoff_initial = 50ms});
   plain.connect();
   EXPECT_FALSE(plain.wait_connected(1s));
   EXPECT_THAT(plain.stats().last_error, HasSubstr("handshake"));
@@ -158,8 +161,9 @@ TEST_F(ws_tls, bad_certificate_files_are_named_in_the_error) {
   EXPECT_THAT(refused(files), HasSubstr("key values mismatch"));
   EXPECT_EQ(refused(tls()), "");
   // A client with a CA file that is not there.
-  EXPECT_THROW(courier::ws::client({.url = "wss://localhost:1/courier", .tls_ca_file = (dir_ / "nope.pem").string()}),
-               courier::error);
+  EXPECT_THROW(
+      courier::ws::client({.url = "wss://localhost:1/courier", .tls_ca_file = (dir_ / "nope.pem").string()}),
+      courier::error);
 }
 
 }  // namespace

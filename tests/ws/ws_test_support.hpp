@@ -8,10 +8,13 @@
 #include "courier/ws/client.hpp"
 #include "courier/ws/server.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/describe.hpp>
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -65,6 +68,24 @@ inline void wait_for_session(const courier::ws::server& server) {
     std::this_thread::sleep_for(5ms);
   }
   std::this_thread::sleep_for(50ms);
+}
+
+// A client whose events land in got, subscribed to parcel, connected, and
+// its subscription in effect on server (what is published next reaches it).
+// Null, with the failure recorded, if it did not connect within 5 s.
+inline std::unique_ptr<courier::ws::client> subscribed_client(const courier::ws::server& server,
+                                                              courier::ws::client_options options,
+                                                              inbox& got) {
+  auto client = std::make_unique<courier::ws::client>(std::move(options));
+  client->on_event(std::ref(got));
+  client->subscribe({"parcel"});
+  client->connect();
+  if (!client->wait_connected(5s)) {
+    ADD_FAILURE() << "the client did not connect: " << client->stats().last_error;
+    return nullptr;
+  }
+  wait_for_session(server);
+  return client;
 }
 
 // Publishes parcels 0..count-1 (pausing 2 ms every pause_every) while the

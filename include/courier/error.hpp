@@ -26,6 +26,7 @@ enum class errc {
   malformed_message,      // a message from outside that cannot be decoded (bad JSON, wrong fields)
   storage_failed,         // a durable store could not write or read (disk full, read-only file, I/O error)
   invalid_store,          // a durable store's file is corrupt, foreign or of a newer format
+  no_randomness,          // the system's CSPRNG could not produce secret bytes (resume tokens)
 };
 
 // The category behind courier's error codes; its name is "courier".
@@ -60,6 +61,8 @@ inline const std::error_category& error_category() noexcept {
           return "the durable store failed";
         case errc::invalid_store:
           return "not a usable courier store";
+        case errc::no_randomness:
+          return "no secure random bytes available";
       }
       return "unknown courier error";
     }

@@ -67,8 +67,22 @@ int abort_when_cancelled(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_
   return static_cast<const std::atomic<bool>*>(cancel)->load(std::memory_order_acquire) ? 1 : 0;
 }
 
-std::size_t append_to_string(char* data, std::size_t size, std::size_t count, void* target) {
-  static_cast<std::string*>(target)->append(data, size * count);
+// A response body, bounded: an endpoint (or something posing as one) that
+// answers with more than limit bytes fails the request instead of growing
+// the process's memory.
+struct bounded_body {
+  std::string text;
+  std::size_t limit = 0;
+  bool over = false;
+};
+
+std::size_t append_bounded(char* data, std::size_t size, std::size_t count, void* target) {
+  auto& body = *static_cast<bounded_body*>(target);
+  if (size * count > body.limit - body.text.size()) {
+    body.over = true;
+    return 0;  // libcurl then fails the transfer with CURLE_WRITE_ERROR
+  }
+  body.text.append(data, size * count);
   return size * count;
 }
 
@@ -200,6 +214,7 @@ struct client::impl {
   struct response {
     long status = 0;
     std::string body;
+    bool too_large = false;  // the body passed max_response_bytes
   };
 
   // One HTTP exchange; throws error("TransportError") when no response came.
@@ -228,8 +243,10 @@ struct client::impl {
     curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
                      static_cast<long>((options.request_timeout + extra_time).count()));
-    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, append_to_string);
-    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &out.body);
+    bounded_body body;
+    body.limit = options.max_response_bytes;
+    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, append_bounded);
+    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
     if (cancel != nullptr) {
       curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_cancelled);
       curl_easy_setopt(handle, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
@@ -238,6 +255,8 @@ struct client::impl {
     transport = curl_easy_perform(handle);
     requests.fetch_add(1, std::memory_order_relaxed);
     curl_slist_free_all(headers);
+    out.body = std::move(body.text);
+    out.too_large = body.over;
     if (transport == CURLE_OK) {
       curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &out.status);
       give_back(handle);
@@ -258,6 +277,12 @@ struct client::impl {
       const response got = exchange(action, payload, extra_time, cancel, transport);
       if (transport == CURLE_ABORTED_BY_CALLBACK)
         throw error(action, "Cancelled", "the caller cancelled it", 0, attempt);
+      if (got.too_large) {
+        throw error(action, "ResponseTooLarge",
+                    fmt::format("the response passed client_options::max_response_bytes ({} bytes) ({})",
+                                options.max_response_bytes, options.settings.endpoint),
+                    0, attempt);
+      }
       std::string code;
       std::string message;
       bool retryable = false;

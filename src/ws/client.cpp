@@ -3,6 +3,7 @@
 #include "courier/ws/client.hpp"
 
 #include "courier/error.hpp"
+#include "secret.hpp"
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
@@ -90,10 +91,9 @@ asio::ssl::context make_tls_context(const client_options& options) {
   return context;
 }
 
-std::string random_key() {
-  thread_local std::mt19937_64 random(std::random_device{}());
-  return fmt::format("{:016x}{:016x}", random(), random());
-}
+// The key of a publish without one: unguessable, so no other client can
+// claim it first and make this publish a "duplicate" of its own.
+std::string random_key() { return detail::random_text(18); }
 
 }  // namespace
 
@@ -175,6 +175,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
     const std::string token = options.token;
     with_ws([&](auto& stream) {
       stream.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+      stream.read_message_max(options.max_frame);
       stream.set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
         request.set(beast::http::field::sec_websocket_protocol, subprotocol);
         if (!token.empty()) request.set(beast::http::field::authorization, "Bearer " + token);
@@ -517,6 +518,13 @@ std::future<receipt_frame> client::publish(std::string topic, std::string data_j
     if (self->closing) {
       promise->set_exception(
           std::make_exception_ptr(error(errc::channel_closed, "ws::client::publish(): closed")));
+      return;
+    }
+    if (self->pending.size() >= self->options.max_pending_publishes) {
+      promise->set_exception(std::make_exception_ptr(
+          error(errc::channel_full,
+                fmt::format("ws::client::publish({}): {} publishes are waiting for receipts already", topic,
+                            self->options.max_pending_publishes))));
       return;
     }
     const std::uint64_t number = self->next_publish++;

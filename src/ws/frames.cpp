@@ -2,8 +2,8 @@
 // docs/protocol.md §2-3 for every rule checked here).
 #include "courier/ws/frames.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <cmath>
 #include <limits>
@@ -30,6 +30,7 @@ constexpr length_limit id_length{1, 64};
 constexpr length_limit ref_length{1, 64};
 constexpr length_limit name_length{1, 128};
 constexpr length_limit token_length{1, 8192};
+constexpr length_limit any_length{0, std::numeric_limits<std::size_t>::max()};
 constexpr std::size_t max_topics = 64;
 constexpr std::size_t max_ids = 4096;
 
@@ -57,7 +58,8 @@ class field_reader {
     }
     const json::string& text = found->get_string();
     if (text.size() < limit.min || text.size() > limit.max) {
-      fail("bad_value", name, fmt::format("'{}' must be {} to {} bytes, not {}", name, limit.min, limit.max, text.size()));
+      fail("bad_value", name,
+           fmt::format("'{}' must be {} to {} bytes, not {}", name, limit.min, limit.max, text.size()));
       return std::nullopt;
     }
     return std::string(text);
@@ -66,7 +68,8 @@ class field_reader {
   std::optional<std::uint64_t> integer(std::string_view name, bool required) {
     const json::value* found = find(name, required);
     if (found == nullptr || failed()) return std::nullopt;
-    if (found->is_int64() && found->get_int64() >= 0 && static_cast<std::uint64_t>(found->get_int64()) <= max_integer) {
+    if (found->is_int64() && found->get_int64() >= 0 &&
+        static_cast<std::uint64_t>(found->get_int64()) <= max_integer) {
       return static_cast<std::uint64_t>(found->get_int64());
     }
     if (found->is_uint64() && found->get_uint64() <= max_integer) return found->get_uint64();
@@ -94,8 +97,8 @@ class field_reader {
     }
     const json::array& items = found->get_array();
     if (items.size() < min_count || items.size() > max_count) {
-      fail("bad_value", name, fmt::format("'{}' must have {} to {} entries, not {}", name, min_count, max_count,
-                                          items.size()));
+      fail("bad_value", name,
+           fmt::format("'{}' must have {} to {} entries, not {}", name, min_count, max_count, items.size()));
       return std::nullopt;
     }
     std::vector<std::string> out;
@@ -108,7 +111,8 @@ class field_reader {
       const json::string& text = item.get_string();
       if (text.size() < limit.min || text.size() > limit.max) {
         fail("bad_value", name,
-             fmt::format("each of '{}' must be {} to {} bytes, not {}", name, limit.min, limit.max, text.size()));
+             fmt::format("each of '{}' must be {} to {} bytes, not {}", name, limit.min, limit.max,
+                         text.size()));
         return std::nullopt;
       }
       out.emplace_back(text);
@@ -131,10 +135,18 @@ class field_reader {
 std::optional<json::object> parse_object(std::string_view text, frame_error& error) {
   std::error_code failure;
   json::value parsed;
+  json::parse_options options;
+  options.max_depth = max_json_depth;
   try {
-    parsed = json::parse(text, failure);
+    parsed = json::parse(text, failure, {}, options);
   } catch (const std::exception& e) {  // allocation failure on hostile input
     failure = std::make_error_code(std::errc::not_enough_memory);
+  }
+  if (failure == json::error::too_deep) {
+    // Valid JSON, outside a documented limit: not malformed.
+    error.code = "bad_value";
+    error.message = fmt::format("the frame nests deeper than {} levels", max_json_depth);
+    return std::nullopt;
   }
   if (failure) {
     error.code = "malformed_json";
@@ -192,8 +204,10 @@ std::variant<client_frame, frame_error> decode_client_frame(std::string_view tex
   const auto ref = fields.string("ref", false, ref_length);
   if (fields.failed()) return error;
   error.ref = ref;
-  const auto op = fields.string("op", true, {1, 32});
+  // Any string is an op; one that names no client op is unknown_op, however long.
+  const auto op = fields.string("op", true, any_length);
   if (fields.failed()) return error;
+  error.op = op->substr(0, 16);
 
   if (*op == "hello") {
     hello_frame frame;
@@ -260,7 +274,8 @@ std::string encode(const hello_frame& frame) {
 }
 
 std::string encode(const subscribe_frame& frame) {
-  json::object out{{"op", frame.unsubscribe ? "unsubscribe" : "subscribe"}, {"topics", to_array(frame.topics)}};
+  json::object out{{"op", frame.unsubscribe ? "unsubscribe" : "subscribe"},
+                   {"topics", to_array(frame.topics)}};
   put_optional(out, "ref", frame.ref);
   return json::serialize(out);
 }
@@ -290,15 +305,21 @@ std::string encode(const welcome_frame& frame) {
                       {"rate", l.rate},
                       {"heartbeat_ms", l.heartbeat_ms},
                       {"session_ttl_ms", l.session_ttl_ms},
-                      {"dedup_window_ms", l.dedup_window_ms}};
-  json::object out{{"op", "welcome"},        {"session", frame.session},          {"resume", frame.resume},
-                   {"resumed", frame.resumed}, {"acked", frame.acked}, {"topics", to_array(frame.topics)},
+                      {"dedup_window_ms", l.dedup_window_ms},
+                      {"max_send_buffer", l.max_send_buffer}};
+  json::object out{{"op", "welcome"},
+                   {"session", frame.session},
+                   {"resume", frame.resume},
+                   {"resumed", frame.resumed},
+                   {"acked", frame.acked},
+                   {"topics", to_array(frame.topics)},
                    {"limits", std::move(limits)}};
   return json::serialize(out);
 }
 
 std::string encode(const subscribed_frame& frame) {
-  json::object out{{"op", frame.unsubscribed ? "unsubscribed" : "subscribed"}, {"topics", to_array(frame.topics)}};
+  json::object out{{"op", frame.unsubscribed ? "unsubscribed" : "subscribed"},
+                   {"topics", to_array(frame.topics)}};
   put_optional(out, "ref", frame.ref);
   return json::serialize(out);
 }
@@ -349,10 +370,11 @@ std::variant<server_frame, frame_error> decode_server_frame(std::string_view tex
   if (!object) return error;
   field_reader fields(*object, error);
   const auto ref = fields.string("ref", false, ref_length);
-  const auto op = fields.string("op", true, {1, 32});
+  const auto op = fields.string("op", true, any_length);
   if (fields.failed()) return error;
   error.ref = ref;
-  constexpr length_limit any{0, std::numeric_limits<std::size_t>::max()};
+  error.op = op->substr(0, 16);
+  constexpr length_limit any = any_length;
   if (*op == "event") {
     event_frame frame;
     auto id = fields.string("id", true, id_length);
@@ -394,6 +416,7 @@ std::variant<server_frame, frame_error> decode_server_frame(std::string_view tex
       read("heartbeat_ms", frame.limits.heartbeat_ms);
       read("session_ttl_ms", frame.limits.session_ttl_ms);
       read("dedup_window_ms", frame.limits.dedup_window_ms);
+      read("max_send_buffer", frame.limits.max_send_buffer);
     }
     return server_frame(std::move(frame));
   }

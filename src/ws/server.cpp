@@ -7,21 +7,23 @@
 #include "courier/ws/server.hpp"
 
 #include "coalescing_stream.hpp"
+#include "secret.hpp"
 #include "session.hpp"
 
+#include "courier/detail/sha256.hpp"
+
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <map>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -37,22 +39,14 @@ using tcp = asio::ip::tcp;
 
 namespace detail {
 
-std::optional<std::string>& publishing_id() {
-  thread_local std::optional<std::string> id;
-  return id;
-}
-
 namespace {
 
-// Random text for resume tokens (32 bytes, base64url) and the run's id prefix.
-std::string random_text(std::size_t bytes) {
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  thread_local std::random_device seed;
-  thread_local std::mt19937_64 random(seed());
-  std::string out;
-  const std::size_t length = (bytes * 8 + 5) / 6;
-  for (std::size_t i = 0; i < length; ++i) out += alphabet[random() % 64];
-  return out;
+// Sessions are found by a digest of their resume token, not the token: a
+// lookup's timing then tells a prober nothing about the token's bytes, and
+// the token itself is compared in constant time (attach()).
+std::string token_key(std::string_view token) {
+  const auto digest = courier::detail::sha256::hash(token);
+  return std::string(digest.begin(), digest.end());
 }
 
 bool equal_ignoring_case(std::string_view a, std::string_view b) {
@@ -144,7 +138,12 @@ struct topic_entry {
 class server_impl : public std::enable_shared_from_this<server_impl> {
  public:
   server_impl(courier::bus& bus, asio::io_context& io, bool own_threads, server_options chosen)
-      : bus(bus), options(std::move(chosen)), run_id(random_text(3)), io(io), own_threads(own_threads), acceptor(io) {
+      : bus(bus),
+        options(std::move(chosen)),
+        run_id(random_text(3)),
+        io(io),
+        own_threads(own_threads),
+        acceptor(io) {
     if (options.tls) ssl.emplace(make_tls_context(*options.tls));
     limits.window = options.window;
     limits.slow_after = options.slow_after;
@@ -154,6 +153,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
     limits.heartbeat_ms = static_cast<std::uint64_t>(options.heartbeat.count());
     limits.session_ttl_ms = static_cast<std::uint64_t>(options.session_ttl.count());
     limits.dedup_window_ms = static_cast<std::uint64_t>(options.dedup_window.count());
+    limits.max_send_buffer = options.max_send_buffer;
   }
 
   void start();
@@ -168,7 +168,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
   void end_session(const std::shared_ptr<session>& which);  // caller holds mutex
   // Sends what the session's window allows to its connection. Caller holds mutex.
   void pump(session& which);
-  void fan_out(std::size_t topic, std::string data);
+  void fan_out(std::size_t topic, std::string data, const client_origin* origin);
 
   courier::bus& bus;
   const server_options options;
@@ -186,7 +186,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
   mutable std::mutex mutex;  // guards everything below
   std::vector<std::unique_ptr<topic_entry>> topics;
   std::map<std::string, std::size_t, std::less<>> topic_index;
-  std::unordered_map<std::string, std::shared_ptr<session>> sessions;  // by resume token
+  std::unordered_map<std::string, std::shared_ptr<session>> sessions;  // by token_key(resume token)
   std::unordered_map<session*, std::weak_ptr<connection>> attached;
   std::vector<std::weak_ptr<connection>> connections;
   std::uint64_t next_session = 1;
@@ -212,6 +212,7 @@ class stream_connection final : public connection {
         ws_(std::forward<TransportArgs>(transport_args)...),
         hello_timer_(ws_.get_executor()),
         heartbeat_timer_(ws_.get_executor()),
+        silence_timer_(ws_.get_executor()),
         tokens_(static_cast<double>(server_.options.rate)),
         last_refill_(std::chrono::steady_clock::now()),
         last_heard_(last_refill_) {}
@@ -267,13 +268,12 @@ class stream_connection final : public connection {
 
   void going_away() override {
     asio::post(ws_.get_executor(), [self = self_ptr()] {
-      if (self->open_) {
-        self->closing_ = true;
-        self->outbox_.push_back(outgoing{{}, websocket::close_reason(websocket::close_code::going_away, "shutting_down")});
-        self->write_next();
-      } else {
-        self->drop_now();
-      }
+      if (!self->open_) return self->drop_now();
+      if (self->closing_) return;  // already closing with another reason; its deadline stands
+      self->push_out(
+          outgoing{{}, websocket::close_reason(websocket::close_code::going_away, "shutting_down")});
+      self->start_closing();
+      self->write_next();
     });
   }
 
@@ -284,6 +284,8 @@ class stream_connection final : public connection {
   // Under the coalescing layer: the HTTP request and answer go here
   // directly (an answer is followed by a drop and must not wait in a buffer).
   Transport& transport() { return ws_.next_layer().next_layer(); }
+
+  static constexpr auto close_deadline = std::chrono::seconds(2);
 
   struct outgoing {
     std::string text;
@@ -308,7 +310,8 @@ class stream_connection final : public connection {
     const std::string_view path = target.substr(0, target.find('?'));
     if (!websocket::is_upgrade(request_)) {
       if (request_.method() == http::verb::get && server_.options.pages) {
-        if (auto page = server_.options.pages(target)) return respond(http::status::ok, page->body, page->content_type);
+        if (auto page = server_.options.pages(target))
+          return respond(http::status::ok, page->body, page->content_type);
       }
       return respond(http::status::not_found, "not found\n");
     }
@@ -320,8 +323,9 @@ class stream_connection final : public connection {
     if (!server_.options.allowed_origins.empty() && request_.count(http::field::origin) != 0) {
       const auto origin = request_[http::field::origin];
       const std::string_view seen(origin.data(), origin.size());
-      const bool allowed = std::any_of(server_.options.allowed_origins.begin(), server_.options.allowed_origins.end(),
-                                       [&](const std::string& each) { return equal_ignoring_case(each, seen); });
+      const bool allowed =
+          std::any_of(server_.options.allowed_origins.begin(), server_.options.allowed_origins.end(),
+                      [&](const std::string& each) { return equal_ignoring_case(each, seen); });
       if (!allowed) return respond(http::status::forbidden, "courier: origin not allowed\n");
     }
     if (server_.options.authorize && request_.count(http::field::authorization) != 0) {
@@ -337,20 +341,24 @@ class stream_connection final : public connection {
       authenticated_ = true;
     }
     beast::get_lowest_layer(ws_).expires_never();
-    ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
+    ws_.set_option(
+        websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
       response.set(http::field::sec_websocket_protocol, subprotocol);
       response.set(http::field::server, "courier");
     }));
-    ws_.read_message_max(server_.options.max_frame);
+    ws_.read_message_max(0);  // read_next() enforces max_frame itself
     ws_.auto_fragment(false);
+    // Pings and pongs take a token like any frame (§5): a ping flood is cut
+    // off as any other. Called inside Beast's read, so the close is posted.
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       last_heard_ = std::chrono::steady_clock::now();
-      if (kind != websocket::frame_type::close) take_token();
+      if (kind == websocket::frame_type::close || take_token() || over_rate_) return;
+      over_rate_ = true;
+      asio::post(ws_.get_executor(), [self = self_ptr()] { self->refuse_over_rate(); });
     });
-    ws_.async_accept(request_, [self = self_ptr()](beast::error_code accept_error) {
-      self->on_accept(accept_error);
-    });
+    ws_.async_accept(request_,
+                     [self = self_ptr()](beast::error_code accept_error) { self->on_accept(accept_error); });
   }
 
   void respond(http::status status, std::string body, std::string content_type = "text/plain",
@@ -384,29 +392,40 @@ class stream_connection final : public connection {
       }
     });
     schedule_heartbeat();
+    watch_silence();
     read_next();
   }
 
   // --- reading -------------------------------------------------------------
 
+  // Reads a frame piece by piece, never holding more than max_frame + 1
+  // bytes of it: Beast's own limit would close with 1009 and no reason,
+  // this one says too_large (§7), also when fragments add up past it.
   void read_next() {
-    ws_.async_read(buffer_, [self = self_ptr()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    const std::size_t limit = server_.options.max_frame;
+    const std::size_t room = limit - std::min(buffer_.size(), limit) + 1;
+    ws_.async_read_some(buffer_, room,
+                        [self = self_ptr()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec) {
-      // A frame over max_frame: Beast has failed the connection with 1009.
-      return finish();
-    }
+    if (ec) return finish();
     last_heard_ = std::chrono::steady_clock::now();
     if (closing_) {
       buffer_.consume(buffer_.size());
       return read_next();
     }
+    if (buffer_.size() > server_.options.max_frame) {
+      buffer_.consume(buffer_.size());
+      fatal({.code = "too_large",
+             .message = fmt::format("a frame over max_frame ({} bytes)", server_.options.max_frame)},
+            websocket::close_code::too_big);
+      return read_next();  // the rest of it is read and dropped until the close
+    }
+    if (!ws_.is_message_done()) return read_next();
     if (!take_token()) {
       buffer_.consume(buffer_.size());
-      return fatal({.code = "rate_limited", .message = "too many frames; batch your acks"},
-                   websocket::close_code::policy_error);
+      return refuse_over_rate();
     }
     if (ws_.got_binary()) {
       buffer_.consume(buffer_.size());
@@ -420,10 +439,16 @@ class stream_connection final : public connection {
     } catch (const std::exception& e) {
       // Nothing a peer sends should get here; if it does, this connection
       // ends (its session waits for a resume) and the server goes on.
-      fatal({.code = "internal_error", .message = std::string("the server failed on this frame: ") + e.what()},
-            websocket::close_code::internal_error);
+      fatal(
+          {.code = "internal_error", .message = std::string("the server failed on this frame: ") + e.what()},
+          websocket::close_code::internal_error);
     }
     if (!closing_) read_next();
+  }
+
+  void refuse_over_rate() {
+    fatal({.code = "rate_limited", .message = "too many frames; batch your acks"},
+          websocket::close_code::policy_error);
   }
 
   bool take_token() {
@@ -439,9 +464,13 @@ class stream_connection final : public connection {
   void handle(const std::string& text) {
     auto decoded = decode_client_frame(text);
     if (auto* refused = std::get_if<frame_error>(&decoded)) {
-      error_frame error{.code = refused->code, .message = refused->message, .ref = refused->ref,
-                        .field = refused->field};
+      error_frame error{
+          .code = refused->code, .message = refused->message, .ref = refused->ref, .field = refused->field};
       if (!session_) return fatal(std::move(error), websocket::close_code{4000});
+      if (refused->op == "hello") {  // any second hello closes, well-formed or not (§7)
+        return fatal({.code = "unexpected_hello", .message = "hello was already said", .ref = refused->ref},
+                     websocket::close_code{4000});
+      }
       server_.frames_refused.fetch_add(1);
       return queue(encode(error));
     }
@@ -511,10 +540,11 @@ class stream_connection final : public connection {
     }
     if (!refused.empty()) {
       server_.frames_refused.fetch_add(1);
-      return queue(encode(error_frame{.code = "forbidden",
-                                      .message = fmt::format("not allowed to subscribe to {}", fmt::join(refused, ", ")),
-                                      .ref = request.ref,
-                                      .topics = refused}));
+      return queue(encode(
+          error_frame{.code = "forbidden",
+                      .message = fmt::format("not allowed to subscribe to {}", fmt::join(refused, ", ")),
+                      .ref = request.ref,
+                      .topics = refused}));
     }
     queue(encode(reply));
   }
@@ -528,10 +558,11 @@ class stream_connection final : public connection {
     }
     if (!outcome.unknown_ids.empty()) {
       server_.frames_refused.fetch_add(1);
-      queue(encode(error_frame{.code = "unknown_id",
-                               .message = fmt::format("ack: {} not sent to this session", outcome.unknown_ids.size()),
-                               .ref = ack.ref,
-                               .ids = outcome.unknown_ids}));
+      queue(encode(
+          error_frame{.code = "unknown_id",
+                      .message = fmt::format("ack: {} not sent to this session", outcome.unknown_ids.size()),
+                      .ref = ack.ref,
+                      .ids = outcome.unknown_ids}));
     }
     if (outcome.unknown_seq) {
       server_.frames_refused.fetch_add(1);
@@ -555,13 +586,17 @@ class stream_connection final : public connection {
     }
     if (!known) {
       server_.frames_refused.fetch_add(1);
-      return queue(encode(error_frame{.code = "unknown_topic", .message = "no topic " + publish.topic,
-                                      .ref = publish.ref, .topics = {publish.topic}}));
+      return queue(encode(error_frame{.code = "unknown_topic",
+                                      .message = "no topic " + publish.topic,
+                                      .ref = publish.ref,
+                                      .topics = {publish.topic}}));
     }
     if (handler == nullptr) {
       server_.frames_refused.fetch_add(1);
-      return queue(encode(error_frame{.code = "forbidden", .message = publish.topic + " is not open to publishing",
-                                      .ref = publish.ref, .topics = {publish.topic}}));
+      return queue(encode(error_frame{.code = "forbidden",
+                                      .message = publish.topic + " is not open to publishing",
+                                      .ref = publish.ref,
+                                      .topics = {publish.topic}}));
     }
     auto outcome = handler->publish(publish);
     if (auto* receipt = std::get_if<receipt_frame>(&outcome)) return queue(encode(*receipt));
@@ -571,10 +606,39 @@ class stream_connection final : public connection {
 
   // --- writing -------------------------------------------------------------
 
+  // Every frame for the client waits here until the coalescing layer takes
+  // it; a client that stops reading (acking blindly, or sending requests
+  // whose replies pile up) would grow it without end, so past
+  // max_send_buffer bytes the connection is closed as too slow.
   void queue(std::string text) {
     if (closing_ || !open_) return;
-    outbox_.push_back(outgoing{std::move(text), std::nullopt});
+    push_out(outgoing{std::move(text), std::nullopt});
     write_next();
+    if (outbox_bytes_ > server_.options.max_send_buffer) not_reading();
+  }
+
+  void push_out(outgoing frame) {
+    outbox_bytes_ += frame.text.size();
+    outbox_.push_back(std::move(frame));
+  }
+  void pop_out() {
+    outbox_bytes_ -= outbox_.front().text.size();
+    outbox_.pop_front();
+  }
+
+  // What waits is dropped (events come again from the session, replies are
+  // answered again when the client retries); a frame Beast is writing stays.
+  void not_reading() {
+    while (outbox_.size() > (writing_ ? 1 : 0)) {
+      outbox_bytes_ -= outbox_.back().text.size();
+      outbox_.pop_back();
+    }
+    fatal({.code = "slow_consumer",
+           .message =
+               fmt::format("more than {} bytes waiting to be sent: the client is not reading; the session is "
+                           "kept for {} ms",
+                           server_.options.max_send_buffer, server_.options.session_ttl.count())},
+          websocket::close_code{4002});
   }
 
   void fatal(error_frame error, websocket::close_code code) {
@@ -583,10 +647,21 @@ class stream_connection final : public connection {
     error.fatal = true;
     const std::string reason = error.code;
     server_.frames_refused.fetch_add(1);
-    outbox_.push_back(outgoing{encode(error), std::nullopt});
-    outbox_.push_back(outgoing{{}, websocket::close_reason(code, reason)});
-    closing_ = true;
+    push_out(outgoing{encode(error), std::nullopt});
+    push_out(outgoing{{}, websocket::close_reason(code, reason)});
+    start_closing();
     write_next();
+  }
+
+  // The close frame is queued: a peer that does not read cannot take it, so
+  // the connection is dropped if it is not over within close_deadline (the
+  // close handshake itself re-arms the timer with a shorter grace).
+  void start_closing() {
+    closing_ = true;
+    heartbeat_timer_.expires_after(close_deadline);
+    heartbeat_timer_.async_wait([self = self_ptr()](beast::error_code ec) {
+      if (!ec) self->drop_now();
+    });
   }
 
   void write_next() {
@@ -599,7 +674,7 @@ class stream_connection final : public connection {
     // Beast's path below and wait for the socket.
     while (!outbox_.empty() && !outbox_.front().close && ws_.is_open() && ws_.next_layer().has_room()) {
       ws_.next_layer().write_directly(text_frame_header(outbox_.front().text.size()), outbox_.front().text);
-      outbox_.pop_front();
+      pop_out();
     }
     if (outbox_.empty()) return cork(false);  // the queue is written: out it goes
     // One control frame at a time: a close waits for a ping in progress.
@@ -610,6 +685,7 @@ class stream_connection final : public connection {
       ws_.async_close(*outbox_.front().close, [self = self_ptr()](beast::error_code) {
         self->writing_ = false;
         self->outbox_.clear();
+        self->outbox_bytes_ = 0;
         // Give the peer a moment to answer the close, then drop.
         self->heartbeat_timer_.expires_after(std::chrono::seconds(1));
         self->heartbeat_timer_.async_wait([self](beast::error_code) { self->drop_now(); });
@@ -620,12 +696,13 @@ class stream_connection final : public connection {
     // layer holds them until the last is written, and they leave together.
     if (outbox_.size() > 1) cork(true);
     ws_.text(true);
-    ws_.async_write(asio::buffer(outbox_.front().text), [self = self_ptr()](beast::error_code ec, std::size_t) {
-      self->writing_ = false;
-      if (ec) return self->drop_now();
-      self->outbox_.pop_front();
-      self->write_next();
-    });
+    ws_.async_write(asio::buffer(outbox_.front().text),
+                    [self = self_ptr()](beast::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      if (ec) return self->drop_now();
+                      self->pop_out();
+                      self->write_next();
+                    });
   }
 
   void cork(bool on) {
@@ -644,9 +721,6 @@ class stream_connection final : public connection {
     heartbeat_timer_.expires_after(server_.options.heartbeat);
     heartbeat_timer_.async_wait([self = self_ptr()](beast::error_code ec) {
       if (ec || self->closing_ || !self->open_) return;
-      if (std::chrono::steady_clock::now() - self->last_heard_ > 2 * self->server_.options.heartbeat) {
-        return self->drop_now();  // silent for two heartbeats: gone
-      }
       if (self->pinging_) return self->schedule_heartbeat();  // the last ping is still on its way
       self->pinging_ = true;
       self->ws_.async_ping({}, [self](beast::error_code ping_error) {
@@ -655,6 +729,19 @@ class stream_connection final : public connection {
         self->write_next();
       });
       self->schedule_heartbeat();
+    });
+  }
+
+  // A client silent for two heartbeats (no frame of any kind, pongs
+  // included) is gone: dropped then, not at the next ping's tick (§6).
+  void watch_silence() {
+    silence_timer_.expires_at(last_heard_ + 2 * server_.options.heartbeat);
+    silence_timer_.async_wait([self = self_ptr()](beast::error_code ec) {
+      if (ec || self->dropped_) return;
+      if (std::chrono::steady_clock::now() - self->last_heard_ >= 2 * self->server_.options.heartbeat) {
+        return self->drop_now();
+      }
+      self->watch_silence();  // heard from meanwhile: wait from then
     });
   }
 
@@ -667,6 +754,7 @@ class stream_connection final : public connection {
     beast::get_lowest_layer(ws_).socket().close(ignored);
     hello_timer_.cancel();
     heartbeat_timer_.cancel();
+    silence_timer_.cancel();
     finish();
   }
 
@@ -685,9 +773,11 @@ class stream_connection final : public connection {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> request_;
   asio::steady_timer hello_timer_;
-  asio::steady_timer heartbeat_timer_;
+  asio::steady_timer heartbeat_timer_;  // pings; once closing, the close deadline
+  asio::steady_timer silence_timer_;
   std::deque<outgoing> outbox_;
-  std::mutex incoming_mutex_;  // guards the two below (deliver() runs on any thread)
+  std::size_t outbox_bytes_ = 0;  // of the text frames in outbox_
+  std::mutex incoming_mutex_;     // guards the two below (deliver() runs on any thread)
   std::vector<std::string> incoming_;
   bool flush_posted_ = false;
   bool writing_ = false;
@@ -697,6 +787,7 @@ class stream_connection final : public connection {
   bool closing_ = false;
   bool dropped_ = false;
   bool finished_ = false;
+  bool over_rate_ = false;  // a control frame found the bucket empty
   double tokens_;
   std::chrono::steady_clock::time_point last_refill_;
   std::chrono::steady_clock::time_point last_heard_;
@@ -710,14 +801,15 @@ class stream_connection final : public connection {
 void server_impl::start() {
   beast::error_code ec;
   const tcp::endpoint endpoint(asio::ip::make_address(options.host, ec), options.port);
-  if (ec) throw error(errc::invalid_option, fmt::format("ws::server: host '{}': {}", options.host, ec.message()));
+  if (ec)
+    throw error(errc::invalid_option, fmt::format("ws::server: host '{}': {}", options.host, ec.message()));
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    throw error(errc::invalid_option,
-                fmt::format("ws::server: cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+    throw error(errc::invalid_option, fmt::format("ws::server: cannot listen on {}:{}: {}", options.host,
+                                                  options.port, ec.message()));
   }
   for (auto& topic : topics) {
     if (topic->handler) topic->handler->start();
@@ -736,31 +828,31 @@ void server_impl::start() {
 }
 
 void server_impl::accept() {
-  acceptor.async_accept(asio::make_strand(io), [this, self = shared_from_this()](beast::error_code ec,
-                                                                                 tcp::socket socket) {
-    if (ec) {
-      if (!acceptor.is_open()) return;
-    } else {
-      connection_count.fetch_add(1);
-      std::shared_ptr<connection> fresh;
-      if (ssl) {
-        auto secure = std::make_shared<stream_connection<beast::ssl_stream<beast::tcp_stream>>>(self, std::move(socket),
-                                                                                                *ssl);
-        secure->run();
-        fresh = std::move(secure);
-      } else {
-        auto plain = std::make_shared<stream_connection<beast::tcp_stream>>(self, std::move(socket));
-        plain->run();
-        fresh = std::move(plain);
-      }
-      {
-        std::lock_guard lock(mutex);
-        std::erase_if(connections, [](const std::weak_ptr<connection>& each) { return each.expired(); });
-        connections.push_back(fresh);
-      }
-    }
-    accept();
-  });
+  acceptor.async_accept(
+      asio::make_strand(io), [this, self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (!acceptor.is_open()) return;
+        } else {
+          connection_count.fetch_add(1);
+          std::shared_ptr<connection> fresh;
+          if (ssl) {
+            auto secure = std::make_shared<stream_connection<beast::ssl_stream<beast::tcp_stream>>>(
+                self, std::move(socket), *ssl);
+            secure->run();
+            fresh = std::move(secure);
+          } else {
+            auto plain = std::make_shared<stream_connection<beast::tcp_stream>>(self, std::move(socket));
+            plain->run();
+            fresh = std::move(plain);
+          }
+          {
+            std::lock_guard lock(mutex);
+            std::erase_if(connections, [](const std::weak_ptr<connection>& each) { return each.expired(); });
+            connections.push_back(fresh);
+          }
+        }
+        accept();
+      });
 }
 
 // Ends the sessions whose clients did not come back within session_ttl.
@@ -774,8 +866,8 @@ void server_impl::sweep() {
     }
     for (auto& each : expired) end_session(each);
   }
-  sweeper->expires_after(std::min<std::chrono::milliseconds>(options.session_ttl / 4 + std::chrono::milliseconds(1),
-                                                             std::chrono::seconds(1)));
+  sweeper->expires_after(std::min<std::chrono::milliseconds>(
+      options.session_ttl / 4 + std::chrono::milliseconds(1), std::chrono::seconds(1)));
   sweeper->async_wait([this, self = shared_from_this()](beast::error_code ec) {
     if (!ec) sweep();
   });
@@ -820,14 +912,17 @@ std::shared_ptr<session> server_impl::attach(const std::shared_ptr<connection>& 
   std::lock_guard lock(mutex);
   std::shared_ptr<session> chosen;
   if (hello.resume) {
-    const auto found = sessions.find(*hello.resume);
-    if (found != sessions.end() && found->second->identity() == identity) chosen = found->second;
+    const auto found = sessions.find(token_key(*hello.resume));
+    if (found != sessions.end() && equal_in_constant_time(found->second->token(), *hello.resume) &&
+        found->second->identity() == identity) {
+      chosen = found->second;
+    }
   }
   welcome.resumed = chosen != nullptr;
   if (!chosen) {
-    chosen = std::make_shared<session>(fmt::format("s-{}-{}", run_id, next_session++), random_text(32), identity,
-                                       limits);
-    sessions.emplace(chosen->token(), chosen);
+    chosen = std::make_shared<session>(fmt::format("s-{}-{}", run_id, next_session++), random_text(32),
+                                       identity, limits);
+    sessions.emplace(token_key(chosen->token()), chosen);
   } else {
     if (hello.acked) chosen->ack_upto(*hello.acked);
     if (auto previous = attached[chosen.get()].lock(); previous && previous != to) {
@@ -837,6 +932,7 @@ std::shared_ptr<session> server_impl::attach(const std::shared_ptr<connection>& 
     }
   }
   chosen->detached_at.reset();
+  chosen->attach();
   attached[chosen.get()] = to;
   welcome.session = chosen->id();
   welcome.resume = chosen->token();
@@ -854,14 +950,14 @@ void server_impl::detach(const std::shared_ptr<session>& which, const connection
   if (found == attached.end()) return;
   const auto current = found->second.lock();
   if (current && current.get() != from) return;  // replaced by a newer connection
-  if (!current && sessions.count(which->token()) == 0) return;
+  if (!current && sessions.count(token_key(which->token())) == 0) return;
   attached.erase(found);
   which->detach();
   which->detached_at = std::chrono::steady_clock::now();
 }
 
 void server_impl::end_session(const std::shared_ptr<session>& which) {
-  sessions.erase(which->token());
+  sessions.erase(token_key(which->token()));
   attached.erase(which.get());
   for (const auto& name : which->topics()) {
     if (const auto found = topic_index.find(name); found != topic_index.end()) {
@@ -881,15 +977,16 @@ void server_impl::pump(session& which) {
   to->deliver(std::move(frames));
 }
 
-void server_impl::fan_out(std::size_t topic, std::string data) {
+void server_impl::fan_out(std::size_t topic, std::string data, const client_origin* origin) {
   auto event = std::make_shared<payload>();
   event->data = std::move(data);
   std::lock_guard lock(mutex);
   topic_entry& entry = *topics[topic];
   if (entry.subscribers.empty()) return;
   event->topic = entry.name;
-  if (auto& origin = publishing_id()) {
-    event->id = *origin;
+  if (origin != nullptr) {
+    event->id = origin->id;
+    event->group = origin->group;
   } else {
     event->id = fmt::format("{}.{}", run_id, next_event++);
   }
@@ -917,9 +1014,10 @@ void server_impl::fan_out(std::size_t topic, std::string data) {
   }
   for (auto& each : overflowed) {
     if (auto to = attached[each.get()].lock()) {
-      to->close_with({.code = "session_overflow",
-                      .message = fmt::format("more than {} events queued; the session ended", options.max_queued)},
-                     websocket::close_code{4004});
+      to->close_with(
+          {.code = "session_overflow",
+           .message = fmt::format("more than {} events queued; the session ended", options.max_queued)},
+          websocket::close_code{4004});
     }
     end_session(each);
   }
@@ -959,8 +1057,10 @@ server::~server() {
 
 std::size_t server::add_topic(const std::string& name, const topic_options& options) {
   std::lock_guard lock(impl_->mutex);
-  if (impl_->started) throw error(errc::invalid_option, "ws::server::topic(): register topics before start()");
-  if (name.empty() || name.size() > 128) throw error(errc::invalid_option, "ws::server::topic(): 1 to 128 bytes");
+  if (impl_->started)
+    throw error(errc::invalid_option, "ws::server::topic(): register topics before start()");
+  if (name.empty() || name.size() > 128)
+    throw error(errc::invalid_option, "ws::server::topic(): 1 to 128 bytes");
   if (impl_->topic_index.count(name) != 0) {
     throw error(errc::invalid_option, fmt::format("ws::server::topic(): '{}' is registered already", name));
   }
@@ -971,13 +1071,16 @@ std::size_t server::add_topic(const std::string& name, const topic_options& opti
   return impl_->topics.size() - 1;
 }
 
-void server::set_topic(std::size_t index, subscription observer, std::unique_ptr<detail::topic_base> handler) {
+void server::set_topic(std::size_t index, subscription observer,
+                       std::unique_ptr<detail::topic_base> handler) {
   std::lock_guard lock(impl_->mutex);
   impl_->topics[index]->observer = std::move(observer);
   impl_->topics[index]->handler = std::move(handler);
 }
 
-void server::fan_out(std::size_t topic, std::string data) { impl_->fan_out(topic, std::move(data)); }
+void server::fan_out(std::size_t topic, std::string data, const detail::client_origin* origin) {
+  impl_->fan_out(topic, std::move(data), origin);
+}
 
 std::string server::publish_id(std::size_t topic, std::uint64_t message) const {
   return fmt::format("{}.t{}.{}", impl_->run_id, topic, message);
@@ -986,7 +1089,8 @@ std::string server::publish_id(std::size_t topic, std::uint64_t message) const {
 void server::start() {
   {
     std::lock_guard lock(impl_->mutex);
-    if (impl_->started || impl_->stopped) throw error(errc::invalid_option, "ws::server::start(): started before");
+    if (impl_->started || impl_->stopped)
+      throw error(errc::invalid_option, "ws::server::start(): started before");
   }
   impl_->start();
 }

@@ -33,7 +33,10 @@ struct payload {
 class session {
  public:
   session(std::string id, std::string resume_token, std::string identity, const server_limits& limits)
-      : id_(std::move(id)), token_(std::move(resume_token)), identity_(std::move(identity)), limits_(limits) {}
+      : id_(std::move(id)),
+        token_(std::move(resume_token)),
+        identity_(std::move(identity)),
+        limits_(limits) {}
 
   const std::string& id() const { return id_; }
   const std::string& token() const { return token_; }
@@ -69,6 +72,7 @@ class session {
       frames.push_back(encode(event_frame{next.event->id, next.seq, next.event->topic, next.event->group,
                                           next.event->data, next.attempt}));
     }
+    lowest_waiting_ = std::min(lowest_waiting_, waiting_);
     return frames;
   }
 
@@ -96,6 +100,7 @@ class session {
       }
     }
     drop_acked_front();
+    lowest_waiting_ = std::min(lowest_waiting_, waiting_);
     return outcome;
   }
 
@@ -120,8 +125,18 @@ class session {
     cursor_ = 0;
   }
 
-  // Connected and too far behind: a full window and more than slow_after waiting.
-  bool slow() const { return in_flight_ >= limits_.window && waiting_ > limits_.slow_after; }
+  // A connection takes the session over: its backlog so far is where the
+  // client starts, not something it is behind on.
+  void attach() { lowest_waiting_ = waiting_; }
+
+  // Too slow: the window is full and the backlog behind it has grown by
+  // more than slow_after above its lowest point on this connection. A
+  // client is judged by whether its acks keep pace with what is sent to it,
+  // not by the backlog it had when it came back: one that resumes far
+  // behind and gains on the publishers is never slow.
+  bool slow() const {
+    return in_flight_ >= limits_.window && waiting_ > lowest_waiting_ + limits_.slow_after;
+  }
 
   // Every event with seq <= this is acked.
   std::uint64_t acked_through() const { return queue_.empty() ? next_seq_ - 1 : first_seq_ - 1; }
@@ -203,6 +218,7 @@ class session {
   std::size_t cursor_ = 0;  // queue_ index before which nothing waits
   std::size_t waiting_ = 0;
   std::size_t in_flight_ = 0;
+  std::size_t lowest_waiting_ = 0;  // since the connection attached
   // Keys view the ids of payloads held by queue_ or acked_order_.
   bool indexing_ids_ = false;
   std::unordered_map<std::string_view, std::uint64_t> by_id_;

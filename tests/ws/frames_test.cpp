@@ -34,11 +34,13 @@ Frame accepted(std::string_view text) {
 }
 
 TEST(ws_frames, every_client_op_decodes) {
-  const auto hello = accepted<courier::ws::hello_frame>(R"({"op":"hello","client":"dash","resume":"tok","acked":5})");
+  const auto hello =
+      accepted<courier::ws::hello_frame>(R"({"op":"hello","client":"dash","resume":"tok","acked":5})");
   EXPECT_EQ(hello.client, "dash");
   EXPECT_EQ(hello.resume, "tok");
   EXPECT_EQ(hello.acked, 5u);
-  const auto subscribe = accepted<courier::ws::subscribe_frame>(R"({"op":"subscribe","topics":["a","b"],"ref":"r1"})");
+  const auto subscribe =
+      accepted<courier::ws::subscribe_frame>(R"({"op":"subscribe","topics":["a","b"],"ref":"r1"})");
   EXPECT_THAT(subscribe.topics, ::testing::ElementsAre("a", "b"));
   EXPECT_FALSE(subscribe.unsubscribe);
   EXPECT_EQ(subscribe.ref, "r1");
@@ -46,8 +48,8 @@ TEST(ws_frames, every_client_op_decodes) {
   const auto ack = accepted<courier::ws::ack_frame>(R"({"op":"ack","ids":["x.1"],"upto":3})");
   EXPECT_THAT(ack.ids, ::testing::ElementsAre("x.1"));
   EXPECT_EQ(ack.upto, 3u);
-  const auto publish =
-      accepted<courier::ws::publish_frame>(R"({"op":"publish","topic":"t","key":"k","group":"g","data":{"n":1}})");
+  const auto publish = accepted<courier::ws::publish_frame>(
+      R"({"op":"publish","topic":"t","key":"k","group":"g","data":{"n":1}})");
   EXPECT_EQ(publish.topic, "t");
   EXPECT_EQ(publish.key, "k");
   EXPECT_EQ(publish.group, "g");
@@ -65,8 +67,33 @@ TEST(ws_frames, malformed_json_and_non_objects) {
   }
   // Invalid UTF-8 inside a string.
   EXPECT_EQ(refused("{\"op\":\"hello\",\"client\":\"\xff\xfe\"}").code, "malformed_json");
-  // Nesting deeper than the parser allows is refused, not a stack overflow.
-  EXPECT_EQ(refused(std::string(100000, '[') + std::string(100000, ']')).code, "malformed_json");
+  // Nesting that never closes is not JSON (past the depth limit, the limit
+  // is what the parser meets first: bad_value, below).
+  EXPECT_EQ(refused(R"({"op":"hello","x":[[[)").code, "malformed_json");
+}
+
+// A frame of `levels` levels of nesting, the frame object being the first:
+// its deepest part sits in field (data, or a field nobody knows).
+std::string nested_frame(std::string_view op_and_fields, std::string_view field, std::size_t levels) {
+  return "{" + std::string(op_and_fields) + ",\"" + std::string(field) +
+         "\":" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}";
+}
+
+TEST(ws_frames, valid_json_nests_up_to_the_documented_depth_anywhere_and_deeper_is_a_bad_value) {
+  constexpr std::size_t limit = courier::ws::max_json_depth;
+  static_assert(limit == 128, "docs/protocol.md §2 states 128");
+  const std::string publish = R"("op":"publish","topic":"t")";
+  EXPECT_EQ(accepted<courier::ws::publish_frame>(nested_frame(publish, "data", limit)).topic, "t");
+  EXPECT_TRUE(
+      accepted<courier::ws::hello_frame>(nested_frame(R"("op":"hello","client":"c")", "shoe_size", limit))
+          .client);
+  for (const auto& frame :
+       {nested_frame(publish, "data", limit + 1), nested_frame(R"("op":"hello")", "x", limit + 1),
+        std::string(100000, '[') + std::string(100000, ']')}) {
+    const auto error = refused(frame);
+    EXPECT_EQ(error.code, "bad_value") << "valid JSON is not malformed";
+    EXPECT_THAT(error.message, ::testing::HasSubstr("128")) << "the error names the limit";
+  }
 }
 
 TEST(ws_frames, op_problems) {
@@ -76,6 +103,11 @@ TEST(ws_frames, op_problems) {
   const auto unknown = refused(R"({"op":"teleport","ref":"r9"})");
   EXPECT_EQ(unknown.code, "unknown_op");
   EXPECT_EQ(unknown.ref, "r9") << "an error names the frame it is about";
+  // An op is any string: one that names no op is unknown_op, long or empty.
+  EXPECT_EQ(refused(R"({"op":")" + std::string(33, 'x') + R"("})").code, "unknown_op");
+  EXPECT_EQ(refused(R"({"op":""})").code, "unknown_op");
+  // A refused frame says which op it was (the server closes on any bad hello).
+  EXPECT_EQ(refused(R"({"op":"hello","client":""})").op, "hello");
 }
 
 TEST(ws_frames, missing_fields_wrong_types_and_bad_values_name_the_field) {
@@ -109,10 +141,12 @@ TEST(ws_frames, missing_fields_wrong_types_and_bad_values_name_the_field) {
     EXPECT_EQ(error.field, each.field) << each.text;
     EXPECT_FALSE(error.message.empty());
   }
-  EXPECT_EQ(refused(R"({"op":"publish","topic":")" + std::string(129, 't') + R"(","data":1})").code, "bad_value");
+  EXPECT_EQ(refused(R"({"op":"publish","topic":")" + std::string(129, 't') + R"(","data":1})").code,
+            "bad_value");
   // Found by the fuzzer: a number too large for a double parses as infinity,
   // which no JSON writer can put back.
-  EXPECT_EQ(refused(R"({"op":"publish","topic":"t","data":{"n":[8888728888888888888e8888888]}})").code, "bad_value");
+  EXPECT_EQ(refused(R"({"op":"publish","topic":"t","data":{"n":[8888728888888888888e8888888]}})").code,
+            "bad_value");
   EXPECT_EQ(refused(R"({"op":"ack","ids":[")" + std::string(65, 'i') + R"("]})").code, "bad_value");
 }
 
@@ -128,7 +162,8 @@ Frame server_as(const std::string& text) {
 }
 
 TEST(ws_frames, server_frames_round_trip) {
-  courier::ws::event_frame event{.id = "r.1", .seq = 7, .topic = "t", .group = "g", .data = R"({"n":1})", .attempt = 2};
+  courier::ws::event_frame event{
+      .id = "r.1", .seq = 7, .topic = "t", .group = "g", .data = R"({"n":1})", .attempt = 2};
   const auto back = server_as<courier::ws::event_frame>(courier::ws::encode(event));
   EXPECT_EQ(back.id, "r.1");
   EXPECT_EQ(back.seq, 7u);
@@ -136,7 +171,8 @@ TEST(ws_frames, server_frames_round_trip) {
   EXPECT_EQ(back.data, R"({"n":1})");
   EXPECT_EQ(back.attempt, 2u);
 
-  courier::ws::welcome_frame welcome{.session = "s", .resume = "tok", .resumed = true, .acked = 3, .topics = {"a"}};
+  courier::ws::welcome_frame welcome{
+      .session = "s", .resume = "tok", .resumed = true, .acked = 3, .topics = {"a"}};
   welcome.limits.window = 8;
   const auto w = server_as<courier::ws::welcome_frame>(courier::ws::encode(welcome));
   EXPECT_TRUE(w.resumed);

@@ -6,6 +6,7 @@
 
 #include "courier/testing/recorder.hpp"
 #include "courier/ws/client.hpp"
+#include "raw_peer.hpp"
 #include "ws_test_support.hpp"
 
 #include <gmock/gmock.h>
@@ -34,119 +35,11 @@ using ::testing::HasSubstr;
 using courier_ws_test::inbox;
 using courier_ws_test::parcel;
 using courier_ws_test::pickup;
+using courier_ws_test::raw_peer;
+using courier_ws_test::refused_status;
 using courier_ws_test::wait_for_session;
 
-struct peer_options {
-  bool subprotocol = true;
-  std::string origin = {};
-  std::string token = {};
-  std::string path = "/courier";
-};
-
-// A peer that speaks raw WebSocket, to send what no well-behaved client would.
-class raw_peer {
- public:
-  explicit raw_peer(std::uint16_t port, peer_options chosen = {}) : ws_(io_) {
-    beast::get_lowest_layer(ws_).connect({asio::ip::make_address("127.0.0.1"), port});
-    ws_.set_option(websocket::stream_base::decorator([chosen](websocket::request_type& request) {
-      if (chosen.subprotocol) request.set(beast::http::field::sec_websocket_protocol, "courier.v1");
-      if (!chosen.origin.empty()) request.set(beast::http::field::origin, chosen.origin);
-      if (!chosen.token.empty()) request.set(beast::http::field::authorization, "Bearer " + chosen.token);
-    }));
-    ws_.handshake(response_, "127.0.0.1", chosen.path);
-  }
-
-  void send(const std::string& text) {
-    ws_.text(true);
-    ws_.write(asio::buffer(text));
-  }
-  void send_binary(const std::string& bytes) {
-    ws_.binary(true);
-    ws_.write(asio::buffer(bytes));
-  }
-
-  // The next text frame, or "" when the connection closed or timeout passed
-  // (then closed() and close_code() say why).
-  std::string read(std::chrono::milliseconds timeout = 5s) {
-    std::string got;
-    bool done = false;
-    beast::flat_buffer buffer;
-    ws_.async_read(buffer, [&](beast::error_code ec, std::size_t) {
-      done = true;
-      if (ec) {
-        closed_ = true;
-        return;
-      }
-      got = beast::buffers_to_string(buffer.data());
-    });
-    io_.restart();
-    io_.run_for(timeout);
-    if (!done) {
-      beast::get_lowest_layer(ws_).cancel();
-      io_.restart();
-      io_.run();
-    }
-    return got;
-  }
-
-  // Reads until a frame containing needle (skipping others), or "".
-  std::string read_until(std::string_view needle, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::string frame = read(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
-      if (frame.find(needle) != std::string::npos) return frame;
-      if (closed_) return "";
-    }
-    return "";
-  }
-
-  // Reads until the connection ends; the close code the server sent.
-  int close_code(std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!closed_ && std::chrono::steady_clock::now() < deadline) read(100ms);
-    return static_cast<int>(ws_.reason().code);
-  }
-
-  std::string hello(const std::string& extra = "") {
-    send(R"({"op":"hello")" + extra + "}");
-    return read_until("welcome");
-  }
-
-  bool closed() const { return closed_; }
-  // The close handshake, started by this peer (reads what still comes first).
-  void close() { ws_.close(websocket::close_code::normal); }
-
- private:
-  asio::io_context io_;
-  websocket::stream<beast::tcp_stream> ws_;
-  websocket::response_type response_;
-  bool closed_ = false;
-};
-
-// The HTTP status a refused upgrade got (0 if it was accepted).
-int refused_status(std::uint16_t port, peer_options options) {
-  try {
-    raw_peer peer(port, std::move(options));
-    return 0;
-  } catch (const beast::system_error& e) {
-    return e.code() == websocket::error::upgrade_declined ? -1 : -2;
-  }
-}
-
-class ws_server : public ::testing::Test {
- protected:
-  void start(courier::ws::server_options options = {}) {
-    server_ = std::make_unique<courier::ws::server>(bus_, std::move(options));
-    server_->topic<parcel>("parcel");
-    server_->topic<pickup>("pickup", {.publish = true, .fifo = true});
-    server_->start();
-  }
-  std::string url() const { return "ws://127.0.0.1:" + std::to_string(server_->port()) + "/courier"; }
-
-  courier::bus bus_;
-  std::unique_ptr<courier::ws::server> server_;
-};
+using ws_server = courier_ws_test::server_fixture;
 
 TEST_F(ws_server, a_client_gets_every_event_of_its_topics_in_order_and_acks_them) {
   start();

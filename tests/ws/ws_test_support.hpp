@@ -59,14 +59,22 @@ struct inbox {
   }
 };
 
+// Polls condition until it holds or timeout passes; whether it held. For
+// state with no signal to wait on (a server's counters).
+template <class Condition>
+bool wait_until(Condition condition, std::chrono::milliseconds timeout) {
+  for (const auto deadline = std::chrono::steady_clock::now() + timeout; !condition();) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
 // After a client connected with its subscriptions: waits until the server
 // holds a session, and a moment for the subscribe to take effect, so events
 // published next reach it.
 inline void wait_for_session(const courier::ws::server& server) {
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       server.stats().sessions == 0 && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_until([&] { return server.stats().sessions != 0; }, 5s);
   std::this_thread::sleep_for(50ms);
 }
 
@@ -87,6 +95,22 @@ inline std::unique_ptr<courier::ws::client> subscribed_client(const courier::ws:
   wait_for_session(server);
   return client;
 }
+
+// A server on a free port with two topics: parcel (to clients only) and
+// pickup (clients publish too; FIFO).
+class server_fixture : public ::testing::Test {
+ protected:
+  void start(courier::ws::server_options options = {}) {
+    server_ = std::make_unique<courier::ws::server>(bus_, std::move(options));
+    server_->topic<parcel>("parcel");
+    server_->topic<pickup>("pickup", {.publish = true, .fifo = true});
+    server_->start();
+  }
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(server_->port()) + "/courier"; }
+
+  courier::bus bus_;
+  std::unique_ptr<courier::ws::server> server_;
+};
 
 // Publishes parcels 0..count-1 (pausing 2 ms every pause_every) while the
 // connection is killed `kills` times, `gap` apart, alternately by the client

@@ -37,6 +37,10 @@ struct client_options {
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds request_timeout{30000};  // beyond a long poll's wait
   std::size_t max_message_bytes = 1024 * 1024;       // SQS's limit (1 MiB since 2025)
+  // A response body longer than this fails the request with
+  // error("ResponseTooLarge"), not retried: ten 1-MiB messages, JSON-escaped,
+  // fit; an endpoint that streams without end does not grow memory with it.
+  std::size_t max_response_bytes = 64 * 1024 * 1024;
 };
 
 // A message attribute: DataType "String", "Number" or "Binary" (value

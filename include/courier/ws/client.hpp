@@ -52,6 +52,14 @@ struct client_options {
   // production).
   std::string tls_ca_file = {};
   bool tls_verify = true;
+  // Bytes a server frame may have. A larger one fails the connection (close
+  // 1009) before it is held in memory; as the event would come again on
+  // every reconnect, set this above the largest event the application sends.
+  std::size_t max_frame = 16 * 1024 * 1024;
+  // Publishes waiting for their receipts (sent, or held until connected).
+  // Past it publish() fails at once with channel_full, so a server that
+  // stops answering cannot make the client's memory grow without end.
+  std::size_t max_pending_publishes = 10'000;
 };
 
 struct publish_options {
@@ -64,7 +72,7 @@ struct client_stats {
   std::uint64_t resumed = 0;      // welcomes with resumed = true
   std::uint64_t events = 0;       // handed to on_event
   std::uint64_t duplicates_skipped = 0;
-  std::uint64_t errors = 0;       // error frames received
+  std::uint64_t errors = 0;  // error frames received
   std::string last_error = {};
   std::uint64_t handler_failures = 0;  // on_event threw (the event came again)
   std::string last_handler_failure = {};
@@ -89,7 +97,8 @@ class client {
   void subscribe(std::vector<std::string> topics);
 
   // Publishes data (JSON text) to topic; the future gets the receipt, or a
-  // courier::error (malformed_message) with the server's error code and message.
+  // courier::error: malformed_message with the server's error code and
+  // message, channel_full past max_pending_publishes, channel_closed.
   std::future<receipt_frame> publish(std::string topic, std::string data_json, publish_options options = {});
   template <class E>
   std::future<receipt_frame> publish(std::string topic, const E& event, publish_options options = {}) {

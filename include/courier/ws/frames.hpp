@@ -62,7 +62,13 @@ struct frame_error {
   std::string message;  // for people
   std::string field = {};
   std::optional<std::string> ref = {};  // of the frame, when it parsed that far
+  std::string op = {};                  // of the frame, when it parsed that far (a bad hello is fatal)
 };
+
+// How deeply a frame's JSON may nest (objects and arrays, the frame itself
+// being level 1), anywhere in it: in data, in unknown fields. It bounds the
+// parser's work and stack; deeper is bad_value (docs/protocol.md §2).
+inline constexpr std::size_t max_json_depth = 128;
 
 // Never throws.
 std::variant<client_frame, frame_error> decode_client_frame(std::string_view text);
@@ -83,6 +89,7 @@ struct server_limits {
   std::uint64_t heartbeat_ms = 15'000;
   std::uint64_t session_ttl_ms = 120'000;
   std::uint64_t dedup_window_ms = 300'000;
+  std::uint64_t max_send_buffer = 16 * 1024 * 1024;
 };
 
 struct welcome_frame {

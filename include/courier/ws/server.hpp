@@ -30,6 +30,7 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -85,16 +86,23 @@ struct server_options {
   std::chrono::milliseconds hello_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds session_ttl = std::chrono::minutes(2);
   std::size_t window = 256;
+  // A connected client whose backlog (events waiting behind a full window)
+  // grows by more than this above its lowest point on this connection is
+  // too slow: closed with slow_consumer, session kept (docs/protocol.md §5).
   std::size_t slow_after = 1024;
   std::size_t max_queued = 10'000;
+  // Bytes queued for one connection and not yet taken by its socket
+  // (events and replies): past it, the client is not reading and is closed
+  // with slow_consumer, session kept. Keep window x a large event below it.
+  std::size_t max_send_buffer = 16 * 1024 * 1024;
   std::chrono::milliseconds dedup_window = std::chrono::minutes(5);
   // Plain HTTP GETs of other paths: the page for a target, or nullopt (404).
   std::function<std::optional<http_page>(std::string_view target)> pages = {};
 };
 
 struct topic_options {
-  bool publish = false;  // clients may publish to it
-  bool fifo = false;     // client publishes need a group and keep its order
+  bool publish = false;            // clients may publish to it
+  bool fifo = false;               // client publishes need a group and keep its order
   std::size_t capacity = 100'000;  // client publishes waiting for the bus, at most
 };
 
@@ -120,9 +128,12 @@ class topic_base {
   virtual void stop() = 0;
 };
 
-// Set while the server itself publishes a client's message on the bus, so
-// its own observer gives the event the receipt's id instead of a new one.
-std::optional<std::string>& publishing_id();
+// A client's publish as its event shows it: the receipt's id and the
+// publish's group.
+struct client_origin {
+  std::string id;
+  std::optional<std::string> group;
+};
 }  // namespace detail
 
 class server {
@@ -143,12 +154,17 @@ class server {
   template <class E>
   void topic(std::string name = std::string(event_name<E>()), topic_options options = {}) {
     const std::size_t index = add_topic(name, options);
-    // Every E on the bus goes to the topic's sessions, encoded once.
-    auto subscription = bus_.subscribe<E>([this, index](const E& event) {
-      fan_out(index, json::encode(event));
-    });
-    std::unique_ptr<detail::topic_base> handler;
+    std::unique_ptr<publisher<E>> handler;
     if (options.publish) handler = std::make_unique<publisher<E>>(*this, bus_, name, index, options);
+    // Every E on the bus goes to the topic's sessions, encoded once. A
+    // client's publish, as the topic's publisher puts it on the bus, keeps
+    // its receipt's id and its group; any other E (the application's, or one
+    // an observer publishes while handling a client's) gets an id of its own.
+    // The handler lives until ~server, after stop() disconnected this.
+    publisher<E>* from_clients = handler.get();
+    auto subscription = bus_.subscribe<E>([this, index, from_clients](const E& event) {
+      fan_out(index, json::encode(event), from_clients != nullptr ? from_clients->origin_of(event) : nullptr);
+    });
     set_topic(index, std::move(subscription), std::move(handler));
   }
 
@@ -170,7 +186,8 @@ class server {
   template <class E>
   class publisher final : public detail::topic_base {
    public:
-    publisher(server& owner, courier::bus& bus, std::string name, std::size_t index, const topic_options& options)
+    publisher(server& owner, courier::bus& bus, std::string name, std::size_t index,
+              const topic_options& options)
         : owner_(owner),
           bus_(bus),
           name_(std::move(name)),
@@ -190,32 +207,54 @@ class server {
                            .ref = frame.ref};
       }
       if (fifo_ && !frame.group) {
-        return error_frame{.code = "missing_group", .message = name_ + " is FIFO: a publish needs a group",
-                           .ref = frame.ref, .field = "group"};
+        return error_frame{.code = "missing_group",
+                           .message = name_ + " is FIFO: a publish needs a group",
+                           .ref = frame.ref,
+                           .field = "group"};
       }
-      const auto sent = channel_.try_send(std::move(*decoded), {.group = fifo_ ? frame.group.value_or("") : "",
+      // The group travels with the message on any topic (a standard channel
+      // keeps it as a label), so its event carries it.
+      const auto sent = channel_.try_send(std::move(*decoded), {.group = frame.group.value_or(""),
                                                                 .idempotency_key = frame.key.value_or("")});
       if (!sent) {
-        return error_frame{.code = "busy", .message = name_ + ": too many publishes waiting; retry with the same key",
+        return error_frame{.code = "busy",
+                           .message = name_ + ": too many publishes waiting; retry with the same key",
                            .ref = frame.ref};
       }
-      return receipt_frame{.id = owner_.publish_id(index_, sent->id.value), .duplicate = sent->duplicate,
-                           .key = frame.key, .ref = frame.ref};
+      return receipt_frame{.id = owner_.publish_id(index_, sent->id.value),
+                           .duplicate = sent->duplicate,
+                           .key = frame.key,
+                           .ref = frame.ref};
     }
 
     void start() override {
+      // One consumer thread: one client message on the bus at a time.
       running_ = channel_.consume([this](delivery<E>& item) {
-        detail::publishing_id() = owner_.publish_id(index_, item.id().value);
+        origin_ = {owner_.publish_id(index_, item.id().value),
+                   item.group().empty() ? std::nullopt : std::optional<std::string>(item.group())};
+        publishing_.store(&item.message(), std::memory_order_release);
         try {
           bus_.publish(item.message());
         } catch (...) {
           // An application observer threw: the event was published to the
           // others; it must not come again (that would repeat it for all).
         }
-        detail::publishing_id().reset();
+        publishing_.store(nullptr, std::memory_order_release);
       });
     }
     void stop() override { running_.stop(); }
+
+    // The origin of event if it is the very object this publisher is
+    // putting on the bus, and only the first time it is asked: the topic's
+    // observer asks once per call, so an observer that publishes this object
+    // again gets a new id. publish() hands the observers the caller's object,
+    // and while it lives no other object has its address. Thread-safe.
+    const detail::client_origin* origin_of(const E& event) {
+      const E* expected = &event;
+      if (publishing_.load(std::memory_order_acquire) != expected) return nullptr;  // the common case
+      if (!publishing_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return nullptr;
+      return &origin_;  // written by this thread (the consumer's) before publish
+    }
 
    private:
     server& owner_;
@@ -224,13 +263,15 @@ class server {
     std::size_t index_;
     bool fifo_;
     channel<E> channel_;
+    detail::client_origin origin_;               // of the message being published
+    std::atomic<const E*> publishing_{nullptr};  // that message, until its event is out
     consumer running_;
   };
 
   void check_options() const;
   std::size_t add_topic(const std::string& name, const topic_options& options);
   void set_topic(std::size_t index, subscription observer, std::unique_ptr<detail::topic_base> handler);
-  void fan_out(std::size_t topic, std::string data);
+  void fan_out(std::size_t topic, std::string data, const detail::client_origin* origin);
   std::string publish_id(std::size_t topic, std::uint64_t message) const;
 
   courier::bus& bus_;

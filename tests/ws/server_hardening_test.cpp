@@ -1,0 +1,198 @@
+// courier::ws::server against hostile and careless clients, with
+// docs/protocol.md as the contract: ids and groups of events, a client that
+// stops reading, floods of control frames, frames over the size limit, a
+// second hello, a client that resumes far behind, a silent client. Each of
+// these found a defect once; each test failed before its fix.
+#include "courier/ws/server.hpp"
+
+#include "raw_peer.hpp"
+#include "ws_test_support.hpp"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+using courier_ws_test::parcel;
+using courier_ws_test::pickup;
+using courier_ws_test::raw_peer;
+using courier_ws_test::resume_token_of;
+using courier_ws_test::wait_until;
+using ws_server_hardening = courier_ws_test::server_fixture;
+
+boost::json::object parsed(const std::string& frame) { return boost::json::parse(frame).as_object(); }
+
+TEST_F(ws_server_hardening,
+       an_event_published_while_handling_a_clients_publish_has_its_own_id_and_events_keep_their_group) {
+  start();
+  // The dashboard's shape: the application answers a pickup with a parcel,
+  // published from inside the observer of the client's pickup.
+  auto answer = bus_.subscribe<pickup>([&](const pickup& p) { bus_.publish(parcel{p.parcel, p.vendor}); });
+  raw_peer peer(server_->port());
+  peer.hello();
+  peer.send(R"({"op":"subscribe","topics":["parcel","pickup"]})");
+  ASSERT_THAT(peer.read_until("subscribed"), HasSubstr("pickup"));
+  peer.send(
+      R"({"op":"publish","ref":"p1","topic":"pickup","key":"k1","group":"acme","data":{"vendor":"acme","parcel":7}})");
+  boost::json::object receipt, pickup_event, parcel_event;
+  for (int frames = 0; frames < 3; ++frames) {
+    const std::string text = peer.read();
+    ASSERT_FALSE(text.empty()) << "expected a receipt and two events";
+    auto frame = parsed(text);
+    if (frame.at("op") == "receipt") receipt = frame;
+    if (frame.at("op") == "event") (frame.at("topic") == "pickup" ? pickup_event : parcel_event) = frame;
+  }
+  ASSERT_FALSE(receipt.empty() || pickup_event.empty() || parcel_event.empty());
+  EXPECT_EQ(pickup_event.at("id"), receipt.at("id")) << "the client's message keeps its receipt's id";
+  EXPECT_NE(parcel_event.at("id"), pickup_event.at("id")) << "two messages, one id";
+  EXPECT_EQ(pickup_event.if_contains("group") ? pickup_event.at("group") : nullptr, "acme");
+  EXPECT_EQ(parcel_event.if_contains("group"), nullptr) << "the application's event has no group";
+  // Acked by id, both are settled: nothing waits to come again on a resume.
+  peer.send(fmt::format(R"({{"op":"ack","ids":[{},{}]}})", boost::json::serialize(pickup_event.at("id")),
+                        boost::json::serialize(parcel_event.at("id"))));
+  EXPECT_TRUE(wait_until([&] { return server_->stats().unacked == 0; }, 5s))
+      << server_->stats().unacked << " event(s) still unacked";
+}
+
+TEST_F(ws_server_hardening, a_client_that_stops_reading_is_closed_as_too_slow_and_its_session_kept) {
+  start({.rate = 100'000, .max_send_buffer = 1024 * 1024});
+  raw_peer peer(server_->port());
+  ASSERT_THAT(peer.hello(), HasSubstr("welcome"));
+  // Each ack of 4,096 ids never sent earns an error listing them all
+  // (about 270 KB), and this peer never reads one: 200 of them are far more
+  // than the kernel's socket buffers hold.
+  std::string ack = R"({"op":"ack","ids":[)";
+  for (int i = 0; i < 4096; ++i) ack += fmt::format(R"({}"{:064}")", i == 0 ? "" : ",", i);
+  ack += "]}";
+  int sent = 0;
+  try {
+    for (; sent < 200; ++sent) peer.send(ack);
+  } catch (const std::exception&) {
+    // The server let go of the connection while this peer was still sending.
+  }
+  EXPECT_TRUE(wait_until([&] { return server_->stats().connections == 0; }, 10s))
+      << "still connected after " << sent << " replies it never read";
+  EXPECT_EQ(server_->stats().sessions, 1u) << "the session waits for a resume";
+}
+
+TEST_F(ws_server_hardening, a_flood_of_pings_is_cut_off_like_any_flood) {
+  start({.rate = 50});
+  raw_peer flood(server_->port());
+  flood.hello();
+  int pings = 0;
+  try {
+    for (; pings < 20'000; ++pings) flood.ping();
+  } catch (const std::exception&) {
+    // The server closed on us.
+  }
+  EXPECT_THAT(flood.read_until("rate_limited"), HasSubstr(R"("fatal":true)"))
+      << "after " << pings << " pings";
+  EXPECT_EQ(flood.close_code(), 1008);
+}
+
+TEST_F(ws_server_hardening, a_frame_over_max_frame_closes_with_1009_too_large_also_when_fragments_add_up) {
+  start({.max_frame = 4096});
+  const std::string head = R"({"op":"publish","topic":"pickup","group":"g","data":")";
+  {
+    raw_peer whole(server_->port());
+    whole.hello();
+    whole.send(head + std::string(10'000, 'x') + R"("})");
+    EXPECT_EQ(whole.close_code(), 1009);
+    EXPECT_EQ(whole.close_reason(), "too_large");
+  }
+  {
+    raw_peer pieces(server_->port());
+    pieces.hello();
+    pieces.send_fragments(
+        {head + std::string(2000, 'x'), std::string(2000, 'x'), std::string(2000, 'x') + R"("})"});
+    EXPECT_EQ(pieces.close_code(), 1009);
+    EXPECT_EQ(pieces.close_reason(), "too_large");
+  }
+  // A frame of exactly max_frame is fine.
+  raw_peer fits(server_->port());
+  fits.hello();
+  const std::string tail = R"("})";
+  fits.send(head + std::string(4096 - head.size() - tail.size(), 'x') + tail);
+  EXPECT_THAT(fits.read_until(R"("op":"error")"), HasSubstr("invalid_data")) << "read whole, then decoded";
+}
+
+TEST_F(ws_server_hardening, a_second_hello_closes_with_4000_even_when_one_of_its_fields_is_bad) {
+  start();
+  raw_peer peer(server_->port());
+  peer.hello();
+  peer.send(R"({"op":"hello","client":""})");
+  const std::string error = peer.read_until(R"("op":"error")");
+  EXPECT_THAT(error, HasSubstr("unexpected_hello"));
+  EXPECT_THAT(error, HasSubstr(R"("fatal":true)"));
+  EXPECT_EQ(peer.close_code(), 4000);
+}
+
+TEST_F(ws_server_hardening, a_client_that_resumes_far_behind_and_keeps_pace_catches_up_and_is_not_cut_off) {
+  start();  // window 256, slow_after 1,024, max_queued 10,000
+  std::string token;
+  {
+    raw_peer first(server_->port());
+    token = resume_token_of(first.hello());
+    first.send(R"({"op":"subscribe","topics":["parcel"]})");
+    ASSERT_THAT(first.read_until("subscribed"), HasSubstr("parcel"));
+  }
+  ASSERT_TRUE(wait_until([&] { return server_->stats().connections == 0; }, 5s));
+  constexpr int behind = 5000;
+  constexpr int more = 3000;
+  for (int i = 0; i < behind; ++i) bus_.publish(parcel{i, "acme"});
+
+  raw_peer back(server_->port());
+  ASSERT_THAT(back.hello(R"(,"resume":")" + token + R"(")"), HasSubstr(R"("resumed":true)"));
+  // A steady 2,000 events/s meanwhile, which this client keeps pace with.
+  std::thread publisher([&] {
+    const auto begin = std::chrono::steady_clock::now();
+    for (int i = 0; i < more; ++i) {
+      std::this_thread::sleep_until(begin + i * 500us);
+      bus_.publish(parcel{behind + i, "acme"});
+    }
+  });
+  int next = 0;
+  std::string problem;
+  while (next < behind + more && problem.empty()) {
+    const std::string text = back.read(10s);
+    if (text.empty()) {
+      problem = "the connection closed or went silent";
+      break;
+    }
+    const auto frame = parsed(text);
+    if (frame.at("op") != "event") {
+      problem = text;
+      break;
+    }
+    const auto number = courier::json::decode<parcel>(boost::json::serialize(frame.at("data"))).number;
+    if (number != next) problem = fmt::format("got parcel {} where {} was due", number, next);
+    if (++next % 64 == 0) back.send(fmt::format(R"({{"op":"ack","upto":{}}})", frame.at("seq").as_int64()));
+  }
+  publisher.join();
+  EXPECT_EQ(problem, "") << "after " << next << " events";
+  EXPECT_EQ(next, behind + more);
+}
+
+TEST_F(ws_server_hardening, a_silent_client_is_dropped_two_heartbeats_after_it_was_last_heard_not_later) {
+  start({.heartbeat = 1s});
+  raw_peer silent(server_->port());
+  ASSERT_THAT(silent.hello(), HasSubstr("welcome"));
+  // Its hello was the last frame it sent; not reading, it answers no ping.
+  const auto last_heard = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until([&] { return server_->stats().connections == 0; }, 6s));
+  const auto silent_for = std::chrono::steady_clock::now() - last_heard;
+  EXPECT_GE(silent_for, 1900ms);
+  EXPECT_LT(silent_for, 2600ms) << "docs/protocol.md §6: dropped after twice the heartbeat";
+}
+
+}  // namespace

@@ -187,7 +187,12 @@ TEST_F(ws_server_hardening, a_silent_client_is_dropped_two_heartbeats_after_it_w
   start({.heartbeat = 1s});
   raw_peer silent(server_->port());
   ASSERT_THAT(silent.hello(), HasSubstr("welcome"));
-  // Its hello was the last frame it sent; not reading, it answers no ping.
+  // It talks a little longer, so that it falls silent between two of the
+  // server's heartbeat ticks (a check on each tick would drop it almost a
+  // heartbeat late), then sends nothing and, not reading, answers no ping.
+  std::this_thread::sleep_until(std::chrono::steady_clock::now() + 200ms);
+  silent.send(R"({"op":"subscribe","topics":["parcel"]})");
+  ASSERT_THAT(silent.read_until("subscribed"), HasSubstr("parcel"));
   const auto last_heard = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_until([&] { return server_->stats().connections == 0; }, 6s));
   const auto silent_for = std::chrono::steady_clock::now() - last_heard;

@@ -89,4 +89,30 @@ TEST(ws_session, a_client_that_stops_acking_becomes_slow_then_overflows) {
   EXPECT_FALSE(s.enqueue(event(7))) << "max_queued reached";
 }
 
+TEST(ws_session, a_client_that_resumes_far_behind_is_judged_by_whether_it_keeps_pace_not_by_its_backlog) {
+  session s("s", "tok", "", limits(4, 8, 1000));
+  for (int i = 1; i <= 50; ++i) s.enqueue(event(i));  // published while it was away
+  s.attach();
+  std::uint64_t sent_through = 0;
+  auto send = [&] {
+    for (const auto& [seq, attempt] : sent(s.take_sendable())) sent_through = seq;
+  };
+  send();
+  EXPECT_FALSE(s.slow()) << "46 waiting behind a full window, but that is where it started";
+  int next = 51;
+  for (int round = 0; round < 20; ++round) {  // 2 new ones come; it acks 4
+    s.enqueue(event(next++));
+    s.enqueue(event(next++));
+    ASSERT_FALSE(s.slow()) << "round " << round << ": it gains on the publishers";
+    s.ack(ack_frame{.upto = sent_through});
+    send();
+  }
+  // Then it stops acking: once the backlog is more than slow_after above
+  // its lowest point, it is slow.
+  for (int i = 0; i < 8; ++i) s.enqueue(event(next++));
+  EXPECT_FALSE(s.slow()) << "8 more than its lowest is not more than slow_after";
+  s.enqueue(event(next++));
+  EXPECT_TRUE(s.slow());
+}
+
 }  // namespace

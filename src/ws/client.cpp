@@ -4,6 +4,7 @@
 
 #include "courier/error.hpp"
 #include "secret.hpp"
+#include "tls_context.hpp"
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
@@ -13,6 +14,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -72,25 +74,6 @@ parsed_url parse_url(const std::string& url) {
 using plain_stream = websocket::stream<beast::tcp_stream>;
 using tls_stream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
-asio::ssl::context make_tls_context(const client_options& options) {
-  asio::ssl::context context(asio::ssl::context::tls_client);
-  context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                      asio::ssl::context::no_tlsv1_1);
-  beast::error_code ec;
-  if (!options.tls_ca_file.empty()) {
-    context.load_verify_file(options.tls_ca_file, ec);
-    if (ec) {
-      throw error(errc::invalid_option,
-                  fmt::format("ws::client: TLS CA file '{}': {}", options.tls_ca_file, ec.message()));
-    }
-  } else {
-    context.set_default_verify_paths(ec);
-  }
-  context.set_verify_mode(options.tls_verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
-  return context;
-}
-
 // The key of a publish without one: unguessable, so no other client can
 // claim it first and make this publish a "duplicate" of its own.
 std::string random_key() { return detail::random_text(18); }
@@ -102,7 +85,9 @@ class client::impl : public std::enable_shared_from_this<impl> {
   explicit impl(client_options chosen)
       : options(std::move(chosen)),
         url(parse_url(options.url)),
-        tls_context(url.tls ? std::optional<asio::ssl::context>(make_tls_context(options)) : std::nullopt),
+        tls_context(url.tls ? std::optional<asio::ssl::context>(
+                                  detail::client_tls_context(options.tls_ca_file, options.tls_verify))
+                            : std::nullopt),
         work(asio::make_work_guard(io)),
         resolver(io),
         retry_timer(io),
@@ -230,13 +215,15 @@ class client::impl : public std::enable_shared_from_this<impl> {
     {
       std::lock_guard lock(mutex);
       connected = false;
+      confirmed.clear();  // the next welcome says what the session holds
       counters.last_error = why;
     }
     if (closing) return;
-    if (close_code == 4003 || close_code == 4001) {
+    const bool replaced = close_code == static_cast<int>(ws::close_code::session_replaced);
+    if (replaced || close_code == static_cast<int>(ws::close_code::unauthorized)) {
       // Replaced by another connection, or not allowed: coming back would
       // only repeat it.
-      fail_pending(close_code == 4003 ? "the session was resumed by another connection" : "unauthorized");
+      fail_pending(replaced ? "the session was resumed by another connection" : "unauthorized");
       return;
     }
     thread_local std::mt19937_64 random(std::random_device{}());
@@ -260,6 +247,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
     }
     auto& frame = std::get<server_frame>(decoded);
     if (auto* welcome = std::get_if<welcome_frame>(&frame)) return on_welcome(*welcome);
+    if (auto* subscribed = std::get_if<subscribed_frame>(&frame)) return on_subscribed(*subscribed);
     if (auto* event = std::get_if<event_frame>(&frame)) return on_event(*event);
     if (auto* receipt = std::get_if<receipt_frame>(&frame)) return on_receipt(*receipt);
     if (auto* failure = std::get_if<error_frame>(&frame)) return on_error(*failure);
@@ -283,6 +271,16 @@ class client::impl : public std::enable_shared_from_this<impl> {
       ++counters.connections;
       if (welcome.resumed) ++counters.resumed;
       connected = true;
+      confirmed = {welcome.topics.begin(), welcome.topics.end()};
+    }
+    connected_changed.notify_all();
+  }
+
+  // The reply lists the session's whole subscription.
+  void on_subscribed(const subscribed_frame& reply) {
+    {
+      std::lock_guard lock(mutex);
+      confirmed = {reply.topics.begin(), reply.topics.end()};
     }
     connected_changed.notify_all();
   }
@@ -469,9 +467,11 @@ class client::impl : public std::enable_shared_from_this<impl> {
   std::uint64_t next_publish = 1;
   std::function<void(const event_frame&)> handler;
 
-  mutable std::mutex mutex;  // guards the two below, for other threads
+  mutable std::mutex mutex;  // guards the four below, for other threads
   std::condition_variable connected_changed;
   bool connected = false;
+  std::set<std::string> wanted;     // every topic subscribe() was asked for
+  std::set<std::string> confirmed;  // the session's subscription, as the server last said
   client_stats counters;
 };
 
@@ -493,7 +493,19 @@ bool client::wait_connected(std::chrono::milliseconds timeout) {
   return impl_->connected_changed.wait_for(lock, timeout, [&] { return impl_->connected; });
 }
 
+bool client::wait_subscribed(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->connected_changed.wait_for(lock, timeout, [&] {
+    return impl_->connected && std::includes(impl_->confirmed.begin(), impl_->confirmed.end(),
+                                             impl_->wanted.begin(), impl_->wanted.end());
+  });
+}
+
 void client::subscribe(std::vector<std::string> topics) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->wanted.insert(topics.begin(), topics.end());
+  }
   asio::post(impl_->io, [self = impl_, topics = std::move(topics)] {
     std::vector<std::string> fresh;
     for (const auto& topic : topics) {

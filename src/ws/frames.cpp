@@ -39,13 +39,14 @@ class field_reader {
  public:
   field_reader(const json::object& object, frame_error& error) : object_(object), error_(error) {}
 
-  bool failed() const { return !error_.code.empty(); }
+  bool failed() const { return failed_; }
 
   // An absent or null field is nullopt; required ones record missing_field.
   const json::value* find(std::string_view name, bool required) {
     const json::value* found = object_.if_contains(name);
     if (found != nullptr && found->is_null()) found = nullptr;
-    if (found == nullptr && required) fail("missing_field", name, fmt::format("'{}' is required", name));
+    if (found == nullptr && required)
+      fail(error_code::missing_field, name, fmt::format("'{}' is required", name));
     return found;
   }
 
@@ -53,12 +54,12 @@ class field_reader {
     const json::value* found = find(name, required);
     if (found == nullptr || failed()) return std::nullopt;
     if (!found->is_string()) {
-      fail("wrong_type", name, fmt::format("'{}' must be a string", name));
+      fail(error_code::wrong_type, name, fmt::format("'{}' must be a string", name));
       return std::nullopt;
     }
     const json::string& text = found->get_string();
     if (text.size() < limit.min || text.size() > limit.max) {
-      fail("bad_value", name,
+      fail(error_code::bad_value, name,
            fmt::format("'{}' must be {} to {} bytes, not {}", name, limit.min, limit.max, text.size()));
       return std::nullopt;
     }
@@ -73,7 +74,7 @@ class field_reader {
       return static_cast<std::uint64_t>(found->get_int64());
     }
     if (found->is_uint64() && found->get_uint64() <= max_integer) return found->get_uint64();
-    fail("wrong_type", name, fmt::format("'{}' must be a whole number from 0 to 2^53-1", name));
+    fail(error_code::wrong_type, name, fmt::format("'{}' must be a whole number from 0 to 2^53-1", name));
     return std::nullopt;
   }
 
@@ -81,7 +82,7 @@ class field_reader {
     const json::value* found = find(name, required);
     if (found == nullptr || failed()) return fallback;
     if (!found->is_bool()) {
-      fail("wrong_type", name, fmt::format("'{}' must be true or false", name));
+      fail(error_code::wrong_type, name, fmt::format("'{}' must be true or false", name));
       return fallback;
     }
     return found->get_bool();
@@ -92,12 +93,12 @@ class field_reader {
     const json::value* found = find(name, required);
     if (found == nullptr || failed()) return std::nullopt;
     if (!found->is_array()) {
-      fail("wrong_type", name, fmt::format("'{}' must be an array of strings", name));
+      fail(error_code::wrong_type, name, fmt::format("'{}' must be an array of strings", name));
       return std::nullopt;
     }
     const json::array& items = found->get_array();
     if (items.size() < min_count || items.size() > max_count) {
-      fail("bad_value", name,
+      fail(error_code::bad_value, name,
            fmt::format("'{}' must have {} to {} entries, not {}", name, min_count, max_count, items.size()));
       return std::nullopt;
     }
@@ -105,12 +106,12 @@ class field_reader {
     out.reserve(items.size());
     for (const json::value& item : items) {
       if (!item.is_string()) {
-        fail("wrong_type", name, fmt::format("each of '{}' must be a string", name));
+        fail(error_code::wrong_type, name, fmt::format("each of '{}' must be a string", name));
         return std::nullopt;
       }
       const json::string& text = item.get_string();
       if (text.size() < limit.min || text.size() > limit.max) {
-        fail("bad_value", name,
+        fail(error_code::bad_value, name,
              fmt::format("each of '{}' must be {} to {} bytes, not {}", name, limit.min, limit.max,
                          text.size()));
         return std::nullopt;
@@ -120,8 +121,9 @@ class field_reader {
     return out;
   }
 
-  void fail(std::string_view code, std::string_view field, std::string message) {
+  void fail(error_code code, std::string_view field, std::string message) {
     if (failed()) return;
+    failed_ = true;
     error_.code = code;
     error_.field = field;
     error_.message = std::move(message);
@@ -130,6 +132,7 @@ class field_reader {
  private:
   const json::object& object_;
   frame_error& error_;
+  bool failed_ = false;
 };
 
 std::optional<json::object> parse_object(std::string_view text, frame_error& error) {
@@ -144,17 +147,17 @@ std::optional<json::object> parse_object(std::string_view text, frame_error& err
   }
   if (failure == json::error::too_deep) {
     // Valid JSON, outside a documented limit: not malformed.
-    error.code = "bad_value";
+    error.code = error_code::bad_value;
     error.message = fmt::format("the frame nests deeper than {} levels", max_json_depth);
     return std::nullopt;
   }
   if (failure) {
-    error.code = "malformed_json";
+    error.code = error_code::malformed_json;
     error.message = fmt::format("not JSON: {}", failure.message());
     return std::nullopt;
   }
   if (!parsed.is_object()) {
-    error.code = "malformed_json";
+    error.code = error_code::malformed_json;
     error.message = "a frame must be a JSON object";
     return std::nullopt;
   }
@@ -235,7 +238,7 @@ std::variant<client_frame, frame_error> decode_client_frame(std::string_view tex
     frame.upto = fields.integer("upto", false);
     if (fields.failed()) return error;
     if (!ids && !frame.upto) {
-      fields.fail("missing_field", "ids", "an ack needs 'ids', 'upto' or both");
+      fields.fail(error_code::missing_field, "ids", "an ack needs 'ids', 'upto' or both");
       return error;
     }
     if (ids) frame.ids = std::move(*ids);
@@ -250,14 +253,14 @@ std::variant<client_frame, frame_error> decode_client_frame(std::string_view tex
     frame.group = fields.string("group", false, group_length);
     if (fields.failed()) return error;
     if (!all_numbers_finite(*data)) {
-      fields.fail("bad_value", "data", "'data' has a number too large for a double");
+      fields.fail(error_code::bad_value, "data", "'data' has a number too large for a double");
       return error;
     }
     frame.topic = std::move(*topic);
     frame.data = *data;
     return client_frame(std::move(frame));
   }
-  error.code = "unknown_op";
+  error.code = error_code::unknown_op;
   error.field = "op";
   error.message = fmt::format("unknown op '{:.32}'", *op);
   return error;
@@ -457,7 +460,7 @@ std::variant<server_frame, frame_error> decode_server_frame(std::string_view tex
     if (topics) frame.topics = std::move(*topics);
     return server_frame(std::move(frame));
   }
-  error.code = "unknown_op";
+  error.code = error_code::unknown_op;
   error.field = "op";
   error.message = fmt::format("unknown op '{:.32}'", *op);
   return error;

@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto decoded = courier::ws::decode_client_frame(text);
   if (const auto* error = std::get_if<courier::ws::frame_error>(&decoded)) {
-    if (error->code.empty() || error->message.empty()) broken();
+    if (courier::ws::info(error->code).name.empty() || error->message.empty()) broken();
   } else {
     const auto& frame = std::get<courier::ws::client_frame>(decoded);
     const std::string again = std::visit([](const auto& each) { return courier::ws::encode(each); }, frame);
@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto as_server = courier::ws::decode_server_frame(text);
   if (const auto* error = std::get_if<courier::ws::frame_error>(&as_server)) {
-    if (error->code.empty()) broken();
+    if (courier::ws::info(error->code).name.empty()) broken();
   }
   return 0;
 }

@@ -11,6 +11,7 @@ namespace {
 
 using courier::ws::client_frame;
 using courier::ws::decode_client_frame;
+using courier::ws::error_code;
 using courier::ws::frame_error;
 
 frame_error refused(std::string_view text) {
@@ -24,7 +25,8 @@ template <class Frame>
 Frame accepted(std::string_view text) {
   auto decoded = decode_client_frame(text);
   if (auto* error = std::get_if<frame_error>(&decoded)) {
-    ADD_FAILURE() << "refused " << text << ": " << error->code << " " << error->message;
+    ADD_FAILURE() << "refused " << text << ": " << courier::ws::info(error->code).name << " "
+                  << error->message;
     return {};
   }
   auto& frame = std::get<client_frame>(decoded);
@@ -63,13 +65,13 @@ TEST(ws_frames, unknown_fields_are_ignored_and_null_is_absent) {
 
 TEST(ws_frames, malformed_json_and_non_objects) {
   for (const char* text : {"", "{", "not json", "[1,2]", "\"hello\"", "42", "{\"op\":\"hello\"", "{}}"}) {
-    EXPECT_EQ(refused(text).code, "malformed_json") << text;
+    EXPECT_EQ(refused(text).code, error_code::malformed_json) << text;
   }
   // Invalid UTF-8 inside a string.
-  EXPECT_EQ(refused("{\"op\":\"hello\",\"client\":\"\xff\xfe\"}").code, "malformed_json");
+  EXPECT_EQ(refused("{\"op\":\"hello\",\"client\":\"\xff\xfe\"}").code, error_code::malformed_json);
   // Nesting that never closes is not JSON (past the depth limit, the limit
   // is what the parser meets first: bad_value, below).
-  EXPECT_EQ(refused(R"({"op":"hello","x":[[[)").code, "malformed_json");
+  EXPECT_EQ(refused(R"({"op":"hello","x":[[[)").code, error_code::malformed_json);
 }
 
 // A frame of `levels` levels of nesting, the frame object being the first:
@@ -91,21 +93,21 @@ TEST(ws_frames, valid_json_nests_up_to_the_documented_depth_anywhere_and_deeper_
        {nested_frame(publish, "data", limit + 1), nested_frame(R"("op":"hello")", "x", limit + 1),
         std::string(100000, '[') + std::string(100000, ']')}) {
     const auto error = refused(frame);
-    EXPECT_EQ(error.code, "bad_value") << "valid JSON is not malformed";
+    EXPECT_EQ(error.code, error_code::bad_value) << "valid JSON is not malformed";
     EXPECT_THAT(error.message, ::testing::HasSubstr("128")) << "the error names the limit";
   }
 }
 
 TEST(ws_frames, op_problems) {
-  EXPECT_EQ(refused(R"({"topics":["a"]})").code, "missing_field");
-  EXPECT_EQ(refused(R"({"op":null})").code, "missing_field");
-  EXPECT_EQ(refused(R"({"op":7})").code, "wrong_type");
+  EXPECT_EQ(refused(R"({"topics":["a"]})").code, error_code::missing_field);
+  EXPECT_EQ(refused(R"({"op":null})").code, error_code::missing_field);
+  EXPECT_EQ(refused(R"({"op":7})").code, error_code::wrong_type);
   const auto unknown = refused(R"({"op":"teleport","ref":"r9"})");
-  EXPECT_EQ(unknown.code, "unknown_op");
+  EXPECT_EQ(unknown.code, error_code::unknown_op);
   EXPECT_EQ(unknown.ref, "r9") << "an error names the frame it is about";
   // An op is any string: one that names no op is unknown_op, long or empty.
-  EXPECT_EQ(refused(R"({"op":")" + std::string(33, 'x') + R"("})").code, "unknown_op");
-  EXPECT_EQ(refused(R"({"op":""})").code, "unknown_op");
+  EXPECT_EQ(refused(R"({"op":")" + std::string(33, 'x') + R"("})").code, error_code::unknown_op);
+  EXPECT_EQ(refused(R"({"op":""})").code, error_code::unknown_op);
   // A refused frame says which op it was (the server closes on any bad hello).
   EXPECT_EQ(refused(R"({"op":"hello","client":""})").op, "hello");
 }
@@ -113,27 +115,27 @@ TEST(ws_frames, op_problems) {
 TEST(ws_frames, missing_fields_wrong_types_and_bad_values_name_the_field) {
   struct expectation {
     const char* text;
-    const char* code;
+    error_code code;
     const char* field;
   };
   const expectation cases[] = {
-      {R"({"op":"subscribe"})", "missing_field", "topics"},
-      {R"({"op":"subscribe","topics":"a"})", "wrong_type", "topics"},
-      {R"({"op":"subscribe","topics":[1]})", "wrong_type", "topics"},
-      {R"({"op":"subscribe","topics":[]})", "bad_value", "topics"},
-      {R"({"op":"subscribe","topics":[""]})", "bad_value", "topics"},
-      {R"({"op":"ack"})", "missing_field", "ids"},
-      {R"({"op":"ack","ids":[5]})", "wrong_type", "ids"},
-      {R"({"op":"ack","upto":-1})", "wrong_type", "upto"},
-      {R"({"op":"ack","upto":1.5})", "wrong_type", "upto"},
-      {R"({"op":"ack","upto":"3"})", "wrong_type", "upto"},
-      {R"({"op":"ack","upto":9007199254740992})", "wrong_type", "upto"},
-      {R"({"op":"publish","data":{}})", "missing_field", "topic"},
-      {R"({"op":"publish","topic":"t"})", "missing_field", "data"},
-      {R"({"op":"publish","topic":"t","data":null})", "missing_field", "data"},
-      {R"({"op":"publish","topic":"t","data":{},"key":7})", "wrong_type", "key"},
-      {R"({"op":"hello","acked":true})", "wrong_type", "acked"},
-      {R"({"op":"hello","ref":5})", "wrong_type", "ref"},
+      {R"({"op":"subscribe"})", error_code::missing_field, "topics"},
+      {R"({"op":"subscribe","topics":"a"})", error_code::wrong_type, "topics"},
+      {R"({"op":"subscribe","topics":[1]})", error_code::wrong_type, "topics"},
+      {R"({"op":"subscribe","topics":[]})", error_code::bad_value, "topics"},
+      {R"({"op":"subscribe","topics":[""]})", error_code::bad_value, "topics"},
+      {R"({"op":"ack"})", error_code::missing_field, "ids"},
+      {R"({"op":"ack","ids":[5]})", error_code::wrong_type, "ids"},
+      {R"({"op":"ack","upto":-1})", error_code::wrong_type, "upto"},
+      {R"({"op":"ack","upto":1.5})", error_code::wrong_type, "upto"},
+      {R"({"op":"ack","upto":"3"})", error_code::wrong_type, "upto"},
+      {R"({"op":"ack","upto":9007199254740992})", error_code::wrong_type, "upto"},
+      {R"({"op":"publish","data":{}})", error_code::missing_field, "topic"},
+      {R"({"op":"publish","topic":"t"})", error_code::missing_field, "data"},
+      {R"({"op":"publish","topic":"t","data":null})", error_code::missing_field, "data"},
+      {R"({"op":"publish","topic":"t","data":{},"key":7})", error_code::wrong_type, "key"},
+      {R"({"op":"hello","acked":true})", error_code::wrong_type, "acked"},
+      {R"({"op":"hello","ref":5})", error_code::wrong_type, "ref"},
   };
   for (const auto& each : cases) {
     const auto error = refused(each.text);
@@ -142,12 +144,12 @@ TEST(ws_frames, missing_fields_wrong_types_and_bad_values_name_the_field) {
     EXPECT_FALSE(error.message.empty());
   }
   EXPECT_EQ(refused(R"({"op":"publish","topic":")" + std::string(129, 't') + R"(","data":1})").code,
-            "bad_value");
+            error_code::bad_value);
   // Found by the fuzzer: a number too large for a double parses as infinity,
   // which no JSON writer can put back.
   EXPECT_EQ(refused(R"({"op":"publish","topic":"t","data":{"n":[8888728888888888888e8888888]}})").code,
-            "bad_value");
-  EXPECT_EQ(refused(R"({"op":"ack","ids":[")" + std::string(65, 'i') + R"("]})").code, "bad_value");
+            error_code::bad_value);
+  EXPECT_EQ(refused(R"({"op":"ack","ids":[")" + std::string(65, 'i') + R"("]})").code, error_code::bad_value);
 }
 
 // A server frame's text decoded back as Frame (a copy: the variant is a temporary).
@@ -179,7 +181,8 @@ TEST(ws_frames, server_frames_round_trip) {
   EXPECT_EQ(w.acked, 3u);
   EXPECT_EQ(w.limits.window, 8u);
 
-  courier::ws::error_frame error{.code = "unknown_id", .message = "m", .ids = {"x"}};
+  auto error = courier::ws::make_error(error_code::unknown_id, "m");
+  error.ids = {"x"};
   const auto e = server_as<courier::ws::error_frame>(courier::ws::encode(error));
   EXPECT_EQ(e.code, "unknown_id");
   EXPECT_THAT(e.ids, ::testing::ElementsAre("x"));

@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -129,12 +130,13 @@ inline int refused_status(std::uint16_t port, peer_options options) {
   }
 }
 
-// The resume token a welcome frame carries.
+// The resume token a welcome frame carries ("" if it is not one).
 inline std::string resume_token_of(const std::string& welcome) {
-  const auto at = welcome.find(R"("resume":")");
-  if (at == std::string::npos) return {};
-  const auto begin = at + 10;
-  return welcome.substr(begin, welcome.find('"', begin) - begin);
+  boost::system::error_code ec;
+  const auto frame = boost::json::parse(welcome, ec);
+  if (ec || !frame.is_object()) return {};
+  const auto* token = frame.as_object().if_contains("resume");
+  return token != nullptr && token->is_string() ? std::string(token->as_string()) : std::string();
 }
 
 }  // namespace courier_ws_test

@@ -15,7 +15,8 @@ using courier::ws::ack_frame;
 using courier::ws::detail::payload;
 using courier::ws::detail::session;
 
-courier::ws::server_limits limits(std::uint64_t window, std::uint64_t slow_after = 100, std::uint64_t max_queued = 1000) {
+courier::ws::server_limits limits(std::uint64_t window, std::uint64_t slow_after = 100,
+                                  std::uint64_t max_queued = 1000) {
   courier::ws::server_limits out;
   out.window = window;
   out.slow_after = slow_after;
@@ -71,11 +72,11 @@ TEST(ws_session, acks_are_idempotent_and_unknown_ones_are_reported) {
 TEST(ws_session, after_a_disconnect_unacked_events_go_again_in_order_then_new_ones) {
   session s("s", "tok", "", limits(3));
   for (int i = 1; i <= 4; ++i) s.enqueue(event(i));
-  s.take_sendable();                      // 1, 2, 3 in flight
-  s.ack(ack_frame{.ids = {"e.2"}});       // out of order
-  s.detach();                             // connection lost
+  s.take_sendable();                 // 1, 2, 3 in flight
+  s.ack(ack_frame{.ids = {"e.2"}});  // out of order
+  s.detach();                        // connection lost
   s.enqueue(event(5));
-  s.ack_upto(1);                          // the resuming hello said: processed through 1
+  s.ack_upto(1);  // the resuming hello said: processed through 1
   EXPECT_THAT(sent(s.take_sendable()), ElementsAre(Pair(3, 2), Pair(4, 1), Pair(5, 1)));
 }
 

@@ -70,29 +70,19 @@ bool wait_until(Condition condition, std::chrono::milliseconds timeout) {
   return true;
 }
 
-// After a client connected with its subscriptions: waits until the server
-// holds a session, and a moment for the subscribe to take effect, so events
-// published next reach it.
-inline void wait_for_session(const courier::ws::server& server) {
-  wait_until([&] { return server.stats().sessions != 0; }, 5s);
-  std::this_thread::sleep_for(50ms);
-}
-
-// A client whose events land in got, subscribed to parcel, connected, and
-// its subscription in effect on server (what is published next reaches it).
-// Null, with the failure recorded, if it did not connect within 5 s.
-inline std::unique_ptr<courier::ws::client> subscribed_client(const courier::ws::server& server,
-                                                              courier::ws::client_options options,
+// A client whose events land in got, connected and subscribed to parcel,
+// its subscription confirmed by the server (what is published next reaches
+// it). Null, with the failure recorded, if that took over 5 s.
+inline std::unique_ptr<courier::ws::client> subscribed_client(courier::ws::client_options options,
                                                               inbox& got) {
   auto client = std::make_unique<courier::ws::client>(std::move(options));
   client->on_event(std::ref(got));
   client->subscribe({"parcel"});
   client->connect();
-  if (!client->wait_connected(5s)) {
-    ADD_FAILURE() << "the client did not connect: " << client->stats().last_error;
+  if (!client->wait_subscribed(5s)) {
+    ADD_FAILURE() << "the client did not connect and subscribe: " << client->stats().last_error;
     return nullptr;
   }
-  wait_for_session(server);
   return client;
 }
 

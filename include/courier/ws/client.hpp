@@ -95,6 +95,10 @@ class client {
 
   // Adds topics to the subscription; kept across reconnects and new sessions.
   void subscribe(std::vector<std::string> topics);
+  // Waits until connected and the server has confirmed every topic
+  // subscribe() was asked for (events published on the bus from then on
+  // reach this client); false on timeout. Thread-safe.
+  bool wait_subscribed(std::chrono::milliseconds timeout);
 
   // Publishes data (JSON text) to topic; the future gets the receipt, or a
   // courier::error: malformed_message with the server's error code and

@@ -8,6 +8,8 @@
 // decode_server_frame is the same for the C++ client.
 #pragma once
 
+#include "courier/ws/error_codes.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -58,8 +60,8 @@ using client_frame = std::variant<hello_frame, subscribe_frame, ack_frame, publi
 
 // Why a frame was refused (docs/protocol.md §8).
 struct frame_error {
-  std::string code;     // malformed_json, unknown_op, missing_field, wrong_type, bad_value
-  std::string message;  // for people
+  error_code code = error_code::malformed_json;  // or unknown_op, missing_field, wrong_type, bad_value
+  std::string message;                           // for people
   std::string field = {};
   std::optional<std::string> ref = {};  // of the frame, when it parsed that far
   std::string op = {};                  // of the frame, when it parsed that far (a bad hello is fatal)
@@ -133,6 +135,15 @@ struct error_frame {
   std::optional<std::uint64_t> seq = {};
   std::vector<std::string> topics = {};
 };
+
+// An error frame of code: its wire name and fatal flag from the table
+// (error_codes.hpp), and message, for people.
+inline error_frame make_error(error_code code, std::string message, std::optional<std::string> ref = {}) {
+  return error_frame{.code = std::string(info(code).name),
+                     .message = std::move(message),
+                     .fatal = info(code).fatal,
+                     .ref = std::move(ref)};
+}
 
 using server_frame = std::variant<welcome_frame, subscribed_frame, event_frame, receipt_frame, error_frame>;
 

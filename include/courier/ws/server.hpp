@@ -202,24 +202,22 @@ class server {
     std::variant<receipt_frame, error_frame> publish(const publish_frame& frame) override {
       auto decoded = boost::json::try_value_to<E>(frame.data);
       if (!decoded) {
-        return error_frame{.code = "invalid_data",
-                           .message = "data does not decode as " + name_ + ": " + decoded.error().message(),
-                           .ref = frame.ref};
+        return make_error(error_code::invalid_data,
+                          "data does not decode as " + name_ + ": " + decoded.error().message(), frame.ref);
       }
       if (fifo_ && !frame.group) {
-        return error_frame{.code = "missing_group",
-                           .message = name_ + " is FIFO: a publish needs a group",
-                           .ref = frame.ref,
-                           .field = "group"};
+        auto error =
+            make_error(error_code::missing_group, name_ + " is FIFO: a publish needs a group", frame.ref);
+        error.field = "group";
+        return error;
       }
       // The group travels with the message on any topic (a standard channel
       // keeps it as a label), so its event carries it.
       const auto sent = channel_.try_send(std::move(*decoded), {.group = frame.group.value_or(""),
                                                                 .idempotency_key = frame.key.value_or("")});
       if (!sent) {
-        return error_frame{.code = "busy",
-                           .message = name_ + ": too many publishes waiting; retry with the same key",
-                           .ref = frame.ref};
+        return make_error(error_code::busy, name_ + ": too many publishes waiting; retry with the same key",
+                          frame.ref);
       }
       return receipt_frame{.id = owner_.publish_id(index_, sent->id.value),
                            .duplicate = sent->duplicate,

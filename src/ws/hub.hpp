@@ -1,0 +1,122 @@
+// The hub of a WebSocket server: its topics and its clients' sessions, and
+// what moves between them. Events from the bus come in through fan_out and
+// are queued in every subscribed session; a session's frames go out through
+// the connection attached to it, handed over while the hub's lock is held,
+// so they leave in seq order. Connections reach sessions and topics only
+// through these calls (protocol.hpp makes them), never through the server's
+// state, so this is the one seam where sessions and topic history could live
+// elsewhere than in this process's memory.
+//
+// Thread-safe: one mutex guards everything; no call blocks on I/O or calls
+// the application while holding it (publishers' handlers run outside it).
+#pragma once
+
+#include "connection.hpp"
+#include "session.hpp"
+
+#include "courier/subscription.hpp"
+#include "courier/ws/server.hpp"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace courier {
+inline namespace v1 {
+namespace ws::detail {
+
+class hub {
+ public:
+  hub(const server_options& options, std::string run_id);
+
+  // --- registration, before serving --------------------------------------
+
+  // Throws courier::error (invalid_option): a bad or repeated name, or after seal().
+  std::size_t add_topic(const std::string& name, const topic_options& options);
+  void set_topic(std::size_t index, subscription observer, std::unique_ptr<topic_base> handler);
+  // No more topics from now on; the publishers start moving client
+  // publishes onto the bus.
+  void seal();
+  void stop_publishers();
+  void disconnect_observers();
+  // Drops the publishers (they refer to the server object, which is going).
+  void release_publishers();
+
+  // --- what connections do -------------------------------------------------
+
+  // A hello: the session it resumes (its token, for this identity) or a new
+  // one; a connection that held it is told session_replaced. The welcome and
+  // whatever waits in the session go to `to`.
+  std::shared_ptr<session> attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
+                                  const std::string& identity);
+  // The connection `from` ended: its session (unless another took it over)
+  // waits for a resume, for session_ttl.
+  void detach(const std::shared_ptr<session>& which, const connection* from);
+
+  struct subscribe_outcome {
+    std::vector<std::string> unknown;  // topics not registered (nothing changed)
+    std::vector<std::string> topics;   // the session's subscription after the change
+  };
+  // Subscribes or unsubscribes, all or nothing; a subscribe changes nothing
+  // when a topic is unknown or `refused` (by the application).
+  subscribe_outcome subscribe(const std::shared_ptr<session>& which, const subscribe_frame& request,
+                              bool refused);
+
+  // Acks, then sends what the freed window allows.
+  session::ack_outcome ack(session& which, const ack_frame& frame);
+
+  // Where a client's publish to topic goes: its publisher, or why not.
+  struct publish_route {
+    bool known = false;               // unknown_topic if not
+    topic_base* publisher = nullptr;  // null for a known topic: forbidden (not open to publishing)
+  };
+  publish_route route(const std::string& topic) const;
+
+  // --- what the bus and the clock do ---------------------------------------
+
+  // An event of topic, encoded once, to every subscribed session; with the
+  // client's id and group when it is a client's publish.
+  void fan_out(std::size_t topic, std::string data, const client_origin* origin);
+  // Ends the sessions whose clients did not come back within session_ttl.
+  void sweep(std::chrono::steady_clock::time_point now);
+
+  std::size_t session_count() const;
+  std::size_t unacked() const;  // events queued in sessions, sent or not
+  std::uint64_t events_sent() const;
+
+ private:
+  struct topic_entry {
+    std::string name;
+    topic_options options;
+    subscription observer;
+    std::unique_ptr<topic_base> handler;
+    std::vector<std::shared_ptr<session>> subscribers;
+  };
+
+  void end_session(const std::shared_ptr<session>& which);  // caller holds mutex_
+  void pump(session& which);                                // caller holds mutex_
+  // The connected session is too slow: told so, detached, kept.
+  void cut_off_slow(session& which);  // caller holds mutex_
+
+  const server_options& options_;
+  server_limits limits_;
+  const std::string run_id_;
+
+  mutable std::mutex mutex_;  // guards everything below
+  bool sealed_ = false;
+  std::vector<std::unique_ptr<topic_entry>> topics_;
+  std::map<std::string, std::size_t, std::less<>> topic_index_;
+  std::unordered_map<std::string, std::shared_ptr<session>> sessions_;  // by token_key(resume token)
+  std::unordered_map<session*, std::weak_ptr<connection>> attached_;
+  std::uint64_t next_session_ = 1;
+  std::uint64_t next_event_ = 1;
+  std::uint64_t events_sent_ = 0;
+};
+
+}  // namespace ws::detail
+}  // namespace v1
+}  // namespace courier

@@ -26,11 +26,11 @@
 #include "courier/sqlite/durable.hpp"
 #include "courier/sqlite/idempotent_store.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -153,8 +153,8 @@ int run_worker(const settings& config) {
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   while (applied_count(*store) < config.messages || channel.stats().waiting != 0) {
     if (std::chrono::steady_clock::now() > deadline) {
-      fmt::print(stderr, "worker: not done after 120 s: applied {} of {}, waiting {}\n", applied_count(*store),
-                 config.messages, channel.stats().waiting);
+      fmt::print(stderr, "worker: not done after 120 s: applied {} of {}, waiting {}\n",
+                 applied_count(*store), config.messages, channel.stats().waiting);
       return 4;
     }
     std::this_thread::sleep_for(20ms);
@@ -197,20 +197,30 @@ struct effect {
   std::string group;
 };
 
-std::vector<effect> read_effects(const std::filesystem::path& file) {
+// The effects applied so far. A worker killed early in its start-up may
+// have made the file but not the table yet: that is no effects, when
+// may_be_unmade; after the final worker the table must be there.
+std::vector<effect> read_effects(const std::filesystem::path& file, bool may_be_unmade = false) {
   std::vector<effect> effects;
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     fmt::print(stderr, "cannot open {}: {}\n", file.string(), sqlite3_errmsg(db));
     std::exit(1);
   }
+  if (may_be_unmade && sqlite3_table_column_metadata(db, nullptr, "effects", nullptr, nullptr, nullptr,
+                                                     nullptr, nullptr, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return effects;
+  }
   sqlite3_stmt* query = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT number, grp FROM effects ORDER BY applied", -1, &query, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "SELECT number, grp FROM effects ORDER BY applied", -1, &query, nullptr) !=
+      SQLITE_OK) {
     fmt::print(stderr, "reading effects: {}\n", sqlite3_errmsg(db));
     std::exit(1);
   }
   while (sqlite3_step(query) == SQLITE_ROW) {
-    effects.push_back({sqlite3_column_int(query, 0), reinterpret_cast<const char*>(sqlite3_column_text(query, 1))});
+    effects.push_back(
+        {sqlite3_column_int(query, 0), reinterpret_cast<const char*>(sqlite3_column_text(query, 1))});
   }
   sqlite3_finalize(query);
   sqlite3_close(db);
@@ -223,8 +233,8 @@ int run_harness(settings config) {
   }
   std::filesystem::remove_all(config.dir);
   std::filesystem::create_directories(config.dir);
-  fmt::print("crash test: {} kills, {} messages in {} groups, seed {}, in {}\n", config.kills, config.messages,
-             config.groups, config.seed, config.dir.string());
+  fmt::print("crash test: {} kills, {} messages in {} groups, seed {}, in {}\n", config.kills,
+             config.messages, config.groups, config.seed, config.dir.string());
   std::mt19937_64 random(config.seed);
   // Early kills land in start-up and recovery, later ones mid-stream.
   std::uniform_int_distribution<int> lifetime_ms(20, 400);
@@ -238,12 +248,13 @@ int run_harness(settings config) {
     int status = 0;
     ::waitpid(child, &status, 0);
     if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
-      fmt::print(stderr, "crash test: worker {} ended by itself (status {:#x}) before the kill\n", kill, status);
+      fmt::print(stderr, "crash test: worker {} ended by itself (status {:#x}) before the kill\n", kill,
+                 status);
       return 1;
     }
     const auto confirmed = read_confirmed(config.dir / "confirmed.log");
     const auto applied = std::filesystem::exists(config.dir / "store.db")
-                             ? read_effects(config.dir / "store.db").size()
+                             ? read_effects(config.dir / "store.db", /*may_be_unmade=*/true).size()
                              : 0;
     fmt::print("  kill {:2}: {} sends confirmed, {} effects so far\n", kill, confirmed.size(), applied);
     std::fflush(stdout);
@@ -303,7 +314,8 @@ int run_harness(settings config) {
 }
 
 int usage(const char* problem) {
-  fmt::print(stderr, "crash run: {}\nusage: [--kills N] [--messages M] [--groups G] [--seed S] [--dir D]\n", problem);
+  fmt::print(stderr, "crash run: {}\nusage: [--kills N] [--messages M] [--groups G] [--seed S] [--dir D]\n",
+             problem);
   return 2;
 }
 

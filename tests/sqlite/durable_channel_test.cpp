@@ -134,7 +134,8 @@ TEST_F(durable_channel, acked_messages_stay_acked_and_in_flight_ones_come_back_w
   auto store = courier::sqlite::store::open(file());
   courier::channel<parcel> channel(fifo(store));
   EXPECT_EQ(channel.stats().waiting, 1u);
-  EXPECT_TRUE(channel.receive(10).empty()) << "still hidden: its visibility timeout runs on across the restart";
+  EXPECT_TRUE(channel.receive(10).empty())
+      << "still hidden: its visibility timeout runs on across the restart";
   clock->advance(31s);
   auto got = channel.receive(10);
   ASSERT_THAT(numbers(got), ElementsAre(2));
@@ -165,7 +166,8 @@ TEST_F(durable_channel, dead_letters_are_kept_with_their_channel) {
   // A duplicate of the dead letter's send still says where it went.
 }
 
-TEST_F(durable_channel, receive_counts_carry_over_so_a_message_that_keeps_crashing_its_consumer_is_dead_lettered) {
+TEST_F(durable_channel,
+       receive_counts_carry_over_so_a_message_that_keeps_crashing_its_consumer_is_dead_lettered) {
   auto options_for = [&](const std::shared_ptr<courier::sqlite::store>& store) {
     auto options = fifo(store);
     options.max_receives = 2;
@@ -192,7 +194,8 @@ TEST_F(durable_channel, receive_counts_carry_over_so_a_message_that_keeps_crashi
 TEST_F(durable_channel, send_batch_returns_when_all_are_durable) {
   std::vector<std::pair<parcel, courier::send_options>> batch;
   for (int i = 0; i < 100; ++i) {
-    batch.emplace_back(parcel{i, "acme"}, courier::send_options{.group = "acme", .idempotency_key = std::to_string(i)});
+    batch.emplace_back(parcel{i, "acme"},
+                       courier::send_options{.group = "acme", .idempotency_key = std::to_string(i)});
   }
   {
     auto store = courier::sqlite::store::open(file());
@@ -235,7 +238,8 @@ TEST_F(durable_channel, settled_messages_are_deleted_once_their_window_has_passe
   options.dedup_window = 100ms;
   options.time_source = nullptr;  // the window is measured on the wall clock
   courier::channel<parcel> channel(options);
-  for (int i = 0; i < 50; ++i) channel.send(parcel{i, "acme"}, {.group = "acme", .idempotency_key = std::to_string(i)});
+  for (int i = 0; i < 50; ++i)
+    channel.send(parcel{i, "acme"}, {.group = "acme", .idempotency_key = std::to_string(i)});
   channel.send(parcel{99, "bolt"}, {.group = "bolt"});  // never acked: must stay
   for (int acked = 0; acked < 50;) {
     for (auto& d : channel.receive(16, 1s)) {
@@ -276,6 +280,12 @@ TEST_F(durable_channel, the_file_stays_the_same_size_under_a_steady_stream) {
         acked += got.size();
       }
     }
+    // What the file holds, not when SQLite last checkpointed on its own: on
+    // a slow machine the first phases' pages were still all in the WAL, and
+    // the main file's 4 KiB made every later phase look like growth.
+    store->with_connection([](sqlite3* db) {
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    });
     sizes.push_back(std::filesystem::file_size(file()));
   }
   // Once settled messages are deleted as fast as new ones arrive, the file
@@ -367,7 +377,8 @@ TEST_F(durable_channel, a_file_that_is_not_sqlite_is_refused_and_left_as_it_was)
 TEST_F(durable_channel, another_applications_database_is_refused) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(file().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL)", nullptr, nullptr, nullptr),
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL)", nullptr, nullptr,
+                         nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   const auto text = error_text([&] { courier::sqlite::store::open(file()); }, courier::errc::invalid_store);
@@ -417,7 +428,8 @@ TEST_F(durable_channel, a_second_store_on_the_same_file_is_refused) {
 
 TEST_F(durable_channel, a_read_only_file_is_refused_with_a_clear_error) {
   { courier::sqlite::store::open(file()); }
-  std::filesystem::permissions(file(), std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
+  std::filesystem::permissions(file(), std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::group_read |
                                            std::filesystem::perms::others_read);
   std::filesystem::permissions(directory_, std::filesystem::perms::all);
   // Root may write any file, so the check runs as an unprivileged user in a
@@ -430,7 +442,8 @@ TEST_F(durable_channel, a_read_only_file_is_refused_with_a_clear_error) {
       courier::sqlite::store::open(file());
     } catch (const courier::error& e) {
       const std::string text = e.what();
-      ::_exit(e.code() == courier::errc::storage_failed && text.find("read-only") != std::string::npos ? 0 : 1);
+      ::_exit(e.code() == courier::errc::storage_failed && text.find("read-only") != std::string::npos ? 0
+                                                                                                       : 1);
     }
     ::_exit(2);
   }
@@ -452,12 +465,14 @@ TEST_F(durable_channel, a_stored_body_that_no_longer_decodes_is_refused_on_recov
     courier::channel<parcel> channel(fifo(store));
     channel.send(parcel{1, "acme"}, {.group = "acme"});
     store->with_connection([](sqlite3* db) {
-      ASSERT_EQ(sqlite3_exec(db, "UPDATE courier_messages_1 SET body = '{\"weight\": 3}'", nullptr, nullptr, nullptr),
+      ASSERT_EQ(sqlite3_exec(db, "UPDATE courier_messages_1 SET body = '{\"weight\": 3}'", nullptr, nullptr,
+                             nullptr),
                 SQLITE_OK);
     });
   }
   auto store = courier::sqlite::store::open(file());
-  const auto text = error_text([&] { courier::channel<parcel> channel(fifo(store)); }, courier::errc::invalid_store);
+  const auto text =
+      error_text([&] { courier::channel<parcel> channel(fifo(store)); }, courier::errc::invalid_store);
   EXPECT_THAT(text, HasSubstr("does not decode"));
 }
 
@@ -467,7 +482,8 @@ TEST_F(durable_channel, an_applied_key_and_its_effect_commit_together) {
   {
     auto store = courier::sqlite::store::open(file());
     store->with_connection([](sqlite3* db) {
-      ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE shipped(parcel INTEGER)", nullptr, nullptr, nullptr), SQLITE_OK);
+      ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE shipped(parcel INTEGER)", nullptr, nullptr, nullptr),
+                SQLITE_OK);
     });
     courier::sqlite::idempotent_store applied(store, "shipping");
     const auto ship = [](int parcel) {
@@ -491,7 +507,8 @@ TEST_F(durable_channel, an_applied_key_and_its_effect_commit_together) {
   courier::sqlite::idempotent_store applied(store, "shipping");
   EXPECT_TRUE(applied.applied("p1"));
   EXPECT_EQ(count_rows(*store, "SELECT count(*) FROM shipped"), 1);
-  EXPECT_EQ(applied.apply_once("p1", [] { FAIL() << "applied twice"; }), courier::apply_outcome::already_applied);
+  EXPECT_EQ(applied.apply_once("p1", [] { FAIL() << "applied twice"; }),
+            courier::apply_outcome::already_applied);
   int effects = 0;
   EXPECT_EQ(applied.apply_once("p3", [&] { ++effects; }), courier::apply_outcome::applied);
   EXPECT_EQ(effects, 1);

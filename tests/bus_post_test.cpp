@@ -123,6 +123,16 @@ TEST(bus_post, the_default_error_handler_logs_to_stderr) {
   EXPECT_THAT(logged, HasSubstr("boom"));
 }
 
+TEST(bus_post, report_error_hands_an_exception_to_the_same_handler) {
+  error_log errors;
+  courier::bus bus({.on_error = errors.handler()});
+  bus.report_error("pickup", std::make_exception_ptr(std::runtime_error("a peer's observer failed")));
+  const auto messages = errors.snapshot();
+  ASSERT_EQ(messages.size(), 1U);
+  EXPECT_THAT(messages[0], HasSubstr("pickup"));
+  EXPECT_THAT(messages[0], HasSubstr("a peer's observer failed"));
+}
+
 TEST(bus_post, destruction_handles_what_is_still_queued_by_default) {
   std::atomic<int> handled{0};
   courier::subscription sub;

@@ -151,6 +151,14 @@ class basic_bus {
   // (would_deadlock) from inside an observer of a posted event. Thread-safe.
   void drain() { queue_.drain(); }
 
+  // Hands an exception an observer threw to the error handler
+  // (bus_options::on_error), as for posted events: for code that publishes
+  // on behalf of someone who cannot take the exception (an adapter
+  // publishing a peer's message). Never throws. Thread-safe.
+  void report_error(std::string_view event_type, std::exception_ptr exception) noexcept {
+    queue_.report_error(event_type, std::move(exception));
+  }
+
   // True when Event has at least one connected observer (a hint: another
   // thread may change it at once). Thread-safe.
   template <class Event>

@@ -81,6 +81,10 @@ inline std::error_code make_error_code(errc value) noexcept {
 class error : public std::system_error {
  public:
   error(errc code, const std::string& context) : std::system_error(make_error_code(code), context) {}
+
+ protected:
+  // For an adapter's error with codes of its own category (sqs::error).
+  error(std::error_code code, const std::string& context) : std::system_error(code, context) {}
 };
 
 }  // namespace v1

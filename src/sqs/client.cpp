@@ -2,7 +2,7 @@
 // libcurl, SigV4 by libcurl, a pool of reused connections, bounded retries.
 #include "courier/sqs/client.hpp"
 
-#include "base64.hpp"
+#include "courier/detail/base64.hpp"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -97,7 +97,7 @@ json::object attributes_to_json(const attributes& attrs) {
   for (const auto& [name, attribute] : attrs) {
     json::object one{{"DataType", attribute.data_type}};
     if (attribute.data_type.starts_with("Binary")) {
-      one["BinaryValue"] = detail::base64_encode(attribute.value);
+      one["BinaryValue"] = courier::detail::base64_encode(attribute.value);
     } else {
       one["StringValue"] = attribute.value;
     }
@@ -113,7 +113,7 @@ attributes attributes_from_json(const json::object& object, const char* operatio
     const auto& one = value.as_object();
     attribute a{string_field(one, "DataType"), {}};
     if (a.data_type.starts_with("Binary")) {
-      auto bytes = detail::base64_decode(string_field(one, "BinaryValue"));
+      auto bytes = courier::detail::base64_decode(string_field(one, "BinaryValue"));
       if (!bytes)
         throw error(operation, "MalformedResponse",
                     fmt::format("attribute {}: BinaryValue is not base64", std::string(name)));
@@ -462,7 +462,7 @@ std::vector<received_message> client::receive_message(const std::string& queue_u
   try {
     response = impl_->call("ReceiveMessage", body, request.wait, request.cancel);
   } catch (const error& e) {
-    if (e.code() == "Cancelled") return out;
+    if (e.aws_code() == "Cancelled") return out;
     throw;
   }
   for (const auto& entry : array_field(response, "Messages")) {

@@ -40,7 +40,7 @@ TEST(sqs_signatures, a_wrong_secret_fails_with_signature_does_not_match_and_the_
     sqs.create_queue("never-made");
     FAIL() << "a request signed with the wrong secret was accepted";
   } catch (const courier::sqs::error& e) {
-    EXPECT_EQ(e.code(), "SignatureDoesNotMatch");
+    EXPECT_EQ(e.aws_code(), "SignatureDoesNotMatch");
     EXPECT_EQ(e.http_status(), 403);
     EXPECT_EQ(e.attempts(), 1);  // not retried
     EXPECT_THAT(e.what(), ::testing::Not(::testing::HasSubstr("not-the-secret-at-all")));

@@ -50,8 +50,10 @@ TEST(sqs_client, queue_lifecycle_and_attributes) {
   try {
     sqs.get_queue_url(name);
     FAIL() << "a deleted queue was found";
-  } catch (const courier::sqs::error& e) {
-    EXPECT_EQ(e.code(), "QueueDoesNotExist");
+  } catch (const courier::error& failure) {  // every courier exception is a courier::error
+    const auto& e = dynamic_cast<const courier::sqs::error&>(failure);
+    EXPECT_EQ(e.code(), courier::sqs::error_kind::aws_error);
+    EXPECT_EQ(e.aws_code(), "QueueDoesNotExist");
     EXPECT_EQ(e.operation(), "GetQueueUrl");
     EXPECT_EQ(e.http_status(), 400);
     EXPECT_EQ(e.attempts(), 1);  // a client error is not retried
@@ -210,11 +212,31 @@ TEST(sqs_client, an_oversized_message_is_refused_before_it_is_sent) {
         url, {.body = std::string(990, 'x'), .message_attributes = {{"type", {"String", "0123456789"}}}});
     FAIL() << "an oversized message was sent";
   } catch (const courier::sqs::error& e) {
-    EXPECT_EQ(e.code(), "MessageTooLong");
+    EXPECT_EQ(e.aws_code(), "MessageTooLong");
     EXPECT_THAT(e.what(), ::testing::HasSubstr("1010 bytes"));
   }
   EXPECT_EQ(sqs.requests_made(), before);
   sqs.delete_queue(url);
+}
+
+TEST(sqs_client, a_response_over_max_response_bytes_fails_clearly_and_is_not_retried) {
+  courier::sqs::client setup(moto_options());
+  const std::string name = unique_name("big-answers", false);
+  const std::string url = setup.create_queue(name);
+  setup.send_message(url, {.body = std::string(4000, 'b')});
+  auto options = moto_options();
+  options.max_response_bytes = 1000;  // the message alone is 4,000 bytes
+  courier::sqs::client bounded(options);
+  try {
+    bounded.receive_message(url);
+    FAIL() << "a 4-KB answer was read whole with a 1,000-byte bound";
+  } catch (const courier::sqs::error& e) {
+    EXPECT_EQ(e.code(), courier::sqs::error_kind::bad_response);
+    EXPECT_EQ(e.aws_code(), "ResponseTooLarge");
+    EXPECT_EQ(e.attempts(), 1);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("1000 bytes"));
+  }
+  setup.delete_queue(url);
 }
 
 TEST(sqs_client, a_dead_server_fails_clearly_after_bounded_retries) {
@@ -227,7 +249,8 @@ TEST(sqs_client, a_dead_server_fails_clearly_after_bounded_retries) {
     sqs.get_queue_url("anything");
     FAIL() << "a request to a closed port succeeded";
   } catch (const courier::sqs::error& e) {
-    EXPECT_EQ(e.code(), "TransportError");
+    EXPECT_EQ(e.code(), courier::sqs::error_kind::transport);
+    EXPECT_EQ(e.aws_code(), "TransportError");
     EXPECT_EQ(e.attempts(), 3);
     EXPECT_EQ(e.http_status(), 0);
     EXPECT_THAT(e.what(), ::testing::HasSubstr("127.0.0.1:1"));

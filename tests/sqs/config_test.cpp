@@ -86,7 +86,7 @@ TEST_F(aws_environment, missing_region_or_credentials_are_named_in_the_error) {
     courier::sqs::config::resolve();
     FAIL() << "resolved without a region";
   } catch (const courier::sqs::error& e) {
-    EXPECT_EQ(e.code(), "MissingConfiguration");
+    EXPECT_EQ(e.aws_code(), "MissingConfiguration");
     EXPECT_THAT(e.what(), ::testing::HasSubstr("no region"));
   }
   setenv("AWS_REGION", "eu-west-1", 1);

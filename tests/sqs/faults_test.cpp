@@ -43,7 +43,7 @@ void delete_through_proxy(courier::sqs::client& sqs, const std::string& url) {
   try {
     sqs.delete_queue(url);
   } catch (const courier::sqs::error& e) {
-    if (e.code() != "QueueDoesNotExist" || e.attempts() < 2) throw;
+    if (e.aws_code() != "QueueDoesNotExist" || e.attempts() < 2) throw;
   }
 }
 
@@ -77,7 +77,7 @@ TEST(sqs_faults, retries_carry_every_operation_through_and_nothing_is_duplicated
         sqs.delete_message(url, m.receipt_handle);
       } catch (const courier::sqs::error& e) {
         // A delete whose answer was lost and retried may find the handle gone.
-        EXPECT_EQ(e.code(), "ReceiptHandleIsInvalid") << e.what();
+        EXPECT_EQ(e.aws_code(), "ReceiptHandleIsInvalid") << e.what();
       }
     }
   }
@@ -96,7 +96,7 @@ TEST(sqs_faults, without_retries_each_failure_surfaces_with_its_code) {
     try {
       sqs.get_queue_url("faults-never-there");  // QueueDoesNotExist when the proxy lets it through
     } catch (const courier::sqs::error& e) {
-      if (injected.contains(e.code())) codes.insert(e.code());
+      if (injected.contains(e.aws_code())) codes.insert(e.aws_code());
       EXPECT_EQ(e.attempts(), 1);
     }
   }

@@ -1,5 +1,8 @@
-// Base64 (RFC 4648, with padding) for SQS binary message attributes, which
-// the JSON protocol carries as base64 text. Internal to courier::sqs.
+// Base64 (RFC 4648) for the whole project: padded with the standard
+// alphabet (SQS binary message attributes, which the JSON protocol carries as
+// base64 text), and unpadded base64url (§5) for text that goes into URLs and
+// JSON unescaped (WebSocket resume tokens). Boost has no public base64, and
+// this is short enough to own.
 #pragma once
 
 #include <cstdint>
@@ -7,10 +10,20 @@
 #include <string>
 #include <string_view>
 
-namespace courier::sqs::detail {
+namespace courier {
+inline namespace v1 {
+namespace detail {
 
-inline std::string base64_encode(std::string_view bytes) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+enum class base64_form {
+  padded,        // + and /, = to a multiple of 4
+  url_unpadded,  // - and _, no padding
+};
+
+inline std::string base64_encode(std::string_view bytes, base64_form form = base64_form::padded) {
+  const char* alphabet = form == base64_form::padded
+                             ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                             : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const bool pad = form == base64_form::padded;
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
@@ -27,13 +40,17 @@ inline std::string base64_encode(std::string_view bytes) {
     if (i + 1 < bytes.size()) n |= std::uint8_t(bytes[i + 1]) << 8;
     out += alphabet[(n >> 18) & 63];
     out += alphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? alphabet[(n >> 6) & 63] : '=';
-    out += '=';
+    if (i + 1 < bytes.size()) {
+      out += alphabet[(n >> 6) & 63];
+    } else if (pad) {
+      out += '=';
+    }
+    if (pad) out += '=';
   }
   return out;
 }
 
-// nullopt when text is not valid base64.
+// The bytes of padded base64 text; nullopt when text is not valid base64.
 inline std::optional<std::string> base64_decode(std::string_view text) {
   auto value_of = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -68,4 +85,6 @@ inline std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace courier::sqs::detail
+}  // namespace detail
+}  // namespace v1
+}  // namespace courier

@@ -151,6 +151,12 @@ class post_queue final : private batch_error_sink {
     }
   }
 
+  // An observer's exception from a path whose caller cannot take it, to the
+  // error handler. Never throws. Thread-safe.
+  void report_error(std::string_view event_type, std::exception_ptr exception) noexcept {
+    report(event_type, std::move(exception));
+  }
+
  private:
   void start_worker_once() {
     std::call_once(worker_started_, [this] { worker_ = std::thread([this] { run_worker(); }); });

@@ -1,39 +1,92 @@
 // courier::sqs::error: what went wrong talking to SQS, with AWS's own words.
 //
-// Every failure of the SQS client surfaces as this exception: an error AWS
-// returned (code() is its error code, such as "QueueDoesNotExist" or
-// "InvalidParameterValue", message() its message), a request courier
-// refused before sending (code() "MessageTooLong", ...), or a transport
-// failure (code() "TransportError", message() what libcurl said). It never
-// carries credentials.
+// Every failure of the SQS client surfaces as this exception, a
+// courier::error like every exception courier throws. Its code() says what
+// kind of failure it was (sqs::error_kind, category "courier.sqs"); aws_code() is
+// the code string: AWS's own ("QueueDoesNotExist", "InvalidParameterValue",
+// ...) when AWS answered with an error, or courier's for a request it refused
+// before sending ("MessageTooLong", "MissingConfiguration"), a transport
+// failure ("TransportError", message() what libcurl said), a response it
+// could not use ("MalformedResponse", "ResponseTooLarge") or a cancelled one
+// ("Cancelled"). It never carries credentials.
 #pragma once
 
-#include <stdexcept>
+#include "courier/error.hpp"
+
 #include <string>
+#include <string_view>
+#include <system_error>
 
 namespace courier {
 inline namespace v1 {
 namespace sqs {
 
-class error : public std::runtime_error {
+enum class error_kind {
+  aws_error = 1,  // AWS (or the endpoint) answered with an error; aws_code() is AWS's code
+  not_sent,       // courier refused the request before sending it
+  transport,      // no response came (connection, TLS, timeout)
+  bad_response,   // a response courier could not use
+  cancelled,      // the caller cancelled it
+};
+
+// The category of sqs::error_kind; its name is "courier.sqs". Thread-safe.
+inline const std::error_category& error_category() noexcept {
+  class category final : public std::error_category {
+   public:
+    const char* name() const noexcept override { return "courier.sqs"; }
+    std::string message(int value) const override {
+      switch (static_cast<error_kind>(value)) {
+        case error_kind::aws_error:
+          return "the SQS endpoint answered with an error";
+        case error_kind::not_sent:
+          return "the request was not sent";
+        case error_kind::transport:
+          return "no response from the SQS endpoint";
+        case error_kind::bad_response:
+          return "an unusable response from the SQS endpoint";
+        case error_kind::cancelled:
+          return "cancelled";
+      }
+      return "unknown SQS error";
+    }
+  };
+  static const category instance;
+  return instance;
+}
+
+inline std::error_code make_error_code(error_kind value) noexcept {
+  return {static_cast<int>(value), error_category()};
+}
+
+class error : public courier::error {
  public:
-  // operation: the SQS action ("SendMessage"); status: the HTTP status, 0
-  // when no response came; attempts: how many times it was tried.
+  // operation: the SQS action ("SendMessage"); code: AWS's error code or
+  // courier's (see above); status: the HTTP status, 0 when no response
+  // came; attempts: how many times it was tried.
   error(std::string operation, std::string code, std::string message, int status = 0, int attempts = 1)
-      : std::runtime_error(describe(operation, code, message, status, attempts)),
+      : courier::error(make_error_code(kind_of(code)), describe(operation, code, message, status, attempts)),
         operation_(std::move(operation)),
-        code_(std::move(code)),
+        aws_code_(std::move(code)),
         message_(std::move(message)),
         status_(status),
         attempts_(attempts) {}
 
   const std::string& operation() const noexcept { return operation_; }
-  const std::string& code() const noexcept { return code_; }
+  const std::string& aws_code() const noexcept { return aws_code_; }
   const std::string& message() const noexcept { return message_; }
   int http_status() const noexcept { return status_; }
   int attempts() const noexcept { return attempts_; }
 
  private:
+  // courier's own codes are a closed set; anything else came from AWS.
+  static error_kind kind_of(std::string_view code) noexcept {
+    if (code == "TransportError") return error_kind::transport;
+    if (code == "Cancelled") return error_kind::cancelled;
+    if (code == "MalformedResponse" || code == "ResponseTooLarge") return error_kind::bad_response;
+    if (code == "MessageTooLong" || code == "MissingConfiguration") return error_kind::not_sent;
+    return error_kind::aws_error;
+  }
+
   static std::string describe(const std::string& operation, const std::string& code,
                               const std::string& message, int status, int attempts) {
     std::string text = "SQS " + operation + ": " + code;
@@ -44,7 +97,7 @@ class error : public std::runtime_error {
   }
 
   std::string operation_;
-  std::string code_;
+  std::string aws_code_;
   std::string message_;
   int status_;
   int attempts_;
@@ -53,3 +106,6 @@ class error : public std::runtime_error {
 }  // namespace sqs
 }  // namespace v1
 }  // namespace courier
+
+template <>
+struct std::is_error_code_enum<courier::sqs::error_kind> : std::true_type {};

@@ -5,6 +5,7 @@
 #include "courier/error.hpp"
 #include "secret.hpp"
 #include "tls_context.hpp"
+#include "ws_url.hpp"
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
@@ -36,41 +37,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-struct parsed_url {
-  bool tls = false;  // wss://
-  std::string host;
-  std::string port;
-  std::string path;
-};
-
-parsed_url parse_url(const std::string& url) {
-  parsed_url out;
-  std::string rest;
-  if (url.rfind("ws://", 0) == 0) {
-    rest = url.substr(5);
-  } else if (url.rfind("wss://", 0) == 0) {
-    out.tls = true;
-    rest = url.substr(6);
-  } else {
-    throw error(errc::invalid_option,
-                fmt::format("ws::client: url '{}' must start with ws:// or wss://", url));
-  }
-  const auto slash = rest.find('/');
-  const std::string authority = rest.substr(0, slash);
-  out.path = slash == std::string::npos ? "/" : rest.substr(slash);
-  const auto colon = authority.rfind(':');
-  if (colon == std::string::npos) {
-    out.host = authority;
-    out.port = out.tls ? "443" : "80";
-  } else {
-    out.host = authority.substr(0, colon);
-    out.port = authority.substr(colon + 1);
-  }
-  if (out.host.empty())
-    throw error(errc::invalid_option, fmt::format("ws::client: url '{}' has no host", url));
-  return out;
-}
-
 using plain_stream = websocket::stream<beast::tcp_stream>;
 using tls_stream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
@@ -84,7 +50,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
  public:
   explicit impl(client_options chosen)
       : options(std::move(chosen)),
-        url(parse_url(options.url)),
+        url(detail::parse_ws_url(options.url)),
         tls_context(url.tls ? std::optional<asio::ssl::context>(
                                   detail::client_tls_context(options.tls_ca_file, options.tls_verify))
                             : std::nullopt),
@@ -168,7 +134,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
     });
     with_ws([&](auto& stream) {
       stream.async_handshake(
-          url.host + ":" + url.port, url.path, [self = shared_from_this(), attempt](beast::error_code ec) {
+          url.authority, url.target, [self = shared_from_this(), attempt](beast::error_code ec) {
             if (attempt != self->generation) return;
             if (ec) return self->lost("handshake: " + ec.message());
             hello_frame hello{.client = self->options.name.empty()
@@ -436,7 +402,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
   }
 
   const client_options options;
-  const parsed_url url;
+  const detail::ws_url url;
   std::optional<asio::ssl::context> tls_context;  // set for wss://
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;

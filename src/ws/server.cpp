@@ -203,8 +203,8 @@ void server::fan_out(std::size_t topic, std::string data, const detail::client_o
   impl_->hub.fan_out(topic, std::move(data), origin);
 }
 
-std::string server::publish_id(std::size_t topic, std::uint64_t message) const {
-  return fmt::format("{}.t{}.{}", impl_->run_id, topic, message);
+std::string server::publish_id_prefix(std::size_t topic) const {
+  return fmt::format("{}.t{}.", impl_->run_id, topic);
 }
 
 void server::start() {

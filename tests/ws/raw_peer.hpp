@@ -3,6 +3,9 @@
 // exactly when the test says.
 #pragma once
 
+#include "courier/ws/error_codes.hpp"
+
+#include <gtest/gtest.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -10,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,6 +141,39 @@ inline std::string resume_token_of(const std::string& welcome) {
   if (ec || !frame.is_object()) return {};
   const auto* token = frame.as_object().if_contains("resume");
   return token != nullptr && token->is_string() ? std::string(token->as_string()) : std::string();
+}
+
+// The code of an error frame (nullopt for another frame, or a code this
+// version does not know).
+inline std::optional<courier::ws::error_code> error_code_of(const std::string& frame) {
+  boost::system::error_code ec;
+  const auto parsed = boost::json::parse(frame, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const auto* op = parsed.as_object().if_contains("op");
+  const auto* code = parsed.as_object().if_contains("code");
+  if (op == nullptr || *op != "error" || code == nullptr || !code->is_string()) return std::nullopt;
+  return courier::ws::error_code_named(code->as_string());
+}
+
+// The next error frame the peer gets is code's, fatal, and then the server
+// closes with the close code and reason the table gives code (docs/protocol.md §7).
+inline ::testing::AssertionResult closes_with(raw_peer& peer, courier::ws::error_code code,
+                                              std::chrono::milliseconds timeout = 5s) {
+  const std::string name(courier::ws::info(code).name);
+  const std::string frame = peer.read_until(R"("op":"error")", timeout);
+  if (error_code_of(frame) != code)
+    return ::testing::AssertionFailure() << "expected " << name << ", got: " << frame;
+  if (frame.find(R"("fatal":true)") == std::string::npos) {
+    return ::testing::AssertionFailure() << name << " is not fatal: " << frame;
+  }
+  const int expected = static_cast<int>(courier::ws::info(code).close);
+  if (const int got = peer.close_code(timeout); got != expected) {
+    return ::testing::AssertionFailure() << name << ": close " << got << ", not " << expected;
+  }
+  if (peer.close_reason() != name) {
+    return ::testing::AssertionFailure() << name << ": close reason '" << peer.close_reason() << "'";
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace courier_ws_test

@@ -32,6 +32,9 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using ::testing::HasSubstr;
 
+using courier::ws::error_code;
+using courier_ws_test::closes_with;
+using courier_ws_test::error_code_of;
 using courier_ws_test::inbox;
 using courier_ws_test::parcel;
 using courier_ws_test::pickup;
@@ -101,7 +104,7 @@ TEST_F(ws_server, a_publish_that_does_not_decode_is_refused_and_publishes_nothin
     bad.get();
     ADD_FAILURE() << "accepted a pickup without a parcel";
   } catch (const courier::error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("invalid_data"));
+    EXPECT_THAT(e.what(), HasSubstr(std::string(courier::ws::info(error_code::invalid_data).name)));
   }
   auto no_group = client.publish("pickup", pickup{"acme", 1});
   EXPECT_THROW(no_group.get(), courier::error);
@@ -170,25 +173,25 @@ TEST_F(ws_server, every_kind_of_bad_input_gets_its_error_and_the_connection_goes
   ASSERT_THAT(peer.hello(), HasSubstr(R"("resumed":false)"));
   struct expectation {
     std::string frame;
-    std::string code;
+    error_code code;
   };
   const std::vector<expectation> cases = {
-      {"this is not json", "malformed_json"},
-      {"[1,2,3]", "malformed_json"},
-      {R"({"op":"dance"})", "unknown_op"},
-      {R"({"op":"subscribe"})", "missing_field"},
-      {R"({"op":"subscribe","topics":"parcel"})", "wrong_type"},
-      {R"({"op":"subscribe","topics":["nope"]})", "unknown_topic"},
-      {R"({"op":"ack","ids":["never.sent"]})", "unknown_id"},
-      {R"({"op":"ack","upto":99})", "unknown_seq"},
-      {R"({"op":"publish","topic":"parcel","data":{"number":1,"vendor":"a"}})", "forbidden"},
-      {R"({"op":"publish","topic":"pickup","group":"a","data":{"vendor":7}})", "invalid_data"},
-      {R"({"op":"hello"})", "unexpected_hello"},
+      {"this is not json", error_code::malformed_json},
+      {"[1,2,3]", error_code::malformed_json},
+      {R"({"op":"dance"})", error_code::unknown_op},
+      {R"({"op":"subscribe"})", error_code::missing_field},
+      {R"({"op":"subscribe","topics":"parcel"})", error_code::wrong_type},
+      {R"({"op":"subscribe","topics":["nope"]})", error_code::unknown_topic},
+      {R"({"op":"ack","ids":["never.sent"]})", error_code::unknown_id},
+      {R"({"op":"ack","upto":99})", error_code::unknown_seq},
+      {R"({"op":"publish","topic":"parcel","data":{"number":1,"vendor":"a"}})", error_code::forbidden},
+      {R"({"op":"publish","topic":"pickup","group":"a","data":{"vendor":7}})", error_code::invalid_data},
+      {R"({"op":"hello"})", error_code::unexpected_hello},
   };
   for (std::size_t i = 0; i + 1 < cases.size(); ++i) {
     peer.send(cases[i].frame);
     const std::string reply = peer.read_until(R"("op":"error")");
-    EXPECT_THAT(reply, HasSubstr("\"code\":\"" + cases[i].code + "\"")) << cases[i].frame;
+    EXPECT_EQ(error_code_of(reply), cases[i].code) << cases[i].frame;
     EXPECT_THAT(reply, HasSubstr(R"("fatal":false)")) << cases[i].frame;
   }
   // Still serving this connection:
@@ -196,8 +199,7 @@ TEST_F(ws_server, every_kind_of_bad_input_gets_its_error_and_the_connection_goes
   EXPECT_THAT(peer.read_until("subscribed"), HasSubstr(R"("topics":["parcel"])"));
   // A second hello is fatal.
   peer.send(cases.back().frame);
-  EXPECT_THAT(peer.read_until("error"), HasSubstr("unexpected_hello"));
-  EXPECT_EQ(peer.close_code(), 4000);
+  EXPECT_TRUE(closes_with(peer, error_code::unexpected_hello));
   EXPECT_GE(server_->stats().frames_refused, cases.size());
 }
 
@@ -206,21 +208,19 @@ TEST_F(ws_server, fatal_input_closes_with_the_right_code) {
   {
     raw_peer first(server_->port());
     first.send(R"({"op":"subscribe","topics":["parcel"]})");
-    EXPECT_THAT(first.read_until("error"), HasSubstr("not_hello_first"));
-    EXPECT_EQ(first.close_code(), 4000);
+    EXPECT_TRUE(closes_with(first, error_code::not_hello_first));
   }
   {
     raw_peer binary(server_->port());
     binary.hello();
     binary.send_binary(std::string("\x00\x01\x02", 3));
-    EXPECT_THAT(binary.read_until("error"), HasSubstr("binary_frame"));
-    EXPECT_EQ(binary.close_code(), 1003);
+    EXPECT_TRUE(closes_with(binary, error_code::binary_frame));
   }
   {
     raw_peer big(server_->port());
     big.hello();
     big.send(R"({"op":"publish","topic":"pickup","group":"g","data":")" + std::string(10'000, 'x') + R"("})");
-    EXPECT_EQ(big.close_code(), 1009);
+    EXPECT_TRUE(closes_with(big, error_code::too_large));
   }
   // The server is fine: a new client gets through.
   courier::ws::client client({.url = url()});
@@ -255,8 +255,7 @@ TEST_F(ws_server, a_flood_of_frames_is_cut_off) {
       break;  // the server closed on us
     }
   }
-  EXPECT_THAT(flood.read_until("rate_limited"), HasSubstr(R"("fatal":true)"));
-  EXPECT_EQ(flood.close_code(), 1008);
+  EXPECT_TRUE(closes_with(flood, error_code::rate_limited));
 }
 
 TEST_F(ws_server, the_upgrade_checks_path_subprotocol_origin_and_token) {
@@ -272,8 +271,7 @@ TEST_F(ws_server, the_upgrade_checks_path_subprotocol_origin_and_token) {
   EXPECT_THAT(browser.hello(R"(,"token":"let-me-in")"), HasSubstr("welcome"));
   raw_peer stranger(server_->port());
   stranger.send(R"({"op":"hello"})");
-  EXPECT_THAT(stranger.read_until("error"), HasSubstr("unauthorized"));
-  EXPECT_EQ(stranger.close_code(), 4001);
+  EXPECT_TRUE(closes_with(stranger, error_code::unauthorized));
 }
 
 TEST_F(ws_server, a_subscribe_the_application_refuses_is_forbidden_and_changes_nothing) {
@@ -289,7 +287,7 @@ TEST_F(ws_server, a_subscribe_the_application_refuses_is_forbidden_and_changes_n
   ASSERT_THAT(bob.read(), HasSubstr("welcome"));
   bob.send(R"({"op":"subscribe","ref":"s1","topics":["pickup","parcel"]})");
   const std::string refused = bob.read();
-  EXPECT_THAT(refused, HasSubstr(R"("code":"forbidden")"));
+  EXPECT_EQ(error_code_of(refused), error_code::forbidden);
   EXPECT_THAT(refused, HasSubstr(R"("topics":["parcel"])"));
   EXPECT_THAT(refused, HasSubstr(R"("fatal":false)"));
   bob.send(R"({"op":"subscribe","ref":"s2","topics":["pickup"]})");
@@ -308,8 +306,7 @@ TEST_F(ws_server, a_subscribe_the_application_refuses_is_forbidden_and_changes_n
 TEST_F(ws_server, a_client_that_never_says_hello_is_closed) {
   start({.hello_timeout = 200ms});
   raw_peer silent(server_->port());
-  EXPECT_THAT(silent.read_until("error", 3s), HasSubstr("hello_timeout"));
-  EXPECT_EQ(silent.close_code(), 4000);
+  EXPECT_TRUE(closes_with(silent, error_code::hello_timeout, 3s));
 }
 
 TEST_F(ws_server, a_slow_consumer_is_disconnected_and_its_session_kept) {
@@ -321,8 +318,7 @@ TEST_F(ws_server, a_slow_consumer_is_disconnected_and_its_session_kept) {
     slow.send(R"({"op":"subscribe","topics":["parcel"]})");
     slow.read_until("subscribed");
     for (int i = 0; i < 20; ++i) bus_.publish(parcel{i, "acme"});  // never acked
-    EXPECT_THAT(slow.read_until("slow_consumer"), HasSubstr(R"("fatal":true)"));
-    EXPECT_EQ(slow.close_code(), 4002);
+    EXPECT_TRUE(closes_with(slow, error_code::slow_consumer));
   }
   // It comes back and catches up: nothing was lost.
   raw_peer back(server_->port());
@@ -336,10 +332,9 @@ TEST_F(ws_server, a_session_ends_after_its_ttl_and_a_second_connection_replaces_
   const std::string token = courier_ws_test::resume_token_of(first.hello());
   raw_peer second(server_->port());
   EXPECT_THAT(second.hello(R"(,"resume":")" + token + R"(")"), HasSubstr(R"("resumed":true)"));
-  EXPECT_THAT(first.read_until("error"), HasSubstr("session_replaced"));
-  EXPECT_EQ(first.close_code(), 4003);
+  EXPECT_TRUE(closes_with(first, error_code::session_replaced));
   second.send(R"({"op":"bye"})");  // unknown op: still connected, then let it go
-  second.read_until("error");
+  EXPECT_EQ(error_code_of(second.read_until(R"("op":"error")")), error_code::unknown_op);
   server_->drop_connections();
   ASSERT_TRUE(courier_ws_test::wait_until([&] { return server_->stats().sessions == 0; }, 5s))
       << "the session outlived its ttl";
@@ -352,8 +347,7 @@ TEST_F(ws_server, connections_over_the_limit_are_told_to_come_back_later) {
   raw_peer first(server_->port());
   first.hello();
   raw_peer second(server_->port());
-  EXPECT_THAT(second.read_until("error"), HasSubstr("too_many_connections"));
-  EXPECT_EQ(second.close_code(), 1013);
+  EXPECT_TRUE(closes_with(second, error_code::too_many_connections));
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "courier/channel.hpp"
 #include "courier/event_name.hpp"
 #include "courier/json/codec.hpp"
+#include "courier/ws/detail/topic_publisher.hpp"
 #include "courier/ws/frames.hpp"
 
 #include <boost/json.hpp>
@@ -116,24 +117,6 @@ struct server_stats {
 
 namespace detail {
 class server_impl;
-
-// A registered topic as the server sees it, whatever its event type.
-class topic_base {
- public:
-  virtual ~topic_base() = default;
-  // Decodes and sends a client's publish into the topic's channel.
-  virtual std::variant<receipt_frame, error_frame> publish(const publish_frame& frame) = 0;
-  // Starts moving accepted publishes onto the bus. Called once by the server.
-  virtual void start() = 0;
-  virtual void stop() = 0;
-};
-
-// A client's publish as its event shows it: the receipt's id and the
-// publish's group.
-struct client_origin {
-  std::string id;
-  std::optional<std::string> group;
-};
 }  // namespace detail
 
 class server {
@@ -154,14 +137,21 @@ class server {
   template <class E>
   void topic(std::string name = std::string(event_name<E>()), topic_options options = {}) {
     const std::size_t index = add_topic(name, options);
-    std::unique_ptr<publisher<E>> handler;
-    if (options.publish) handler = std::make_unique<publisher<E>>(*this, bus_, name, index, options);
+    std::unique_ptr<detail::topic_publisher<E>> handler;
+    if (options.publish) {
+      handler = std::make_unique<detail::topic_publisher<E>>(
+          bus_, typename detail::topic_publisher<E>::settings{.name = name,
+                                                              .id_prefix = publish_id_prefix(index),
+                                                              .fifo = options.fifo,
+                                                              .capacity = options.capacity,
+                                                              .dedup_window = this->options().dedup_window});
+    }
     // Every E on the bus goes to the topic's sessions, encoded once. A
     // client's publish, as the topic's publisher puts it on the bus, keeps
     // its receipt's id and its group; any other E (the application's, or one
     // an observer publishes while handling a client's) gets an id of its own.
     // The handler lives until ~server, after stop() disconnected this.
-    publisher<E>* from_clients = handler.get();
+    detail::topic_publisher<E>* from_clients = handler.get();
     auto subscription = bus_.subscribe<E>([this, index, from_clients](const E& event) {
       fan_out(index, json::encode(event), from_clients != nullptr ? from_clients->origin_of(event) : nullptr);
     });
@@ -183,94 +173,12 @@ class server {
   const server_options& options() const;
 
  private:
-  template <class E>
-  class publisher final : public detail::topic_base {
-   public:
-    publisher(server& owner, courier::bus& bus, std::string name, std::size_t index,
-              const topic_options& options)
-        : owner_(owner),
-          bus_(bus),
-          name_(std::move(name)),
-          index_(index),
-          fifo_(options.fifo),
-          channel_(channel_options<E>{
-              .ordering = options.fifo ? ordering::fifo : ordering::none,
-              .dedup_window = owner.options().dedup_window,
-              .capacity = options.capacity,
-          }) {}
-
-    std::variant<receipt_frame, error_frame> publish(const publish_frame& frame) override {
-      auto decoded = boost::json::try_value_to<E>(frame.data);
-      if (!decoded) {
-        return make_error(error_code::invalid_data,
-                          "data does not decode as " + name_ + ": " + decoded.error().message(), frame.ref);
-      }
-      if (fifo_ && !frame.group) {
-        auto error =
-            make_error(error_code::missing_group, name_ + " is FIFO: a publish needs a group", frame.ref);
-        error.field = "group";
-        return error;
-      }
-      // The group travels with the message on any topic (a standard channel
-      // keeps it as a label), so its event carries it.
-      const auto sent = channel_.try_send(std::move(*decoded), {.group = frame.group.value_or(""),
-                                                                .idempotency_key = frame.key.value_or("")});
-      if (!sent) {
-        return make_error(error_code::busy, name_ + ": too many publishes waiting; retry with the same key",
-                          frame.ref);
-      }
-      return receipt_frame{.id = owner_.publish_id(index_, sent->id.value),
-                           .duplicate = sent->duplicate,
-                           .key = frame.key,
-                           .ref = frame.ref};
-    }
-
-    void start() override {
-      // One consumer thread: one client message on the bus at a time.
-      running_ = channel_.consume([this](delivery<E>& item) {
-        origin_ = {owner_.publish_id(index_, item.id().value),
-                   item.group().empty() ? std::nullopt : std::optional<std::string>(item.group())};
-        publishing_.store(&item.message(), std::memory_order_release);
-        try {
-          bus_.publish(item.message());
-        } catch (...) {
-          // An application observer threw: the event was published to the
-          // others; it must not come again (that would repeat it for all).
-        }
-        publishing_.store(nullptr, std::memory_order_release);
-      });
-    }
-    void stop() override { running_.stop(); }
-
-    // The origin of event if it is the very object this publisher is
-    // putting on the bus, and only the first time it is asked: the topic's
-    // observer asks once per call, so an observer that publishes this object
-    // again gets a new id. publish() hands the observers the caller's object,
-    // and while it lives no other object has its address. Thread-safe.
-    const detail::client_origin* origin_of(const E& event) {
-      const E* expected = &event;
-      if (publishing_.load(std::memory_order_acquire) != expected) return nullptr;  // the common case
-      if (!publishing_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return nullptr;
-      return &origin_;  // written by this thread (the consumer's) before publish
-    }
-
-   private:
-    server& owner_;
-    courier::bus& bus_;
-    std::string name_;
-    std::size_t index_;
-    bool fifo_;
-    channel<E> channel_;
-    detail::client_origin origin_;               // of the message being published
-    std::atomic<const E*> publishing_{nullptr};  // that message, until its event is out
-    consumer running_;
-  };
-
   void check_options() const;
   std::size_t add_topic(const std::string& name, const topic_options& options);
   void set_topic(std::size_t index, subscription observer, std::unique_ptr<detail::topic_base> handler);
   void fan_out(std::size_t topic, std::string data, const detail::client_origin* origin);
-  std::string publish_id(std::size_t topic, std::uint64_t message) const;
+  // The first part of the ids of a topic's client publishes (the channel's id follows).
+  std::string publish_id_prefix(std::size_t topic) const;
 
   courier::bus& bus_;
   // Set when the server runs its own threads. Declared before impl_, so it

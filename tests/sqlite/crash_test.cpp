@@ -1,6 +1,6 @@
 // SIGKILLs a worker on a durable channel again and again, then checks every
 // confirmed send was applied exactly once, in group order
-// (bench/crash_run/crash_run.cpp has the run; courier-bench --durable runs
+// (tools/crash_run/crash_run.cpp has the run; courier-bench --durable runs
 // a longer one).
 #include "crash_run.hpp"
 

@@ -12,6 +12,11 @@ namespace courier {
 inline namespace v1 {
 namespace detail {
 
+// A consume() handler: takes the delivery, or its message.
+template <class Handler, class Delivery>
+concept delivery_handler = std::invocable<Handler&, Delivery&> ||
+    std::invocable<Handler&, decltype(std::declval<const Delivery&>().message())>;
+
 template <class Handler, class Delivery>
 decltype(auto) call_handler(Handler& handler, Delivery& item) {
   if constexpr (std::invocable<Handler&, Delivery&>) {

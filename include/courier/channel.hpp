@@ -294,7 +294,11 @@ class channel {
   template <detail::delivery_handler<delivery<T>> Handler>
   [[nodiscard]] consumer consume(Handler handler, consume_options options = {},
                                  std::function<void(message_id, std::exception_ptr)> on_error = {}) {
-    if (!on_error) on_error = log_consumer_error;
+    if (!on_error) {
+      on_error = [](message_id id, std::exception_ptr failure) {
+        detail::print_consumer_error("consumer", id, failure);
+      };
+    }
     // One handler shared by all the threads (not a copy each), so its state is
     // the application's one; with concurrency > 1 it must be thread-safe.
     auto shared = std::make_shared<Handler>(std::move(handler));
@@ -483,16 +487,6 @@ class channel {
       const wake_on_exit wake(*this);
       engine_.journal_wrote(write, engine_.advance(read));
     });
-  }
-
-  static void log_consumer_error(message_id id, std::exception_ptr failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "courier: consumer of {}: {}\n", id, e.what());
-    } catch (...) {
-      fmt::print(stderr, "courier: consumer of {}: an exception not derived from std::exception\n", id);
-    }
   }
 
   // How long an idle receiver spins before it sleeps (see receive_or_wait):

@@ -4,8 +4,12 @@
 // the handler threw on.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <concepts>
+#include <cstdio>
 #include <exception>
+#include <string_view>
 #include <utility>
 
 namespace courier {
@@ -47,6 +51,19 @@ bool run_or_nack(Run&& run, Delivery& item, const OnError& on_error) {
     return false;
   }
   return !item.settled();
+}
+
+// consume()'s default on_error: one line on stderr naming the consumer and
+// the message.
+template <class Id>
+void print_consumer_error(std::string_view consumer, const Id& id, std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "courier: {} of {}: {}\n", consumer, id, e.what());
+  } catch (...) {
+    fmt::print(stderr, "courier: {} of {}: an exception not derived from std::exception\n", consumer, id);
+  }
 }
 
 }  // namespace detail

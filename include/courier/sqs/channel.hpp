@@ -303,18 +303,12 @@ class channel {
   // group's order holds across redeliveries. With channel_options::applied, a message
   // whose dedup id was applied before is acked without running handler, and
   // one being applied by another thread is nacked with a short delay.
-  template <class Handler>
+  template <courier::detail::delivery_handler<delivery<T>> Handler>
   [[nodiscard]] consumer consume(Handler handler, consume_options options = {},
                                  std::function<void(const std::string&, std::exception_ptr)> on_error = {}) {
     if (!on_error) {
       on_error = [](const std::string& id, std::exception_ptr failure) {
-        try {
-          std::rethrow_exception(failure);
-        } catch (const std::exception& e) {
-          fmt::print(stderr, "courier: SQS consumer of {}: {}\n", id, e.what());
-        } catch (...) {
-          fmt::print(stderr, "courier: SQS consumer of {}: an unknown exception\n", id);
-        }
+        courier::detail::print_consumer_error("SQS consumer", id, failure);
       };
     }
     auto shared = std::make_shared<Handler>(std::move(handler));

@@ -2,7 +2,10 @@
 // client's one thread; the public functions post to it.
 #include "courier/ws/client.hpp"
 
+#include "client_stream.hpp"
 #include "courier/error.hpp"
+#include "pending_publishes.hpp"
+#include "processed_events.hpp"
 #include "secret.hpp"
 #include "tls_context.hpp"
 #include "ws_url.hpp"
@@ -18,13 +21,10 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
-#include <unordered_set>
-#include <variant>
 
 namespace courier {
 inline namespace v1 {
@@ -36,9 +36,6 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-using plain_stream = websocket::stream<beast::tcp_stream>;
-using tls_stream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
 // The key of a publish without one: unguessable, so no other client can
 // claim it first and make this publish a "duplicate" of its own.
@@ -58,7 +55,8 @@ class client::impl : public std::enable_shared_from_this<impl> {
         resolver(io),
         retry_timer(io),
         ack_timer(io),
-        backoff(options.backoff_initial) {}
+        backoff(options.backoff_initial),
+        pending(options.max_pending_publishes) {}
 
   void start() {
     thread = std::thread([self = shared_from_this()] { self->io.run(); });
@@ -72,18 +70,14 @@ class client::impl : public std::enable_shared_from_this<impl> {
     discarding = false;
     buffer.consume(buffer.size());  // a read cut short may have left part of a frame
     const std::uint64_t attempt = ++generation;
-    if (tls_context) {
-      ws = std::make_shared<tls_stream>(io, *tls_context);
-    } else {
-      ws = std::make_shared<plain_stream>(io);
-    }
+    ws.renew(io, tls_context ? &*tls_context : nullptr);
     resolver.async_resolve(
         url.host, url.port,
         [self = shared_from_this(), attempt](beast::error_code ec, tcp::resolver::results_type found) {
           if (attempt != self->generation) return;
           if (ec) return self->lost("resolve: " + ec.message());
-          self->lowest().expires_after(std::chrono::seconds(5));
-          self->lowest().async_connect(
+          self->ws.tcp().expires_after(std::chrono::seconds(5));
+          self->ws.tcp().async_connect(
               found, [self, attempt](beast::error_code connect_error, const tcp::endpoint&) {
                 if (attempt != self->generation) return;
                 if (connect_error) return self->lost("connect: " + connect_error.message());
@@ -96,7 +90,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
   // wss://: TLS first, the server's certificate checked against the host
   // name (and sent as SNI), then the WebSocket upgrade inside it.
   void tls_handshake(std::uint64_t attempt) {
-    auto& secure = std::get<std::shared_ptr<tls_stream>>(ws)->next_layer();
+    auto& secure = ws.tls();
     if (SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str()) != 1) {
       return lost("TLS: cannot set the server name " + url.host);
     }
@@ -109,22 +103,12 @@ class client::impl : public std::enable_shared_from_this<impl> {
                            });
   }
 
-  beast::tcp_stream& lowest() {
-    return std::visit([](auto& stream) -> beast::tcp_stream& { return beast::get_lowest_layer(*stream); },
-                      ws);
-  }
-  // Calls f with the WebSocket stream, whichever kind it is.
-  template <class F>
-  decltype(auto) with_ws(F&& f) {
-    return std::visit([&](auto& stream) -> decltype(auto) { return f(*stream); }, ws);
-  }
-
   void handshake(std::uint64_t attempt) {
-    lowest().expires_never();
+    ws.tcp().expires_never();
     beast::error_code ignored;
-    lowest().socket().set_option(tcp::no_delay(true), ignored);  // acks are small
+    ws.tcp().socket().set_option(tcp::no_delay(true), ignored);  // acks are small
     const std::string token = options.token;
-    with_ws([&](auto& stream) {
+    ws.with([&](auto& stream) {
       stream.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
       stream.read_message_max(options.max_frame);
       stream.set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
@@ -132,7 +116,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
         if (!token.empty()) request.set(beast::http::field::authorization, "Bearer " + token);
       }));
     });
-    with_ws([&](auto& stream) {
+    ws.with([&](auto& stream) {
       stream.async_handshake(
           url.authority, url.target, [self = shared_from_this(), attempt](beast::error_code ec) {
             if (attempt != self->generation) return;
@@ -152,11 +136,11 @@ class client::impl : public std::enable_shared_from_this<impl> {
   }
 
   void read(std::uint64_t attempt) {
-    with_ws([&](auto& stream) {
+    ws.with([&](auto& stream) {
       stream.async_read(buffer, [self = shared_from_this(), attempt](beast::error_code ec, std::size_t) {
         if (attempt != self->generation) return;
         if (ec) {
-          const auto code = self->with_ws([](auto& current) { return current.reason().code; });
+          const auto code = self->ws.with([](auto& current) { return current.reason().code; });
           return self->lost(fmt::format("read: {} (close {})", ec.message(), static_cast<int>(code)),
                             static_cast<int>(code));
         }
@@ -170,9 +154,9 @@ class client::impl : public std::enable_shared_from_this<impl> {
 
   // The connection is gone; try again unless the server said not to.
   void lost(const std::string& why, int close_code = 0) {
-    if (has_stream()) {
+    if (ws.exists()) {
       beast::error_code ignored;
-      lowest().socket().close(ignored);
+      ws.tcp().socket().close(ignored);
     }
     open = false;
     outbox.clear();
@@ -184,12 +168,13 @@ class client::impl : public std::enable_shared_from_this<impl> {
       confirmed.clear();  // the next welcome says what the session holds
       counters.last_error = why;
     }
+    connected_changed.notify_all();
     if (closing) return;
     const bool replaced = close_code == static_cast<int>(ws::close_code::session_replaced);
     if (replaced || close_code == static_cast<int>(ws::close_code::unauthorized)) {
       // Replaced by another connection, or not allowed: coming back would
       // only repeat it.
-      fail_pending(replaced ? "the session was resumed by another connection" : "unauthorized");
+      pending.fail_all(replaced ? "the session was resumed by another connection" : "unauthorized");
       return;
     }
     thread_local std::mt19937_64 random(std::random_device{}());
@@ -231,7 +216,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
     }
     if (!missing.empty()) send(encode(subscribe_frame{.topics = missing}));
     // Publishes not answered yet go again, with their keys: a duplicate at worst.
-    for (auto& [number, waiting] : pending) send(encode(waiting.frame));
+    pending.for_each([this](const publish_frame& waiting) { send(encode(waiting)); });
     {
       std::lock_guard lock(mutex);
       ++counters.connections;
@@ -257,7 +242,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
     if (discarding) return;
     if (event.seq <= last_seq) {
       count_skipped();  // processed before; its ack was lost
-    } else if (seen.count(event.id) != 0) {
+    } else if (processed.contains(event.id)) {
       last_seq = event.seq;
       count_skipped();  // processed in an earlier session
     } else {
@@ -277,7 +262,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
         return;
       }
       last_seq = event.seq;
-      remember(event.id);
+      processed.remember(event.id);
       std::lock_guard lock(mutex);
       ++counters.events;
     }
@@ -300,14 +285,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
   }
   void drop_now() {
     drop_pending = false;
-    if (!has_stream()) return;
-    beast::error_code ignored;
-    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    lowest().socket().close(ignored);
-  }
-
-  bool has_stream() const {
-    return std::visit([](const auto& stream) { return stream != nullptr; }, ws);
+    ws.close();
   }
 
   void send_ack() {
@@ -321,21 +299,8 @@ class client::impl : public std::enable_shared_from_this<impl> {
     ++counters.duplicates_skipped;
   }
 
-  void remember(const std::string& id) {
-    seen.insert(id);
-    seen_order.push_back(id);
-    if (seen_order.size() > 65'536) {
-      seen.erase(seen_order.front());
-      seen_order.pop_front();
-    }
-  }
-
   void on_receipt(const receipt_frame& receipt) {
-    if (!receipt.ref) return;
-    const auto found = find_pending(*receipt.ref);
-    if (found == pending.end()) return;  // answered before (a resent publish)
-    found->second.promise.set_value(receipt);
-    pending.erase(found);
+    if (receipt.ref) pending.answer(*receipt.ref, receipt);
   }
 
   void on_error(const error_frame& failure) {
@@ -344,13 +309,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
       ++counters.errors;
       counters.last_error = failure.code + ": " + failure.message;
     }
-    if (!failure.ref || failure.fatal) return;
-    const auto found = find_pending(*failure.ref);
-    if (found == pending.end()) return;
-    found->second.promise.set_exception(std::make_exception_ptr(error(
-        errc::malformed_message,
-        fmt::format("publish to {}: {}: {}", found->second.frame.topic, failure.code, failure.message))));
-    pending.erase(found);
+    if (failure.ref && !failure.fatal) pending.refuse(*failure.ref, failure.code, failure.message);
   }
 
   // --- sending -------------------------------------------------------------
@@ -364,7 +323,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
   void write_next() {
     if (writing || outbox.empty() || !open) return;
     writing = true;
-    with_ws([&](auto& stream) {
+    ws.with([&](auto& stream) {
       stream.text(true);
       stream.async_write(
           asio::buffer(outbox.front()),
@@ -379,28 +338,6 @@ class client::impl : public std::enable_shared_from_this<impl> {
     });
   }
 
-  struct waiting_publish {
-    publish_frame frame;
-    std::promise<receipt_frame> promise;
-  };
-
-  std::map<std::uint64_t, waiting_publish>::iterator find_pending(const std::string& ref) {
-    if (ref.size() < 2 || ref[0] != 'p') return pending.end();
-    try {
-      return pending.find(std::stoull(ref.substr(1)));
-    } catch (const std::exception&) {
-      return pending.end();
-    }
-  }
-
-  void fail_pending(const std::string& why) {
-    for (auto& [number, waiting] : pending) {
-      waiting.promise.set_exception(
-          std::make_exception_ptr(error(errc::channel_closed, "ws::client publish: " + why)));
-    }
-    pending.clear();
-  }
-
   const client_options options;
   const detail::ws_url url;
   std::optional<asio::ssl::context> tls_context;  // set for wss://
@@ -412,7 +349,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
   std::thread thread;
 
   // On the client's thread only:
-  std::variant<std::shared_ptr<plain_stream>, std::shared_ptr<tls_stream>> ws;
+  detail::client_stream ws;
   std::atomic<std::uint64_t> generation{0};  // a callback of an older connection does nothing
   beast::flat_buffer buffer;
   std::deque<std::string> outbox;
@@ -424,13 +361,11 @@ class client::impl : public std::enable_shared_from_this<impl> {
   std::chrono::milliseconds backoff;
   std::string resume_token;
   std::uint64_t last_seq = 0;
-  std::unordered_set<std::string> seen;
-  std::deque<std::string> seen_order;
+  detail::processed_events processed{65'536};  // ids handled lately, across sessions
   std::size_t unacked = 0;
   bool ack_scheduled = false;
   std::set<std::string> topics;
-  std::map<std::uint64_t, waiting_publish> pending;
-  std::uint64_t next_publish = 1;
+  detail::pending_publishes pending;
   std::function<void(const event_frame&)> handler;
 
   mutable std::mutex mutex;  // guards the four below, for other threads
@@ -457,6 +392,11 @@ void client::connect() {
 bool client::wait_connected(std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->mutex);
   return impl_->connected_changed.wait_for(lock, timeout, [&] { return impl_->connected; });
+}
+
+bool client::wait_disconnected(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->connected_changed.wait_for(lock, timeout, [&] { return !impl_->connected; });
 }
 
 bool client::wait_subscribed(std::chrono::milliseconds timeout) {
@@ -498,21 +438,19 @@ std::future<receipt_frame> client::publish(std::string topic, std::string data_j
           std::make_exception_ptr(error(errc::channel_closed, "ws::client::publish(): closed")));
       return;
     }
-    if (self->pending.size() >= self->options.max_pending_publishes) {
+    if (self->pending.full()) {
       promise->set_exception(std::make_exception_ptr(
           error(errc::channel_full,
                 fmt::format("ws::client::publish({}): {} publishes are waiting for receipts already", topic,
-                            self->options.max_pending_publishes))));
+                            self->pending.limit()))));
       return;
     }
-    const std::uint64_t number = self->next_publish++;
-    publish_frame frame{.topic = std::move(topic),
-                        .data = std::move(data),
-                        .key = options.key ? options.key : std::optional<std::string>(random_key()),
-                        .group = std::move(options.group),
-                        .ref = fmt::format("p{}", number)};
-    const std::string text = encode(frame);
-    self->pending.emplace(number, impl::waiting_publish{std::move(frame), std::move(*promise)});
+    const std::string text = encode(self->pending.add(
+        publish_frame{.topic = std::move(topic),
+                      .data = std::move(data),
+                      .key = options.key ? options.key : std::optional<std::string>(random_key()),
+                      .group = std::move(options.group)},
+        std::move(*promise)));
     bool ready = false;
     {
       std::lock_guard lock(self->mutex);
@@ -532,15 +470,15 @@ void client::close() {
     self->retry_timer.cancel();
     self->ack_timer.cancel();
     self->send_ack();
-    self->fail_pending("the client closed");
+    self->pending.fail_all("the client closed");
     auto finish = [self, &done] {
       self->work.reset();
       self->io.stop();
       done.set_value();
     };
-    if (self->open && self->has_stream()) {
+    if (self->open && self->ws.exists()) {
       self->open = false;
-      self->with_ws([&](auto& stream) {
+      self->ws.with([&](auto& stream) {
         stream.async_close(websocket::close_code::normal, [finish](beast::error_code) { finish(); });
       });
     } else {

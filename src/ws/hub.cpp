@@ -40,8 +40,8 @@ server_limits limits_of(const server_options& options) {
 
 }  // namespace
 
-hub::hub(const server_options& options, std::string run_id)
-    : options_(options), limits_(limits_of(options)), run_id_(std::move(run_id)) {}
+hub::hub(const server_options& options, std::string run_id, change_signal& changed)
+    : options_(options), limits_(limits_of(options)), run_id_(std::move(run_id)), changed_(changed) {}
 
 // --- registration ------------------------------------------------------------
 
@@ -105,6 +105,7 @@ void hub::release_publishers() {
 
 std::shared_ptr<session> hub::attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
                                      const std::string& identity) {
+  const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
   std::shared_ptr<session> chosen;
   if (hello.resume) {
@@ -142,6 +143,7 @@ std::shared_ptr<session> hub::attach(const std::shared_ptr<connection>& to, cons
 }
 
 void hub::detach(const std::shared_ptr<session>& which, const connection* from) {
+  const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
   const auto found = attached_.find(which.get());
   if (found == attached_.end()) return;
@@ -177,6 +179,7 @@ hub::subscribe_outcome hub::subscribe(const std::shared_ptr<session>& which, con
 }
 
 session::ack_outcome hub::ack(session& which, const ack_frame& frame) {
+  const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
   auto outcome = which.ack(frame);
   pump(which);
@@ -216,6 +219,7 @@ void hub::pump(session& which) {
 void hub::fan_out(std::size_t topic, std::string data, const client_origin* origin) {
   auto event = std::make_shared<payload>();
   event->data = std::move(data);
+  const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
   topic_entry& entry = *topics_[topic];
   if (entry.subscribers.empty()) return;
@@ -261,6 +265,7 @@ void hub::cut_off_slow(session& which) {
 }
 
 void hub::sweep(std::chrono::steady_clock::time_point now) {
+  const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<session>> expired;
   for (auto& [key, each] : sessions_) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "connection.hpp"
+#include "server_counters.hpp"
 #include "session.hpp"
 
 #include "courier/subscription.hpp"
@@ -31,7 +32,8 @@ namespace ws::detail {
 
 class hub {
  public:
-  hub(const server_options& options, std::string run_id);
+  // changed is told after every change of the counts below.
+  hub(const server_options& options, std::string run_id, change_signal& changed);
 
   // --- registration, before serving --------------------------------------
 
@@ -105,6 +107,7 @@ class hub {
   const server_options& options_;
   server_limits limits_;
   const std::string run_id_;
+  change_signal& changed_;
 
   mutable std::mutex mutex_;  // guards everything below
   bool sealed_ = false;

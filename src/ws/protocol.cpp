@@ -32,7 +32,7 @@ void protocol::handle(std::string_view text, const std::shared_ptr<connection>& 
 }
 
 void protocol::refuse(error_frame error, replies& out) {
-  frames_refused_.fetch_add(1, std::memory_order_relaxed);
+  counters_.frame_refused();
   out.send(encode(error));
 }
 

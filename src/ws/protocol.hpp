@@ -29,8 +29,8 @@ class protocol {
   };
 
   // frames_refused counts the error frames sent for bad input.
-  protocol(hub& hub, const server_options& options, std::atomic<std::uint64_t>& frames_refused, admission who)
-      : hub_(hub), options_(options), frames_refused_(frames_refused), who_(std::move(who)) {}
+  protocol(hub& hub, const server_options& options, server_counters& counters, admission who)
+      : hub_(hub), options_(options), counters_(counters), who_(std::move(who)) {}
 
   // One complete text frame from the client; self is the connection it came on.
   void handle(std::string_view text, const std::shared_ptr<connection>& self, replies& out);
@@ -48,7 +48,7 @@ class protocol {
 
   hub& hub_;
   const server_options& options_;
-  std::atomic<std::uint64_t>& frames_refused_;
+  server_counters& counters_;
   admission who_;
   std::shared_ptr<session> session_;
 };

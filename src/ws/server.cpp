@@ -32,7 +32,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
   server_impl(asio::io_context& io, bool own_threads, server_options chosen)
       : options(std::move(chosen)),
         run_id(random_text(3)),
-        hub(options, run_id),
+        hub(options, run_id, counters.changed),
         io(io),
         own_threads(own_threads),
         acceptor(io) {
@@ -47,6 +47,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
 
   const server_options options;
   const std::string run_id;  // in every message id: ids of two runs never meet
+  server_counters counters;
   class hub hub;
   std::optional<asio::ssl::context> ssl;  // set: every connection is TLS
   asio::io_context& io;
@@ -56,8 +57,6 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
   std::vector<std::thread> threads;
   std::atomic<bool> started{false};
   std::atomic<bool> stopped{false};
-  std::atomic<std::size_t> connection_count{0};
-  std::atomic<std::uint64_t> frames_refused{0};
 
   std::mutex connections_mutex;  // guards connections
   std::vector<std::weak_ptr<connection>> connections;
@@ -93,8 +92,8 @@ void server_impl::accept() {
         if (ec) {
           if (!acceptor.is_open()) return;
         } else {
-          connection_count.fetch_add(1);
-          const connection_services services{options, hub, frames_refused, connection_count};
+          counters.connection_opened();
+          const connection_services services{options, hub, counters};
           std::shared_ptr<connection> fresh;
           if (ssl) {
             auto secure = std::make_shared<stream_connection<beast::ssl_stream<beast::tcp_stream>>>(
@@ -147,10 +146,7 @@ void server_impl::stop() {
   // On the application's io_context, called from one of its handlers, this
   // cannot wait: the closes finish after it returns (they hold this object).
   if (!own_threads && io.get_executor().running_in_this_thread()) return;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (connection_count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  counters.changed.wait([this] { return counters.connections.load() == 0; }, std::chrono::seconds(3));
   if (!own_threads) return;
   io.stop();
   for (auto& thread : threads) thread.join();
@@ -226,11 +222,16 @@ void server::drop_connections() {
 }
 
 server_stats server::stats() const {
-  return {.connections = impl_->connection_count.load(),
+  return {.connections = impl_->counters.connections.load(),
           .sessions = impl_->hub.session_count(),
           .events_sent = impl_->hub.events_sent(),
           .unacked = impl_->hub.unacked(),
-          .frames_refused = impl_->frames_refused.load()};
+          .frames_refused = impl_->counters.frames_refused.load()};
+}
+
+bool server::wait_for_stats(const std::function<bool(const server_stats&)>& condition,
+                            std::chrono::milliseconds timeout) const {
+  return impl_->counters.changed.wait([&] { return condition(stats()); }, timeout);
 }
 
 const server_options& server::options() const { return impl_->options; }

@@ -43,8 +43,7 @@ using tcp = asio::ip::tcp;
 struct connection_services {
   const server_options& options;
   class hub& hub;
-  std::atomic<std::uint64_t>& frames_refused;
-  std::atomic<std::size_t>& connection_count;  // counted in by the acceptor; counted out by the connection
+  server_counters& counters;  // a connection is counted in by the acceptor, out by itself
 };
 
 // The header of a server's text frame (RFC 6455 §5.2): FIN, opcode text,
@@ -87,7 +86,7 @@ class stream_connection final : public connection, private protocol::replies {
         rate_limit_(services_.options.rate, std::chrono::steady_clock::now()),
         last_heard_(std::chrono::steady_clock::now()) {}
 
-  ~stream_connection() override { services_.connection_count.fetch_sub(1); }
+  ~stream_connection() override { services_.counters.connection_closed(); }
 
   void run() {
     ws_.next_layer().set_owner(weak_from_this());
@@ -177,7 +176,7 @@ class stream_connection final : public connection, private protocol::replies {
     request_ = parser_->release();
     auto decision = check_upgrade(request_, services_.options);
     if (auto* answer = std::get_if<http_answer>(&decision)) return respond(std::move(*answer));
-    protocol_.emplace(services_.hub, services_.options, services_.frames_refused,
+    protocol_.emplace(services_.hub, services_.options, services_.counters,
                       std::move(std::get<admission>(decision)));
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(
@@ -219,7 +218,7 @@ class stream_connection final : public connection, private protocol::replies {
     beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
     open_ = true;
     last_heard_ = std::chrono::steady_clock::now();
-    if (services_.connection_count.load() > services_.options.max_connections) {
+    if (services_.counters.connections.load() > services_.options.max_connections) {
       return fatal(make_error(error_code::too_many_connections, "the server is at its connection limit"));
     }
     hello_timer_.expires_after(services_.options.hello_timeout);
@@ -332,7 +331,7 @@ class stream_connection final : public connection, private protocol::replies {
     const auto code = static_cast<websocket::close_code>(row.fatal ? row.close : close_code::protocol_error);
     error.fatal = true;
     const std::string reason = error.code;
-    services_.frames_refused.fetch_add(1);
+    services_.counters.frame_refused();
     push_out(outgoing{encode(error), std::nullopt});
     push_out(outgoing{{}, websocket::close_reason(code, reason)});
     start_closing();

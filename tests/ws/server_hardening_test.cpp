@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -33,7 +34,6 @@ using courier_ws_test::parcel;
 using courier_ws_test::pickup;
 using courier_ws_test::raw_peer;
 using courier_ws_test::resume_token_of;
-using courier_ws_test::wait_until;
 using ws_server_hardening = courier_ws_test::server_fixture;
 
 boost::json::object parsed(const std::string& frame) { return boost::json::parse(frame).as_object(); }
@@ -66,16 +66,20 @@ TEST_F(ws_server_hardening,
   // Acked by id, both are settled: nothing waits to come again on a resume.
   peer.send(fmt::format(R"({{"op":"ack","ids":[{},{}]}})", boost::json::serialize(pickup_event.at("id")),
                         boost::json::serialize(parcel_event.at("id"))));
-  EXPECT_TRUE(wait_until([&] { return server_->stats().unacked == 0; }, 5s))
+  EXPECT_TRUE(server_->wait_for_stats([](const auto& now) { return now.unacked == 0; }, 5s))
       << server_->stats().unacked << " event(s) still unacked";
 }
 
 TEST(ws_server_observers, an_observer_that_throws_on_a_clients_publish_goes_to_the_buss_error_handler) {
   std::mutex mutex;
+  std::condition_variable reported;
   std::vector<std::string> errors;
   courier::bus bus({.on_error = [&](const courier::async_error& e) {
-    std::lock_guard lock(mutex);
-    errors.push_back(std::string(e.event_type) + ": " + e.what());
+    {
+      std::lock_guard lock(mutex);
+      errors.push_back(std::string(e.event_type) + ": " + e.what());
+    }
+    reported.notify_all();
   }});
   courier::ws::server server(bus);
   server.topic<pickup>("pickup", {.publish = true, .fifo = true});
@@ -91,12 +95,10 @@ TEST(ws_server_observers, an_observer_that_throws_on_a_clients_publish_goes_to_t
   ASSERT_TRUE(client.wait_connected(5s));
   client.publish("pickup", pickup{"acme", 1}, {.group = "acme"}).get();
   client.publish("pickup", pickup{"acme", 2}, {.group = "acme"}).get();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        std::lock_guard lock(mutex);
-        return errors.size() == 2;
-      },
-      5s));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(reported.wait_for(lock, 5s, [&] { return errors.size() == 2; }));
+  }
   EXPECT_THAT(errors.front(), HasSubstr("the screen was busy"));
   EXPECT_THAT(errors.front(), HasSubstr("pickup"));
   // A third, behind them in their group: a failed one put on the bus again
@@ -125,7 +127,7 @@ TEST_F(ws_server_hardening, a_client_that_stops_reading_is_closed_as_too_slow_an
   } catch (const std::exception&) {
     // The server let go of the connection while this peer was still sending.
   }
-  EXPECT_TRUE(wait_until([&] { return server_->stats().connections == 0; }, 10s))
+  EXPECT_TRUE(server_->wait_for_stats([](const auto& now) { return now.connections == 0; }, 10s))
       << "still connected after " << sent << " replies it never read";
   EXPECT_EQ(server_->stats().sessions, 1u) << "the session waits for a resume";
 }
@@ -185,7 +187,7 @@ TEST_F(ws_server_hardening, a_client_that_resumes_far_behind_and_keeps_pace_catc
     first.send(R"({"op":"subscribe","topics":["parcel"]})");
     ASSERT_THAT(first.read_until("subscribed"), HasSubstr("parcel"));
   }
-  ASSERT_TRUE(wait_until([&] { return server_->stats().connections == 0; }, 5s));
+  ASSERT_TRUE(server_->wait_for_stats([](const auto& now) { return now.connections == 0; }, 5s));
   constexpr int behind = 5000;
   constexpr int more = 3000;
   for (int i = 0; i < behind; ++i) bus_.publish(parcel{i, "acme"});
@@ -233,7 +235,7 @@ TEST_F(ws_server_hardening, a_silent_client_is_dropped_two_heartbeats_after_it_w
   silent.send(R"({"op":"subscribe","topics":["parcel"]})");
   ASSERT_THAT(silent.read_until("subscribed"), HasSubstr("parcel"));
   const auto last_heard = std::chrono::steady_clock::now();
-  ASSERT_TRUE(wait_until([&] { return server_->stats().connections == 0; }, 6s));
+  ASSERT_TRUE(server_->wait_for_stats([](const auto& now) { return now.connections == 0; }, 6s));
   const auto silent_for = std::chrono::steady_clock::now() - last_heard;
   EXPECT_GE(silent_for, 1900ms);
   EXPECT_LT(silent_for, 2600ms) << "docs/protocol.md §6: dropped after twice the heartbeat";

@@ -124,7 +124,7 @@ TEST_F(ws_server, nothing_is_lost_or_doubled_when_connections_die_mid_stream) {
   ASSERT_TRUE(client);
   constexpr int count = 3000;
   // Kill connections from both ends while events flow.
-  courier_ws_test::publish_while_killing(bus_, *server_, *client, count, 200, 6, 15ms);
+  courier_ws_test::publish_while_killing(bus_, *server_, *client, got, count, 6);
   // One more, behind everything: a duplicate of an earlier event would
   // have been handed over before it.
   bus_.publish(parcel{count, "acme"});
@@ -239,7 +239,7 @@ TEST_F(ws_server, a_peer_that_closes_in_the_middle_of_a_burst_is_let_go) {
     for (int i = 0; i < 2000; ++i) bus_.publish(parcel{i, "acme"});
     if (round == 1) peer.close();  // while the server works through its queue of frames
   }
-  EXPECT_TRUE(courier_ws_test::wait_until([&] { return server_->stats().connections == 0; }, 5s))
+  EXPECT_TRUE(server_->wait_for_stats([](const auto& now) { return now.connections == 0; }, 5s))
       << "the closed connection is still held";
   EXPECT_EQ(server_->stats().sessions, 1u) << "its session waits for a resume";
 }
@@ -336,7 +336,7 @@ TEST_F(ws_server, a_session_ends_after_its_ttl_and_a_second_connection_replaces_
   second.send(R"({"op":"bye"})");  // unknown op: still connected, then let it go
   EXPECT_EQ(error_code_of(second.read_until(R"("op":"error")")), error_code::unknown_op);
   server_->drop_connections();
-  ASSERT_TRUE(courier_ws_test::wait_until([&] { return server_->stats().sessions == 0; }, 5s))
+  ASSERT_TRUE(server_->wait_for_stats([](const auto& now) { return now.sessions == 0; }, 5s))
       << "the session outlived its ttl";
   raw_peer late(server_->port());
   EXPECT_THAT(late.hello(R"(,"resume":")" + token + R"(")"), HasSubstr(R"("resumed":false)"));
@@ -405,7 +405,7 @@ TEST(ws_server_on_application_io, runs_on_the_applications_threads_and_stops_fro
       server.reset();
     }
     // The client saw its connection close (going away) and cannot come back.
-    EXPECT_TRUE(courier_ws_test::wait_until([&] { return !client.wait_connected(0ms); }, 5s));
+    EXPECT_TRUE(client.wait_disconnected(5s));
     EXPECT_FALSE(client.wait_connected(200ms));
     client.close();
   }

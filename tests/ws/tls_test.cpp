@@ -83,7 +83,7 @@ TEST_F(ws_tls, events_publishes_and_resume_work_over_wss) {
   ASSERT_TRUE(client);
 
   constexpr int count = 1000;
-  courier_ws_test::publish_while_killing(bus_, *server_, *client, count, 100, 4, 10ms);
+  courier_ws_test::publish_while_killing(bus_, *server_, *client, got, count, 4);
   bus_.publish(courier_ws_test::parcel{count, "acme"});  // behind everything, as in server_test
   ASSERT_TRUE(got.wait_for(count + 1, 20s))
       << "got " << got.numbers().size() << "; " << client->stats().last_error;

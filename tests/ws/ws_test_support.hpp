@@ -59,17 +59,6 @@ struct inbox {
   }
 };
 
-// Polls condition until it holds or timeout passes; whether it held. For
-// state with no signal to wait on (a server's counters).
-template <class Condition>
-bool wait_until(Condition condition, std::chrono::milliseconds timeout) {
-  for (const auto deadline = std::chrono::steady_clock::now() + timeout; !condition();) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 // A client whose events land in got, connected and subscribed to parcel,
 // its subscription confirmed by the server (what is published next reaches
 // it). Null, with the failure recorded, if that took over 5 s.
@@ -102,20 +91,22 @@ class server_fixture : public ::testing::Test {
   std::unique_ptr<courier::ws::server> server_;
 };
 
-// Publishes parcels 0..count-1 (pausing 2 ms every pause_every) while the
-// connection is killed `kills` times, `gap` apart, alternately by the client
-// and by the server.
+// Publishes parcels 0..count-1 while the connection is killed `kills`
+// times, alternately by the client and by the server. Driven by what got
+// received, not by the clock: the producer keeps at most `lead` events
+// ahead of the client, and kill k comes once the client has k/(kills+1) of
+// them, so every kill lands on a live connection mid-stream.
 inline void publish_while_killing(courier::bus& bus, courier::ws::server& server, courier::ws::client& client,
-                                  int count, int pause_every, int kills, std::chrono::milliseconds gap) {
+                                  inbox& got, int count, int kills, int lead = 100) {
   std::thread producer([&] {
     for (int i = 0; i < count; ++i) {
+      if (i >= lead && !got.wait_for(static_cast<std::size_t>(i - lead), 20s)) return;  // the test then fails
       bus.publish(parcel{i, "acme"});
-      if (i % pause_every == 0) std::this_thread::sleep_for(2ms);
     }
   });
-  for (int kill = 0; kill < kills; ++kill) {
-    std::this_thread::sleep_for(gap);
-    if (kill % 2 == 0) {
+  for (int kill = 1; kill <= kills; ++kill) {
+    if (!got.wait_for(static_cast<std::size_t>(count * kill / (kills + 1)), 20s)) break;
+    if (kill % 2 == 1) {
       client.drop_connection();
     } else {
       server.drop_connections();

@@ -92,6 +92,9 @@ class client {
   void connect();
   // Waits until a session is established; false on timeout.
   bool wait_connected(std::chrono::milliseconds timeout);
+  // Waits until no connection is open (lost, dropped, or refused for good);
+  // false on timeout.
+  bool wait_disconnected(std::chrono::milliseconds timeout);
 
   // Adds topics to the subscription; kept across reconnects and new sessions.
   void subscribe(std::vector<std::string> topics);

@@ -170,6 +170,11 @@ class server {
   void drop_connections();
 
   server_stats stats() const;
+  // Blocks until condition(stats()) holds or timeout passes; whether it
+  // held. Woken by each change of the counts, not by polling: for tests,
+  // and for a shutdown that waits until every event is acked.
+  bool wait_for_stats(const std::function<bool(const server_stats&)>& condition,
+                      std::chrono::milliseconds timeout) const;
   const server_options& options() const;
 
  private:

@@ -79,16 +79,14 @@ class recorder {
   // Waits until condition(events so far) holds: a predicate over the whole
   // sequence, so "three deliveries of parcel 7" or "a delivered after a
   // pickup" can be waited for.
-  template <class Condition>
-  requires std::predicate < Condition&, const std::vector<Event>
-  & > wait_result wait_for(Condition condition, std::chrono::milliseconds timeout) {
+  template <std::predicate<const std::vector<Event>&> Condition>
+  wait_result wait_for(Condition condition, std::chrono::milliseconds timeout) {
     return wait_until_true(std::move(condition), "the condition", timeout);
   }
 
   // Waits until an event satisfying predicate has been recorded.
-  template <class Predicate>
-  requires std::predicate<Predicate&, const Event&> wait_result
-  wait_for_event(Predicate predicate, std::chrono::milliseconds timeout) {
+  template <std::predicate<const Event&> Predicate>
+  wait_result wait_for_event(Predicate predicate, std::chrono::milliseconds timeout) {
     return wait_until_true(
         [&predicate](const std::vector<Event>& seen) {
           for (const Event& event : seen) {

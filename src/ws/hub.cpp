@@ -103,16 +103,17 @@ void hub::release_publishers() {
 
 // --- sessions ----------------------------------------------------------------
 
-std::shared_ptr<session> hub::attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
-                                     const std::string& identity) {
+session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
+                        const std::string& identity) {
   const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
   std::shared_ptr<session> chosen;
   if (hello.resume) {
-    const auto found = sessions_.find(token_key(*hello.resume));
-    if (found != sessions_.end() && equal_in_constant_time(found->second->token(), *hello.resume) &&
-        found->second->identity() == identity) {
-      chosen = found->second;
+    const auto id = ids_by_token_.find(token_key(*hello.resume));
+    if (id != ids_by_token_.end()) {
+      const auto& found = sessions_.at(id->second);
+      if (equal_in_constant_time(found->token(), *hello.resume) && found->identity() == identity)
+        chosen = found;
     }
   }
   welcome_frame welcome;
@@ -120,7 +121,8 @@ std::shared_ptr<session> hub::attach(const std::shared_ptr<connection>& to, cons
   if (!chosen) {
     chosen = std::make_shared<session>(fmt::format("s-{}-{}", run_id_, next_session_++), random_text(32),
                                        identity, limits_);
-    sessions_.emplace(token_key(chosen->token()), chosen);
+    sessions_.emplace(chosen->id(), chosen);
+    ids_by_token_.emplace(token_key(chosen->token()), chosen->id());
   } else {
     if (hello.acked) chosen->ack_upto(*hello.acked);
     if (auto previous = attached_[chosen.get()].lock(); previous && previous != to) {
@@ -139,26 +141,33 @@ std::shared_ptr<session> hub::attach(const std::shared_ptr<connection>& to, cons
   welcome.limits = limits_;
   to->deliver({encode(welcome)});
   pump(*chosen);
-  return chosen;
+  return {chosen->id()};
 }
 
-void hub::detach(const std::shared_ptr<session>& which, const connection* from) {
+std::shared_ptr<session> hub::find(const session_ref& which) const {
+  const auto found = sessions_.find(which.id);
+  return found == sessions_.end() ? nullptr : found->second;
+}
+
+void hub::detach(const session_ref& ref, const connection* from) {
   const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
+  const auto which = find(ref);
+  if (!which) return;  // ended meanwhile
   const auto found = attached_.find(which.get());
   if (found == attached_.end()) return;
   const auto current = found->second.lock();
   if (current && current.get() != from) return;  // replaced by a newer connection
-  if (!current && sessions_.count(token_key(which->token())) == 0) return;
   attached_.erase(found);
   which->detach();
   which->detached_at = std::chrono::steady_clock::now();
 }
 
-hub::subscribe_outcome hub::subscribe(const std::shared_ptr<session>& which, const subscribe_frame& request,
-                                      bool refused) {
+hub::subscribe_outcome hub::subscribe(const session_ref& ref, const subscribe_frame& request, bool refused) {
   subscribe_outcome outcome;
   std::lock_guard lock(mutex_);
+  const auto which = find(ref);
+  if (!which) return outcome;
   for (const auto& name : request.topics) {
     if (topic_index_.count(name) == 0) outcome.unknown.push_back(name);
   }
@@ -178,11 +187,13 @@ hub::subscribe_outcome hub::subscribe(const std::shared_ptr<session>& which, con
   return outcome;
 }
 
-session::ack_outcome hub::ack(session& which, const ack_frame& frame) {
+session::ack_outcome hub::ack(const session_ref& ref, const ack_frame& frame) {
   const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
-  auto outcome = which.ack(frame);
-  pump(which);
+  const auto which = find(ref);
+  if (!which) return {};
+  auto outcome = which->ack(frame);
+  pump(*which);
   return outcome;
 }
 
@@ -194,7 +205,8 @@ hub::publish_route hub::route(const std::string& topic) const {
 }
 
 void hub::end_session(const std::shared_ptr<session>& which) {
-  sessions_.erase(token_key(which->token()));
+  ids_by_token_.erase(token_key(which->token()));
+  sessions_.erase(which->id());
   attached_.erase(which.get());
   for (const auto& name : which->topics()) {
     if (const auto found = topic_index_.find(name); found != topic_index_.end()) {

@@ -4,8 +4,9 @@
 // the connection attached to it, handed over while the hub's lock is held,
 // so they leave in seq order. Connections reach sessions and topics only
 // through these calls (protocol.hpp makes them), never through the server's
-// state, so this is the one seam where sessions and topic history could live
-// elsewhere than in this process's memory.
+// state, and name a session only by its id (session_ref), never hold it: so
+// this is the one seam where sessions and topic history could live
+// elsewhere than in this process's memory (a shared store, another node).
 //
 // Thread-safe: one mutex guards everything; no call blocks on I/O or calls
 // the application while holding it (publishers' handlers run outside it).
@@ -30,6 +31,13 @@ namespace courier {
 inline namespace v1 {
 namespace ws::detail {
 
+// A session as connections know it: its id, nothing of its state. Empty
+// before hello was answered.
+struct session_ref {
+  std::string id;
+  explicit operator bool() const noexcept { return !id.empty(); }
+};
+
 class hub {
  public:
   // changed is told after every change of the counts below.
@@ -53,23 +61,24 @@ class hub {
   // A hello: the session it resumes (its token, for this identity) or a new
   // one; a connection that held it is told session_replaced. The welcome and
   // whatever waits in the session go to `to`.
-  std::shared_ptr<session> attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
-                                  const std::string& identity);
+  session_ref attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
+                     const std::string& identity);
   // The connection `from` ended: its session (unless another took it over)
   // waits for a resume, for session_ttl.
-  void detach(const std::shared_ptr<session>& which, const connection* from);
+  void detach(const session_ref& which, const connection* from);
 
   struct subscribe_outcome {
     std::vector<std::string> unknown;  // topics not registered (nothing changed)
     std::vector<std::string> topics;   // the session's subscription after the change
   };
   // Subscribes or unsubscribes, all or nothing; a subscribe changes nothing
-  // when a topic is unknown or `refused` (by the application).
-  subscribe_outcome subscribe(const std::shared_ptr<session>& which, const subscribe_frame& request,
-                              bool refused);
+  // when a topic is unknown or `refused` (by the application). A session
+  // that has ended meanwhile has no topics.
+  subscribe_outcome subscribe(const session_ref& which, const subscribe_frame& request, bool refused);
 
-  // Acks, then sends what the freed window allows.
-  session::ack_outcome ack(session& which, const ack_frame& frame);
+  // Acks, then sends what the freed window allows. A session that has ended
+  // meanwhile acks nothing.
+  session::ack_outcome ack(const session_ref& which, const ack_frame& frame);
 
   // Where a client's publish to topic goes: its publisher, or why not.
   struct publish_route {
@@ -99,8 +108,9 @@ class hub {
     std::vector<std::shared_ptr<session>> subscribers;
   };
 
-  void end_session(const std::shared_ptr<session>& which);  // caller holds mutex_
-  void pump(session& which);                                // caller holds mutex_
+  std::shared_ptr<session> find(const session_ref& which) const;  // caller holds mutex_; null if ended
+  void end_session(const std::shared_ptr<session>& which);        // caller holds mutex_
+  void pump(session& which);                                      // caller holds mutex_
   // The connected session is too slow: told so, detached, kept.
   void cut_off_slow(session& which);  // caller holds mutex_
 
@@ -113,7 +123,8 @@ class hub {
   bool sealed_ = false;
   std::vector<std::unique_ptr<topic_entry>> topics_;
   std::map<std::string, std::size_t, std::less<>> topic_index_;
-  std::unordered_map<std::string, std::shared_ptr<session>> sessions_;  // by token_key(resume token)
+  std::unordered_map<std::string, std::shared_ptr<session>> sessions_;  // by id
+  std::unordered_map<std::string, std::string> ids_by_token_;           // token_key(resume token) -> id
   std::unordered_map<session*, std::weak_ptr<connection>> attached_;
   std::uint64_t next_session_ = 1;
   std::uint64_t next_event_ = 1;

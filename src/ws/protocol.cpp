@@ -78,7 +78,7 @@ void protocol::on_subscribe(const subscribe_frame& request, replies& out) {
 }
 
 void protocol::on_ack(const ack_frame& ack, replies& out) {
-  const auto outcome = hub_.ack(*session_, ack);
+  const auto outcome = hub_.ack(session_, ack);
   if (!outcome.unknown_ids.empty()) {
     auto error =
         make_error(error_code::unknown_id,

@@ -35,8 +35,8 @@ class protocol {
   // One complete text frame from the client; self is the connection it came on.
   void handle(std::string_view text, const std::shared_ptr<connection>& self, replies& out);
 
-  // The session, once hello was answered; null before.
-  const std::shared_ptr<session>& current_session() const { return session_; }
+  // The session, once hello was answered; empty before.
+  const session_ref& current_session() const { return session_; }
 
  private:
   void on_hello(const hello_frame& hello, const std::shared_ptr<connection>& self, replies& out);
@@ -50,7 +50,7 @@ class protocol {
   const server_options& options_;
   server_counters& counters_;
   admission who_;
-  std::shared_ptr<session> session_;
+  session_ref session_;
 };
 
 }  // namespace ws::detail

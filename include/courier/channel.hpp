@@ -191,7 +191,7 @@ class channel {
   ack_result ack(const receipt& handle) {
     const auto read = clock_->now();
     std::unique_lock lock(mutex_);
-    const wake_on_exit wake(*this);
+    const detail::wake_on_exit wake(waiters_, engine_);
     const auto now = engine_.advance(read);
     const auto found = engine_.check(handle, /*allow_expired=*/true, now);
     if (found.check.verdict == detail::receipt_verdict::already_acked) return ack_result::already_acked;
@@ -209,7 +209,7 @@ class channel {
     ack_batch_result result;
     const auto read = clock_->now();
     std::unique_lock lock(mutex_);
-    const wake_on_exit wake(*this);
+    const detail::wake_on_exit wake(waiters_, engine_);
     const auto now = engine_.advance(read);
     for (const receipt& handle : handles) {
       const auto found = engine_.check(handle, /*allow_expired=*/true, now);
@@ -274,7 +274,7 @@ class channel {
         std::uint64_t ticket = 0;
         {
           std::unique_lock lock(mutex_);
-          const wake_on_exit wake(*this);
+          const detail::wake_on_exit wake(waiters_, engine_);
           ticket = engine_.enqueue(std::move(again), engine_.advance(clock_->now())).ticket;
         }
         if (journal_) journal_->wait_durable(ticket);  // durable here before it leaves the dead letters
@@ -310,14 +310,7 @@ class channel {
         } catch (const error&) {
           return;  // the channel is closing
         }
-        for (auto& item : batch) {
-          if (!detail::run_or_nack([&] { detail::call_handler(*shared, item); }, item, on_error)) continue;
-          try {
-            item.ack();
-          } catch (...) {
-            on_error(item.id(), std::current_exception());
-          }
-        }
+        for (auto& item : batch) detail::handle_then_ack(*shared, item, on_error);
       }
     };
     return consumer(std::max<std::size_t>(options.concurrency, 1), std::move(body), [this] {
@@ -334,19 +327,6 @@ class channel {
   const channel_options<T>& options() const noexcept { return options_; }
 
  private:
-  // Wakes, as the scope ends (also by an exception), whoever the engine's
-  // progress in it concerns. Declared after the lock, so it runs under it.
-  struct wake_on_exit {
-    explicit wake_on_exit(channel& owner) : owner(owner) {}
-    ~wake_on_exit() {
-      const auto progress = owner.engine_.progress_so_far();
-      owner.waiters_.catch_up(progress.readied, progress.settled);
-    }
-    wake_on_exit(const wake_on_exit&) = delete;
-    wake_on_exit& operator=(const wake_on_exit&) = delete;
-    channel& owner;
-  };
-
   void close_locked() {
     if (engine_.closed()) return;
     engine_.close();
@@ -364,28 +344,15 @@ class channel {
   }
 
   std::optional<typename engine::accepted> send_or_wait(T message, send_options options, bool wait_for_room) {
-    const bool fifo = options_.ordering == ordering::fifo;
-    if (fifo && options.group.empty()) {
+    if (options_.ordering == ordering::fifo && options.group.empty()) {
       throw error(errc::missing_group, "send() on a FIFO channel: send_options::group is empty");
     }
     // Hashing, encoding and the clock happen before the lock is taken, so
     // the critical section is only the channel's bookkeeping.
-    detail::dedup_key key = engine_.key_of(message, std::move(options.idempotency_key));
-    engine_.prefetch(key);
-    const std::uint64_t group_hash = fifo ? group_hash_of(options.group) : 0;
-    std::string encoded = journal_ ? options_.durable.encode(message) : std::string();
-    typename engine::new_message fresh{.body = std::move(message),
-                                       .group = std::move(options.group),
-                                       .group_hash = group_hash,
-                                       .key = std::move(key),
-                                       .delay = options.delay,
-                                       .track = options.track_delivery,
-                                       .receipt_timeout = options.receipt_timeout,
-                                       .encoded = std::move(encoded),
-                                       .by_send = true};
+    auto fresh = engine_.prepare(std::move(message), std::move(options));
     auto read = clock_->now();
     std::unique_lock lock(mutex_);
-    const wake_on_exit wake(*this);
+    const detail::wake_on_exit wake(waiters_, engine_);
     std::optional<std::chrono::steady_clock::time_point> real_deadline;  // read only if the channel is full
     for (;;) {
       if (engine_.closed()) throw error(errc::channel_closed, "send()");
@@ -399,7 +366,7 @@ class channel {
                     fmt::format("send(): {} messages waiting, capacity {}, waited {} ms", engine_.size(),
                                 options_.capacity, options_.send_timeout.count()));
       }
-      waiters_.catch_up(engine_.progress_so_far().readied, engine_.progress_so_far().settled);
+      waiters_.catch_up(engine_.progress_so_far());
       waiters_.sleep_sender(lock, *real_deadline);
       read = clock_->now();
     }
@@ -414,7 +381,7 @@ class channel {
     const auto real_deadline = std::chrono::steady_clock::now() + wait;
     bool spun = false;
     std::unique_lock lock(mutex_);
-    const wake_on_exit wake(*this);
+    const detail::wake_on_exit wake(waiters_, engine_);
     for (;;) {
       if (engine_.closed()) throw error(errc::channel_closed, "receive()");
       const auto now = engine_.advance(clock_->now());
@@ -424,8 +391,7 @@ class channel {
       if (!out.empty() || stopped()) return out;
       const auto real_now = std::chrono::steady_clock::now();
       if (real_now >= real_deadline) return out;
-      const auto progress = engine_.progress_so_far();
-      waiters_.catch_up(progress.readied, progress.settled);  // before the lock is let go
+      waiters_.catch_up(engine_.progress_so_far());  // before the lock is let go
       if (!spun) {
         // Most waits end within microseconds, when the producer's next send
         // lands: spin for it before paying for a sleep and a wake-up.
@@ -447,7 +413,7 @@ class channel {
   template <class Act>
   void with_open_delivery(const receipt& handle, const char* operation, Act&& act) {
     std::unique_lock lock(mutex_);
-    const wake_on_exit wake(*this);
+    const detail::wake_on_exit wake(waiters_, engine_);
     const auto now = engine_.advance(clock_->now());
     const auto found = engine_.check(handle, /*allow_expired=*/false, now);
     if (found.held == nullptr) throw detail::receipt_ledger::refusal(found.check, handle, operation);
@@ -466,15 +432,8 @@ class channel {
 
   void accept_dead_letter(detail::dead_letter<T> letter, clock::time_point now) {
     std::unique_lock lock(mutex_);
-    const wake_on_exit wake(*this);
-    engine_.enqueue({.body = std::move(letter.body),
-                     .group = std::move(letter.group),
-                     .group_hash = letter.group_hash,
-                     .sequence = letter.sequence,
-                     .encoded = std::move(letter.encoded),
-                     .dead_letter_from = letter.from,
-                     .dead_letter_of = letter.of},
-                    now);
+    const detail::wake_on_exit wake(waiters_, engine_);
+    engine_.enqueue(engine::from_dead_letter(std::move(letter)), now);
   }
 
   void open_durable() {
@@ -484,7 +443,7 @@ class channel {
     journal_->start([this](const journal_write& write) {
       const auto read = clock_->now();
       std::unique_lock lock(mutex_);
-      const wake_on_exit wake(*this);
+      const detail::wake_on_exit wake(waiters_, engine_);
       engine_.journal_wrote(write, engine_.advance(read));
     });
   }

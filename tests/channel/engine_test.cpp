@@ -41,10 +41,9 @@ struct bench {
       : options(std::move(options)), core(this->options, dead) {}
 
   engine::accepted send(std::string body, std::string group = "", std::string key = "") {
-    auto fresh = engine::new_message{.body = body, .group = group, .key = core.key_of(body, std::move(key))};
-    if (options.ordering == ordering::fifo)
-      fresh.group_hash = courier::detail::fifo_groups<engine::record>::hash_of(group);
-    return core.enqueue(std::move(fresh), core.advance(now));
+    return core.enqueue(
+        core.prepare(std::move(body), {.group = std::move(group), .idempotency_key = std::move(key)}),
+        core.advance(now));
   }
   std::vector<handed> receive(std::size_t max = 10) {
     std::vector<handed> out;

@@ -53,6 +53,19 @@ bool run_or_nack(Run&& run, Delivery& item, const OnError& on_error) {
   return !item.settled();
 }
 
+// Handles one delivery of a consume() loop: runs handler on it (nacking
+// what it threw on) and acks it if the handler returned without settling
+// it; a failing ack goes to on_error too.
+template <class Handler, class Delivery, class OnError>
+void handle_then_ack(Handler& handler, Delivery& item, const OnError& on_error) {
+  if (!run_or_nack([&] { call_handler(handler, item); }, item, on_error)) return;
+  try {
+    item.ack();
+  } catch (...) {
+    on_error(item.id(), std::current_exception());
+  }
+}
+
 // consume()'s default on_error: one line on stderr naming the consumer and
 // the message.
 template <class Id>

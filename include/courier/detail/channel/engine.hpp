@@ -96,15 +96,43 @@ class channel_engine {
   channel_engine(const channel_engine&) = delete;
   channel_engine& operator=(const channel_engine&) = delete;
 
+  // A send's message with what can be worked out before the lock is taken:
+  // its key and group hashed, its body encoded for the journal. Reads only
+  // what never changes, so it needs no lock.
+  new_message prepare(T message, send_options options) const {
+    dedup_key key = key_of(message, std::move(options.idempotency_key));
+    if (!key.empty()) dedup_.prefetch(key);  // a large window's cache miss, taken now
+    const std::uint64_t group_hash =
+        options_.ordering == ordering::fifo ? fifo_groups<record>::hash_of(options.group) : 0;
+    std::string encoded = options_.durable ? options_.durable.encode(message) : std::string();
+    return {.body = std::move(message),
+            .group = std::move(options.group),
+            .group_hash = group_hash,
+            .key = std::move(key),
+            .delay = options.delay,
+            .track = options.track_delivery,
+            .receipt_timeout = options.receipt_timeout,
+            .encoded = std::move(encoded),
+            .by_send = true};
+  }
+
+  // A message moved here from another channel's dead letters path.
+  static new_message from_dead_letter(dead_letter<T> letter) {
+    return {.body = std::move(letter.body),
+            .group = std::move(letter.group),
+            .group_hash = letter.group_hash,
+            .sequence = letter.sequence,
+            .encoded = std::move(letter.encoded),
+            .dead_letter_from = letter.from,
+            .dead_letter_of = letter.of};
+  }
+
   // The key message is deduplicated by, hashed (call before taking the lock).
   dedup_key key_of(const T& message, std::string&& idempotency_key) const {
     if (!dedup_.enabled()) return {};
     if (!idempotency_key.empty()) return dedup_key(std::move(idempotency_key));
     if (options_.content_dedup) return dedup_key(sha256::hex(options_.content_dedup(message)));
     return {};
-  }
-  void prefetch(const dedup_key& key) const noexcept {
-    if (!key.empty()) dedup_.prefetch(key);
   }
 
   // The time as this channel sees it, never earlier than a reading it has

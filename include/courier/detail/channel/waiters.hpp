@@ -39,6 +39,11 @@ class channel_waiters {
     }
   }
 
+  template <class Progress>
+  void catch_up(const Progress& progress) {
+    catch_up(progress.readied, progress.settled);
+  }
+
   // Every receiver looks again (a consumer is stopping).
   void wake_receivers() {
     signal();
@@ -115,6 +120,22 @@ class channel_waiters {
   std::uint64_t readied_seen_ = 0;
   std::uint64_t settled_seen_ = 0;
   std::atomic<std::uint64_t> ready_signal_{0};
+};
+
+// Wakes, as its scope ends (also by an exception), whoever the engine's
+// progress in that scope concerns. Declare it after the lock, so it runs
+// under the lock.
+template <class Engine>
+class wake_on_exit {
+ public:
+  wake_on_exit(channel_waiters& waiters, const Engine& engine) : waiters_(waiters), engine_(engine) {}
+  ~wake_on_exit() { waiters_.catch_up(engine_.progress_so_far()); }
+  wake_on_exit(const wake_on_exit&) = delete;
+  wake_on_exit& operator=(const wake_on_exit&) = delete;
+
+ private:
+  channel_waiters& waiters_;
+  const Engine& engine_;
 };
 
 }  // namespace detail

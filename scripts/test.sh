@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds courier and runs every test three times over: Debug, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then under ThreadSanitizer;
-# then libFuzzer on the WebSocket frame decoder for 45 s (clang).
+# Builds courier and runs every test: Debug, then under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then the library's tests under ThreadSanitizer
+# (where the concurrency is; the examples and their browser and Node peers
+# are not built again for it); then libFuzzer on the WebSocket frame decoder
+# for 45 s (clang).
 # Fails if any build or test fails. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."

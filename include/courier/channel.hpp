@@ -147,7 +147,7 @@ class channel {
   // made durable: then nothing was accepted, and sending again with the same
   // key is safe.
   send_result send(T message, send_options options = {}) {
-    return when_durable(*send_or_wait(std::move(message), std::move(options), true));
+    return when_durable(std::move(*send_or_wait(std::move(message), std::move(options), true)));
   }
 
   // As send(), but returns nothing at once instead of waiting when full.
@@ -167,7 +167,7 @@ class channel {
     results.reserve(messages.size());
     std::uint64_t last_ticket = 0;
     for (auto& [message, options] : messages) {
-      auto accepted = *send_or_wait(std::move(message), std::move(options), true);
+      auto accepted = std::move(*send_or_wait(std::move(message), std::move(options), true));
       last_ticket = std::max(last_ticket, accepted.ticket);
       results.push_back(std::move(accepted.result));
     }
@@ -338,12 +338,13 @@ class channel {
   }
 
   // Returns once the accepted message is durable (durable channels).
-  send_result when_durable(typename engine::accepted accepted) {
+  send_result when_durable(typename engine::accepted&& accepted) {
     if (journal_) journal_->wait_durable(accepted.ticket);
     return std::move(accepted.result);
   }
 
-  std::optional<typename engine::accepted> send_or_wait(T message, send_options options, bool wait_for_room) {
+  std::optional<typename engine::accepted> send_or_wait(T&& message, send_options&& options,
+                                                        bool wait_for_room) {
     if (options_.ordering == ordering::fifo && options.group.empty()) {
       throw error(errc::missing_group, "send() on a FIFO channel: send_options::group is empty");
     }

@@ -99,7 +99,7 @@ class channel_engine {
   // A send's message with what can be worked out before the lock is taken:
   // its key and group hashed, its body encoded for the journal. Reads only
   // what never changes, so it needs no lock.
-  new_message prepare(T message, send_options options) const {
+  new_message prepare(T&& message, send_options&& options) const {
     dedup_key key = key_of(message, std::move(options.idempotency_key));
     if (!key.empty()) dedup_.prefetch(key);  // a large window's cache miss, taken now
     const std::uint64_t group_hash =
@@ -161,7 +161,7 @@ class channel_engine {
   std::size_t size() const noexcept { return records_.size(); }
 
   // Queues a new message.
-  accepted enqueue(new_message message, clock::time_point now) {
+  accepted enqueue(new_message&& message, clock::time_point now) {
     std::unique_ptr<record> owned = records_.make();
     owned->id = message_id{++last_id_};
     owned->body.emplace(std::move(message.body));

@@ -4,7 +4,8 @@
 // of the hot path: a record made on the producer's thread and freed on the
 // consumer's costs glibc a cross-thread free each (an arena lock both
 // threads contend for). Up to max_spare settled records are kept, reset to
-// a default-made state. Not thread-safe.
+// a default-made state. Record's members must all have initializers (it is
+// default-initialized). Not thread-safe.
 #pragma once
 
 #include "courier/detail/id_table.hpp"
@@ -25,7 +26,7 @@ class record_pool {
 
   // A default-made record, not yet in the pool: give it its id, then add().
   std::unique_ptr<Record> make() {
-    if (spare_.empty()) return std::make_unique<Record>();
+    if (spare_.empty()) return std::make_unique_for_overwrite<Record>();
     std::unique_ptr<Record> reused = std::move(spare_.back());
     spare_.pop_back();
     return reused;
@@ -40,7 +41,10 @@ class record_pool {
     std::unique_ptr<Record> done = table_.take(item);
     if (spare_.size() >= max_spare) return;  // done frees it
     std::destroy_at(done.get());
-    std::construct_at(done.get());
+    // Default-initialized, not value-initialized: the record's member
+    // initializers set every field, and value-initializing would first zero
+    // the whole record (a rep stos, measured at ~35 ns a message on AMD EPYC).
+    ::new (static_cast<void*>(done.get())) Record;
     spare_.push_back(std::move(done));
   }
 

@@ -52,7 +52,7 @@ void BM_one_thread(benchmark::State& state, mode m) {
   for (auto _ : state) {
     for (int i = 0; i < batch; ++i, ++next) {
       send_options options;
-      if (m == mode::exactly_once || m == mode::fifo16) options.idempotency_key = "k" + std::to_string(next);
+      if (m == mode::exactly_once || m == mode::fifo16) options.idempotency_key = std::to_string(next);
       if (m == mode::fifo16) options.group = groups[next % groups.size()];
       subject.send(static_cast<int>(next), std::move(options));
     }

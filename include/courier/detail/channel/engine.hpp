@@ -116,7 +116,8 @@ class channel_engine {
             .by_send = true};
   }
 
-  // A message moved here from another channel's dead letters path.
+  // A dead letter of the channel this one holds the dead letters of, as a
+  // message here (it keeps its group and sequence).
   static new_message from_dead_letter(dead_letter<T> letter) {
     return {.body = std::move(letter.body),
             .group = std::move(letter.group),

@@ -1,18 +1,13 @@
-// The SQS client (see courier/sqs/client.hpp): JSON 1.0 requests over
-// libcurl, SigV4 by libcurl, a pool of reused connections, bounded retries.
+// The SQS client (see courier/sqs/client.hpp): SQS's actions and their JSON
+// shapes, on the AWS core.
 #include "courier/sqs/client.hpp"
 
 #include "courier/detail/base64.hpp"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
-#include <algorithm>
 #include <charconv>
-#include <mutex>
-#include <random>
-#include <thread>
 #include <utility>
 
 namespace courier {
@@ -21,70 +16,6 @@ namespace sqs {
 namespace json = boost::json;
 
 namespace {
-
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-// Error codes AWS uses to say "slow down": retried with backoff.
-bool is_throttling(const std::string& code) {
-  return code == "ThrottlingException" || code == "Throttling" || code == "RequestThrottled" ||
-         code == "RequestThrottledException" || code == "TooManyRequestsException" ||
-         code == "ProvisionedThroughputExceededException" || code == "SlowDown";
-}
-
-// Transport failures worth another try: the request may not have reached
-// SQS, or its answer was lost on the way back.
-bool is_transient(CURLcode code) {
-  switch (code) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// The text of the first <name>...</name> in xml, or "".
-std::string xml_element(const std::string& xml, const std::string& name) {
-  const std::string open = "<" + name + ">";
-  const auto start = xml.find(open);
-  if (start == std::string::npos) return {};
-  const auto end = xml.find("</" + name + ">", start + open.size());
-  if (end == std::string::npos) return {};
-  return xml.substr(start + open.size(), end - start - open.size());
-}
-
-// libcurl's progress callback: a non-zero return aborts the transfer.
-int abort_when_cancelled(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<const std::atomic<bool>*>(cancel)->load(std::memory_order_acquire) ? 1 : 0;
-}
-
-// A response body, bounded: an endpoint (or something posing as one) that
-// answers with more than limit bytes fails the request instead of growing
-// the process's memory.
-struct bounded_body {
-  std::string text;
-  std::size_t limit = 0;
-  bool over = false;
-};
-
-std::size_t append_bounded(char* data, std::size_t size, std::size_t count, void* target) {
-  auto& body = *static_cast<bounded_body*>(target);
-  if (size * count > body.limit - body.text.size()) {
-    body.over = true;
-    return 0;  // libcurl then fails the transfer with CURLE_WRITE_ERROR
-  }
-  body.text.append(data, size * count);
-  return size * count;
-}
 
 std::string string_field(const json::object& object, std::string_view key) {
   const auto* value = object.if_contains(key);
@@ -115,7 +46,7 @@ attributes attributes_from_json(const json::object& object, const char* operatio
     if (a.data_type.starts_with("Binary")) {
       auto bytes = courier::detail::base64_decode(string_field(one, "BinaryValue"));
       if (!bytes)
-        throw error(operation, "MalformedResponse",
+        throw error("SQS", operation, "MalformedResponse",
                     fmt::format("attribute {}: BinaryValue is not base64", std::string(name)));
       a.value = std::move(*bytes);
     } else {
@@ -171,177 +102,27 @@ int received_message::receive_count() const {
 }
 
 struct client::impl {
-  client_options options;
-  std::string url;
-  std::string sigv4;
-  std::mutex pool_mutex;
-  std::vector<CURL*> idle;  // connections kept alive between requests
-  std::atomic<std::size_t> requests{0};
-  std::mutex random_mutex;
-  std::mt19937_64 random{std::random_device{}()};
+  aws::client core;
+  client_options options;  // as the core resolved them
 
-  ~impl() {
-    for (CURL* handle : idle) curl_easy_cleanup(handle);
+  explicit impl(client_options o) : core(service, std::move(o)), options(core.options()) {
+    if (options.max_message_bytes == 0) options.max_message_bytes = service.max_message_bytes;
   }
 
-  CURL* take_handle() {
-    {
-      std::lock_guard lock(pool_mutex);
-      if (!idle.empty()) {
-        CURL* handle = idle.back();
-        idle.pop_back();
-        return handle;
-      }
-    }
-    CURL* handle = curl_easy_init();
-    if (handle == nullptr) throw error("connect", "TransportError", "curl_easy_init failed");
-    return handle;
-  }
-
-  void give_back(CURL* handle) {
-    std::lock_guard lock(pool_mutex);
-    idle.push_back(handle);
-  }
-
-  std::chrono::milliseconds backoff(int retry) {
-    const auto ceiling =
-        std::min<long long>(options.backoff_cap.count(), options.backoff_base.count() << std::min(retry, 20));
-    std::lock_guard lock(random_mutex);
-    return std::chrono::milliseconds(
-        std::uniform_int_distribution<long long>(0, std::max<long long>(ceiling, 0))(random));
-  }
-
-  struct response {
-    long status = 0;
-    std::string body;
-    bool too_large = false;  // the body passed max_response_bytes
-  };
-
-  // One HTTP exchange; throws error("TransportError") when no response came.
-  response exchange(const std::string& action, const std::string& payload,
-                    std::chrono::milliseconds extra_time, const std::atomic<bool>* cancel,
-                    CURLcode& transport) {
-    CURL* handle = take_handle();
-    response out;
-    curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, "Content-Type: application/x-amz-json-1.0");
-    headers = curl_slist_append(headers, ("X-Amz-Target: AmazonSQS." + action).c_str());
-    if (!options.settings.keys.session_token.empty()) {
-      headers = curl_slist_append(headers,
-                                  ("X-Amz-Security-Token: " + options.settings.keys.session_token).c_str());
-    }
-    curl_easy_reset(handle);  // options only: live connections stay
-    curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(handle, CURLOPT_POST, 1L);
-    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, payload.data());
-    curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
-    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(handle, CURLOPT_AWS_SIGV4, sigv4.c_str());
-    curl_easy_setopt(handle, CURLOPT_USERNAME, options.settings.keys.access_key_id.c_str());
-    curl_easy_setopt(handle, CURLOPT_PASSWORD, options.settings.keys.secret_access_key.c_str());
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>((options.request_timeout + extra_time).count()));
-    bounded_body body;
-    body.limit = options.max_response_bytes;
-    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, append_bounded);
-    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
-    if (cancel != nullptr) {
-      curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_cancelled);
-      curl_easy_setopt(handle, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
-      curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-    }
-    transport = curl_easy_perform(handle);
-    requests.fetch_add(1, std::memory_order_relaxed);
-    curl_slist_free_all(headers);
-    out.body = std::move(body.text);
-    out.too_large = body.over;
-    if (transport == CURLE_OK) {
-      curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &out.status);
-      give_back(handle);
-    } else {
-      curl_easy_cleanup(handle);  // a failed connection is not worth keeping
-    }
-    return out;
-  }
-
-  // Sends action with its JSON body, retrying what may be retried; returns
-  // the parsed response object or throws error.
-  json::object call(const std::string& action, const json::object& body,
+  json::object call(std::string_view action, const json::object& body,
                     std::chrono::milliseconds extra_time = std::chrono::milliseconds(0),
                     const std::atomic<bool>* cancel = nullptr) {
-    const std::string payload = json::serialize(body);
-    for (int attempt = 1;; ++attempt) {
-      CURLcode transport = CURLE_OK;
-      const response got = exchange(action, payload, extra_time, cancel, transport);
-      if (transport == CURLE_ABORTED_BY_CALLBACK)
-        throw error(action, "Cancelled", "the caller cancelled it", 0, attempt);
-      if (got.too_large) {
-        throw error(action, "ResponseTooLarge",
-                    fmt::format("the response passed client_options::max_response_bytes ({} bytes) ({})",
-                                options.max_response_bytes, options.settings.endpoint),
-                    0, attempt);
-      }
-      std::string code;
-      std::string message;
-      bool retryable = false;
-      if (transport != CURLE_OK) {
-        code = "TransportError";
-        message = fmt::format("{} ({})", curl_easy_strerror(transport), options.settings.endpoint);
-        retryable = is_transient(transport);
-      } else {
-        json::object parsed;
-        std::error_code parse_error;
-        json::value value =
-            json::parse(got.body.empty() ? std::string_view("{}") : std::string_view(got.body), parse_error);
-        if (!parse_error && value.is_object()) parsed = std::move(value.as_object());
-        if (got.status >= 200 && got.status < 300) {
-          if (parse_error || !value.is_object()) {
-            throw error(action, "MalformedResponse", fmt::format("not a JSON object: {:.200}", got.body),
-                        static_cast<int>(got.status), attempt);
-          }
-          return parsed;
-        }
-        // AWS JSON errors: {"__type": "com.amazonaws.sqs#QueueDoesNotExist", "message": "..."}
-        code = string_field(parsed, "__type");
-        if (const auto hash = code.rfind('#'); hash != std::string::npos) code = code.substr(hash + 1);
-        message = string_field(parsed, "message");
-        if (message.empty()) message = string_field(parsed, "Message");
-        if (code.empty()) {
-          // Some failures (a bad signature, on moto) come in the query
-          // protocol's XML: <Error><Code>...</Code><Message>...</Message>.
-          code = xml_element(got.body, "Code");
-          message = xml_element(got.body, "Message");
-        }
-        if (code.empty()) {
-          code = fmt::format("HTTP{}", got.status);
-          if (message.empty()) message = fmt::format("{:.200}", got.body);
-        }
-        retryable = got.status >= 500 || got.status == 429 || is_throttling(code);
-      }
-      if (!retryable || attempt >= options.max_attempts) {
-        throw error(action, code, message, static_cast<int>(transport == CURLE_OK ? got.status : 0), attempt);
-      }
-      std::this_thread::sleep_for(backoff(attempt - 1));  // real time: backing off from a real server
-    }
+    return core.call_json(action, body, {.extra_time = extra_time, .cancel = cancel});
   }
 };
 
-client::client(client_options options) : impl_(std::make_unique<impl>()) {
-  init_curl_once();
-  options.settings = config::resolve(options.settings);
-  if (options.max_attempts < 1) options.max_attempts = 1;
-  impl_->url = options.settings.endpoint + "/";
-  impl_->sigv4 = "aws:amz:" + options.settings.region + ":sqs";
-  impl_->options = std::move(options);
-}
+client::client(client_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
 
 client::~client() = default;
 
 const config& client::settings() const noexcept { return impl_->options.settings; }
 
-std::size_t client::requests_made() const noexcept { return impl_->requests.load(std::memory_order_relaxed); }
+std::size_t client::requests_made() const noexcept { return impl_->core.requests_made(); }
 
 const client_options& client::options() const noexcept { return impl_->options; }
 
@@ -357,7 +138,7 @@ void client::check_size(const outgoing_message& message, const char* operation) 
   const std::size_t size = message_size(message);
   const std::size_t limit = impl_->options.max_message_bytes;
   if (size > limit) {
-    throw error(operation, "MessageTooLong",
+    throw error("SQS", operation, "MessageTooLong",
                 fmt::format("message{} is {} bytes (body and attributes), over the limit of {}; not sent",
                             message.entry_id.empty() ? "" : " " + message.entry_id, size, limit));
   }

@@ -349,8 +349,8 @@ class channel {
         if (done.empty()) continue;
         try {
           for (const auto& [receipt, failure] : ack(done).failed) {
-            on_error(receipt.message_id,
-                     std::make_exception_ptr(error("DeleteMessageBatch", failure.code, failure.message)));
+            on_error(receipt.message_id, std::make_exception_ptr(error("SQS", "DeleteMessageBatch",
+                                                                       failure.code, failure.message)));
           }
         } catch (...) {
           on_error("(ack)", std::current_exception());
@@ -441,7 +441,7 @@ class channel {
         for (const auto& failure : result.failed) {
           answer(failure.entry_id, [&](auto& p) {
             p.set_exception(
-                std::make_exception_ptr(error("SendMessageBatch", failure.code, failure.message)));
+                std::make_exception_ptr(error("SQS", "SendMessageBatch", failure.code, failure.message)));
           });
         }
       } catch (...) {
@@ -451,8 +451,8 @@ class channel {
         if (answered[i]) continue;  // every promise is answered exactly once
         batch[i].promise.set_exception(
             failed_call ? failed_call
-                        : std::make_exception_ptr(
-                              error("SendMessageBatch", "MalformedResponse", "no result for this entry")));
+                        : std::make_exception_ptr(error("SQS", "SendMessageBatch", "MalformedResponse",
+                                                        "no result for this entry")));
       }
       lock.lock();
     }

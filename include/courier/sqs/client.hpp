@@ -2,18 +2,16 @@
 // 1.0 protocol (X-Amz-Target: AmazonSQS.<Action>), signed with libcurl's
 // SigV4, on reused connections.
 //
-// It is the layer under courier's SQS channel and is usable alone. Every
-// call is synchronous and thread-safe (connections come from a small pool,
-// so a long poll on one thread does not block a send on another). Failures
-// throw courier::sqs::error with AWS's error code. Throttling, HTTP 5xx and
-// transport failures are retried with exponential backoff and full jitter,
-// at most client_options::max_attempts times in all; nothing else is
-// retried. A message whose body and attributes exceed max_message_bytes is
-// refused before it is sent.
+// It is the layer under courier's SQS channel and is usable alone, on the
+// AWS core (courier/aws/client.hpp) every courier AWS adapter shares: the
+// configuration chain (AWS_ENDPOINT_URL_SQS), pooled connections, retries.
+// Every call is synchronous and thread-safe. Failures throw
+// courier::sqs::error (= courier::aws::error, service "SQS") with AWS's
+// error code. A message whose body and attributes exceed max_message_bytes
+// is refused before it is sent.
 #pragma once
 
-#include "courier/sqs/config.hpp"
-#include "courier/sqs/error.hpp"
+#include "courier/aws/client.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -29,19 +27,20 @@ namespace courier {
 inline namespace v1 {
 namespace sqs {
 
-struct client_options {
-  config settings = {};                         // resolved with config::resolve() when the client is made
-  int max_attempts = 4;                         // first try included
-  std::chrono::milliseconds backoff_base{50};   // before the first retry, doubled each time
-  std::chrono::milliseconds backoff_cap{2000};  // no single pause is longer
-  std::chrono::milliseconds connect_timeout{3000};
-  std::chrono::milliseconds request_timeout{30000};  // beyond a long poll's wait
-  std::size_t max_message_bytes = 1024 * 1024;       // SQS's limit (1 MiB since 2025)
-  // A response body longer than this fails the request with
-  // error("ResponseTooLarge"), not retried: ten 1-MiB messages, JSON-escaped,
-  // fit; an endpoint that streams without end does not grow memory with it.
-  std::size_t max_response_bytes = 64 * 1024 * 1024;
-};
+using aws::config;
+using aws::credentials;
+using aws::error;
+using aws::error_kind;
+
+// SQS to the AWS core: SigV4 name "sqs", JSON targets "AmazonSQS.<Action>",
+// messages up to 1 MiB (body and attributes; SQS's limit since 2025).
+inline constexpr aws::service service{
+    .id = "SQS", .signing_name = "sqs", .json_target = "AmazonSQS", .max_message_bytes = 1024 * 1024};
+
+// The AWS core's options: settings, retries, timeouts, the response bound
+// (the default 64 MiB fits ten 1-MiB messages JSON-escaped) and the message
+// size limit.
+using client_options = aws::client_options;
 
 // A message attribute: DataType "String", "Number" or "Binary" (value
 // base64-encoded on the wire; here the raw bytes).
@@ -118,7 +117,8 @@ struct receive_request {
 
 class client {
  public:
-  // Resolves options.settings (config::resolve) and checks them. Makes no request.
+  // Resolves options.settings for SQS (aws::config::resolve) and checks
+  // them. Makes no request.
   explicit client(client_options options = {});
   ~client();
   client(const client&) = delete;
@@ -159,7 +159,8 @@ class client {
   // name, type and value.
   static std::size_t message_size(const outgoing_message& message);
 
-  // Throws error("MessageTooLong") when message exceeds max_message_bytes.
+  // Throws error("MessageTooLong") when message exceeds the client's
+  // max_message_bytes (SQS's 1 MiB unless set).
   void check_size(const outgoing_message& message, const char* operation) const;
 
  private:

@@ -1,8 +1,9 @@
-// Region, credentials and endpoint resolution (see courier/sqs/config.hpp).
-#include "courier/sqs/config.hpp"
+// Region, credentials and endpoint resolution (see courier/aws/config.hpp).
+#include "courier/aws/config.hpp"
 
-#include "courier/sqs/error.hpp"
+#include "courier/aws/error.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -11,7 +12,7 @@
 
 namespace courier {
 inline namespace v1 {
-namespace sqs {
+namespace aws {
 namespace {
 
 std::string env(const char* name) {
@@ -65,9 +66,17 @@ std::string value_of(const std::optional<section>& s, const char* key) {
   return found == s->end() ? std::string() : found->second;
 }
 
+// AWS_ENDPOINT_URL_<ID>: the service id upper-cased, spaces as underscores.
+std::string endpoint_variable(std::string_view service_id) {
+  std::string name = "AWS_ENDPOINT_URL_";
+  for (const char c : service_id)
+    name += c == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
 }  // namespace
 
-config config::resolve(const config& explicit_settings) {
+config config::resolve(const config& explicit_settings, const service& for_service) {
   config out = explicit_settings;
   if (out.profile.empty()) out.profile = env("AWS_PROFILE");
   if (out.profile.empty()) out.profile = "default";
@@ -82,7 +91,7 @@ config config::resolve(const config& explicit_settings) {
   if (out.region.empty()) out.region = env("AWS_DEFAULT_REGION");
   if (out.region.empty()) out.region = value_of(profile_config, "region");
   if (out.region.empty()) {
-    throw error("configuration", "MissingConfiguration",
+    throw error(std::string(for_service.id), "configuration", "MissingConfiguration",
                 "no region: set config::region, AWS_REGION or AWS_DEFAULT_REGION, or `region` in profile " +
                     out.profile + " of " + config_path);
   }
@@ -104,18 +113,19 @@ config config::resolve(const config& explicit_settings) {
     }
   }
   if (out.keys.access_key_id.empty() || out.keys.secret_access_key.empty()) {
-    throw error("configuration", "MissingConfiguration",
+    throw error(std::string(for_service.id), "configuration", "MissingConfiguration",
                 "no credentials: set config::keys, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile " +
                     out.profile + " in " + credentials_path);
   }
 
-  if (out.endpoint.empty()) out.endpoint = env("AWS_ENDPOINT_URL_SQS");
+  if (out.endpoint.empty()) out.endpoint = env(endpoint_variable(for_service.id).c_str());
   if (out.endpoint.empty()) out.endpoint = env("AWS_ENDPOINT_URL");
-  if (out.endpoint.empty()) out.endpoint = "https://sqs." + out.region + ".amazonaws.com";
+  if (out.endpoint.empty())
+    out.endpoint = "https://" + std::string(for_service.signing_name) + "." + out.region + ".amazonaws.com";
   while (!out.endpoint.empty() && out.endpoint.back() == '/') out.endpoint.pop_back();
   return out;
 }
 
-}  // namespace sqs
+}  // namespace aws
 }  // namespace v1
 }  // namespace courier

@@ -1,7 +1,7 @@
-// Where the SQS client finds region, credentials and endpoint.
-#include "courier/sqs/config.hpp"
+// Where courier's AWS clients find region, credentials and endpoint.
+#include "courier/aws/config.hpp"
 
-#include "courier/sqs/error.hpp"
+#include "courier/aws/error.hpp"
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -15,15 +15,19 @@
 namespace {
 
 namespace fs = std::filesystem;
+using courier::aws::config;
+
+constexpr courier::aws::service sqs{.id = "SQS", .signing_name = "sqs"};
+constexpr courier::aws::service dynamodb{.id = "DynamoDB", .signing_name = "dynamodb"};
 
 // Clears every AWS variable the resolution reads, and points the shared
 // files at a fresh temporary folder, for the test's lifetime.
 class aws_environment : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* name :
-         {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-          "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS"}) {
+    for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                             "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS",
+                             "AWS_ENDPOINT_URL_DYNAMODB"}) {
       unsetenv(name);
     }
     dir_ = fs::temp_directory_path() / fmt::format("courier-aws-{}", ::getpid());
@@ -44,13 +48,14 @@ TEST_F(aws_environment, environment_variables_are_read) {
   setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
   setenv("AWS_SECRET_ACCESS_KEY", "secretenv", 1);
   setenv("AWS_SESSION_TOKEN", "tokenenv", 1);
-  const auto c = courier::sqs::config::resolve();
+  const auto c = config::resolve({}, sqs);
   EXPECT_EQ(c.region, "eu-west-1");
   EXPECT_EQ(c.keys.access_key_id, "AKIDENV");
   EXPECT_EQ(c.keys.secret_access_key, "secretenv");
   EXPECT_EQ(c.keys.session_token, "tokenenv");
   EXPECT_EQ(c.endpoint, "https://sqs.eu-west-1.amazonaws.com");
   EXPECT_EQ(c.profile, "default");
+  EXPECT_EQ(config::resolve({}, dynamodb).endpoint, "https://dynamodb.eu-west-1.amazonaws.com");
 }
 
 TEST_F(aws_environment, a_named_profile_comes_from_the_shared_files) {
@@ -59,7 +64,7 @@ TEST_F(aws_environment, a_named_profile_comes_from_the_shared_files) {
         "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n"
         "[work]\naws_access_key_id = AKIDWORK\naws_secret_access_key = s2\naws_session_token = t2\n");
   setenv("AWS_PROFILE", "work", 1);
-  const auto c = courier::sqs::config::resolve();
+  const auto c = config::resolve({}, sqs);
   EXPECT_EQ(c.profile, "work");
   EXPECT_EQ(c.region, "ap-south-1");
   EXPECT_EQ(c.keys.access_key_id, "AKIDWORK");
@@ -72,10 +77,13 @@ TEST_F(aws_environment, explicit_settings_win_over_everything) {
   setenv("AWS_SECRET_ACCESS_KEY", "secretenv", 1);
   setenv("AWS_ENDPOINT_URL", "http://general:1", 1);
   setenv("AWS_ENDPOINT_URL_SQS", "http://sqs-only:2/", 1);
-  EXPECT_EQ(courier::sqs::config::resolve().endpoint, "http://sqs-only:2");  // the SQS one, without the slash
-  courier::sqs::config mine{
-      .region = "us-west-2", .endpoint = "http://mine:3", .keys = {"AKIDMINE", "m", ""}};
-  const auto c = courier::sqs::config::resolve(mine);
+  EXPECT_EQ(config::resolve({}, sqs).endpoint, "http://sqs-only:2");  // the SQS one, without the slash
+  EXPECT_EQ(config::resolve({}, dynamodb).endpoint, "http://general:1");
+  setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://dynamodb-only:4",
+         1);  // DynamoDB upper-cased, as the AWS CLI reads it
+  EXPECT_EQ(config::resolve({}, dynamodb).endpoint, "http://dynamodb-only:4");
+  config mine{.region = "us-west-2", .endpoint = "http://mine:3", .keys = {"AKIDMINE", "m", ""}};
+  const auto c = config::resolve(mine, sqs);
   EXPECT_EQ(c.region, "us-west-2");
   EXPECT_EQ(c.endpoint, "http://mine:3");
   EXPECT_EQ(c.keys.access_key_id, "AKIDMINE");
@@ -83,24 +91,26 @@ TEST_F(aws_environment, explicit_settings_win_over_everything) {
 
 TEST_F(aws_environment, missing_region_or_credentials_are_named_in_the_error) {
   try {
-    courier::sqs::config::resolve();
+    config::resolve({}, sqs);
     FAIL() << "resolved without a region";
-  } catch (const courier::sqs::error& e) {
+  } catch (const courier::aws::error& e) {
     EXPECT_EQ(e.aws_code(), "MissingConfiguration");
+    EXPECT_EQ(e.code(), courier::aws::error_kind::not_sent);
+    EXPECT_STREQ(e.code().category().name(), "courier.aws");
+    EXPECT_EQ(e.service(), "SQS");
     EXPECT_THAT(e.what(), ::testing::HasSubstr("no region"));
   }
   setenv("AWS_REGION", "eu-west-1", 1);
   try {
-    courier::sqs::config::resolve();
+    config::resolve({}, sqs);
     FAIL() << "resolved without credentials";
-  } catch (const courier::sqs::error& e) {
+  } catch (const courier::aws::error& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("no credentials"));
   }
 }
 
 TEST_F(aws_environment, printing_a_config_never_shows_the_secret) {
-  courier::sqs::config c{
-      .region = "r", .endpoint = "e", .keys = {"AKIDVISIBLE", "TOPSECRET", "SESSIONSECRET"}};
+  config c{.region = "r", .endpoint = "e", .keys = {"AKIDVISIBLE", "TOPSECRET", "SESSIONSECRET"}};
   const std::string printed = fmt::format("{}", c);
   EXPECT_THAT(printed, ::testing::HasSubstr("AKIDVISIBLE"));
   EXPECT_THAT(printed, ::testing::Not(::testing::HasSubstr("TOPSECRET")));

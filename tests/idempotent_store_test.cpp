@@ -1,5 +1,6 @@
 #include "courier/idempotent_store.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -35,11 +36,11 @@ TEST(idempotent_store, an_effect_that_throws_leaves_the_key_for_the_redelivery) 
 
 TEST(idempotent_store, a_key_being_applied_elsewhere_is_busy) {
   courier::memory_idempotent_store store;
-  EXPECT_EQ(store.begin("parcel-7"), apply_outcome::applied);
+  EXPECT_EQ(store.begin("parcel-7").outcome, apply_outcome::applied);
   EXPECT_EQ(store.apply_once("parcel-7", [] { FAIL() << "ran while another caller held the key"; }),
             apply_outcome::busy);
   store.commit("parcel-7");
-  EXPECT_EQ(store.begin("parcel-7"), apply_outcome::already_applied);
+  EXPECT_EQ(store.begin("parcel-7").outcome, apply_outcome::already_applied);
 }
 
 TEST(idempotent_store, keys_are_forgotten_after_the_retention) {
@@ -52,6 +53,40 @@ TEST(idempotent_store, keys_are_forgotten_after_the_retention) {
   clock->advance(2min);
   EXPECT_EQ(store.apply_once("parcel-7", [&] { ++shipped; }), apply_outcome::applied);
   EXPECT_EQ(shipped, 2);
+}
+
+TEST(idempotent_store, a_key_reused_with_another_payload_is_refused_by_name) {
+  courier::memory_idempotent_store store;
+  int shipped = 0;
+  EXPECT_EQ(store.apply_once({.key = "parcel-7", .payload = R"({"to":"Oslo"})"}, [&] { ++shipped; }),
+            apply_outcome::applied);
+  EXPECT_EQ(store.apply_once({.key = "parcel-7", .payload = R"({"to":"Oslo"})"}, [&] { ++shipped; }),
+            apply_outcome::already_applied);
+  try {
+    store.apply_once({.key = "parcel-7", .payload = R"({"to":"Rome"})"}, [&] { ++shipped; });
+    FAIL() << "a reused key with another payload was skipped silently";
+  } catch (const courier::error& e) {
+    EXPECT_EQ(e.code(), courier::errc::idempotency_key_reused);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("parcel-7"));
+  }
+  // While in progress too: the second caller learns of the reuse, not "busy".
+  EXPECT_EQ(store.begin({.key = "parcel-8", .payload = "a"}).outcome, apply_outcome::applied);
+  EXPECT_THROW(store.begin({.key = "parcel-8", .payload = "b"}), courier::error);
+  EXPECT_EQ(store.begin({.key = "parcel-8", .payload = "a"}).outcome, apply_outcome::busy);
+  EXPECT_EQ(shipped, 1);
+}
+
+TEST(idempotent_store, a_duplicate_gets_the_first_result) {
+  courier::memory_idempotent_store store;
+  int quoted = 0;
+  auto quote = [&] { return "price " + std::to_string(100 + quoted++); };
+  const auto first = store.apply_once_with_result({.key = "quote-1"}, quote);
+  EXPECT_EQ(first.outcome, apply_outcome::applied);
+  EXPECT_EQ(first.result, "price 100");
+  const auto again = store.apply_once_with_result({.key = "quote-1"}, quote);
+  EXPECT_EQ(again.outcome, apply_outcome::already_applied);
+  EXPECT_EQ(again.result, "price 100");
+  EXPECT_EQ(quoted, 1);
 }
 
 TEST(idempotent_store, racing_redeliveries_apply_each_key_once) {

@@ -14,19 +14,21 @@ inline namespace v1 {
 
 // What went wrong. Values are stable: they may be logged and compared.
 enum class errc {
-  bus_shutting_down = 1,  // post() after the bus began to shut down
-  would_deadlock,         // e.g. drain() from inside the bus's own worker
-  invalid_option,         // an options struct asked for something impossible
-  too_many_event_types,   // the per-type table is full (see detail/type_table.hpp)
-  missing_group,          // a send on a FIFO channel without a message group
-  channel_full,           // send() waited its timeout and the channel stayed full
-  stale_receipt,          // the receipt's delivery is over: redelivered or settled by another
-  unknown_receipt,        // the receipt names no message this channel knows
-  channel_closed,         // the channel was closed (close() or its destructor)
-  malformed_message,      // a message from outside that cannot be decoded (bad JSON, wrong fields)
-  storage_failed,         // a durable store could not write or read (disk full, read-only file, I/O error)
-  invalid_store,          // a durable store's file is corrupt, foreign or of a newer format
-  no_randomness,          // the system's CSPRNG could not produce secret bytes (resume tokens)
+  bus_shutting_down = 1,   // post() after the bus began to shut down
+  would_deadlock,          // e.g. drain() from inside the bus's own worker
+  invalid_option,          // an options struct asked for something impossible
+  too_many_event_types,    // the per-type table is full (see detail/type_table.hpp)
+  missing_group,           // a send on a FIFO channel without a message group
+  channel_full,            // send() waited its timeout and the channel stayed full
+  stale_receipt,           // the receipt's delivery is over: redelivered or settled by another
+  unknown_receipt,         // the receipt names no message this channel knows
+  channel_closed,          // the channel was closed (close() or its destructor)
+  malformed_message,       // a message from outside that cannot be decoded (bad JSON, wrong fields)
+  storage_failed,          // a durable store could not write or read (disk full, read-only file, I/O error)
+  invalid_store,           // a durable store's file is corrupt, foreign or of a newer format
+  no_randomness,           // the system's CSPRNG could not produce secret bytes (resume tokens)
+  idempotency_key_reused,  // an idempotency key came again with a different payload
+  lease_lost,              // a claim's lease ran out and another caller took the key over
 };
 
 // The category behind courier's error codes; its name is "courier".
@@ -63,6 +65,10 @@ inline const std::error_category& error_category() noexcept {
           return "not a usable courier store";
         case errc::no_randomness:
           return "no secure random bytes available";
+        case errc::idempotency_key_reused:
+          return "the idempotency key was used before for a different payload";
+        case errc::lease_lost:
+          return "the claim's lease was taken over by another caller";
       }
       return "unknown courier error";
     }

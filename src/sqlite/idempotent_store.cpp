@@ -14,13 +14,15 @@ namespace sqlite {
 namespace {
 
 std::int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 }  // namespace
 
-idempotent_store::idempotent_store(std::shared_ptr<store> in, std::string scope, std::chrono::milliseconds retention)
+idempotent_store::idempotent_store(std::shared_ptr<store> in, std::string scope,
+                                   std::chrono::milliseconds retention)
     : store_(std::move(in)), scope_(std::move(scope)), retention_(retention) {
   if (!store_) throw error(errc::invalid_option, "sqlite::idempotent_store: no store");
 }
@@ -72,14 +74,14 @@ bool idempotent_store::applied(std::string_view key) {
   return found;
 }
 
-apply_outcome idempotent_store::begin(std::string_view key) {
-  if (applied(key)) return apply_outcome::already_applied;
+claim idempotent_store::do_begin(const claim_request& request) {
+  if (applied(request.key)) return {apply_outcome::already_applied, {}};
   std::lock_guard lock(in_progress_mutex_);
-  if (!in_progress_.emplace(key).second) return apply_outcome::busy;
-  return apply_outcome::applied;
+  if (!in_progress_.emplace(request.key).second) return {apply_outcome::busy, {}};
+  return {};
 }
 
-void idempotent_store::commit(std::string_view key) {
+void idempotent_store::do_commit(std::string_view key, std::string_view /*result: not kept*/) {
   store_->with_connection([&](sqlite3* db) {
     detail::exec(db, "BEGIN IMMEDIATE");
     try {
@@ -90,10 +92,10 @@ void idempotent_store::commit(std::string_view key) {
       throw;
     }
   });
-  abort(key);  // no longer in progress
+  do_abort(key);  // no longer in progress
 }
 
-void idempotent_store::abort(std::string_view key) {
+void idempotent_store::do_abort(std::string_view key) {
   std::lock_guard lock(in_progress_mutex_);
   if (const auto found = in_progress_.find(key); found != in_progress_.end()) in_progress_.erase(found);
 }

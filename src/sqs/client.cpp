@@ -101,6 +101,11 @@ int received_message::receive_count() const {
   return count;
 }
 
+std::string received_message::dedup_id() const {
+  std::string id = system_attribute("MessageDeduplicationId");
+  return id.empty() ? message_id : id;
+}
+
 struct client::impl {
   aws::client core;
   client_options options;  // as the core resolved them
@@ -172,6 +177,16 @@ std::map<std::string, std::string> client::get_queue_attributes(const std::strin
     }
   }
   return out;
+}
+
+std::chrono::seconds client::visibility_timeout(const std::string& queue_url) {
+  const std::string text = get_queue_attributes(queue_url, {"VisibilityTimeout"})["VisibilityTimeout"];
+  int seconds = 0;
+  if (std::from_chars(text.data(), text.data() + text.size(), seconds).ec != std::errc()) {
+    throw error("SQS", "GetQueueAttributes", "MalformedResponse",
+                fmt::format("VisibilityTimeout of {} is not a number: {:.50}", queue_url, text));
+  }
+  return std::chrono::seconds(seconds);
 }
 
 void client::set_queue_attributes(const std::string& queue_url,

@@ -204,13 +204,14 @@ struct watched_store final : courier::idempotent_store {
   courier::memory_idempotent_store inner;
   std::promise<void> turned_away;
   std::atomic<bool> said{false};
-  courier::apply_outcome begin(std::string_view key) override {
-    const auto outcome = inner.begin(key);
-    if (outcome == courier::apply_outcome::already_applied && !said.exchange(true)) turned_away.set_value();
-    return outcome;
+  courier::claim do_begin(const courier::claim_request& request) override {
+    auto claimed = inner.begin(request);
+    if (claimed.outcome == courier::apply_outcome::already_applied && !said.exchange(true))
+      turned_away.set_value();
+    return claimed;
   }
-  void commit(std::string_view key) override { inner.commit(key); }
-  void abort(std::string_view key) override { inner.abort(key); }
+  void do_commit(std::string_view key, std::string_view result) override { inner.commit(key, result); }
+  void do_abort(std::string_view key) override { inner.abort(key); }
 };
 
 // A consumer whose first ack is lost: the message comes back after its

@@ -17,7 +17,10 @@
 // the idempotent_store interface: the key is recorded after the effect
 // returns, as with the in-memory store.
 //
-// Keys are kept for retention after they were applied, then deleted.
+// Keys are kept for retention after they were applied, then deleted. The
+// store keeps keys only: payloads are not compared and results not kept
+// (see courier/idempotent_store.hpp); claims do not expire (one host: the
+// file is not shared across machines; for that, courier::dynamodb).
 // Thread-safe.
 #pragma once
 
@@ -56,12 +59,12 @@ class idempotent_store final : public courier::idempotent_store {
   // Whether key was applied within the retention.
   bool applied(std::string_view key);
 
-  // The idempotent_store interface (see courier/idempotent_store.hpp).
-  apply_outcome begin(std::string_view key) override;
-  void commit(std::string_view key) override;
-  void abort(std::string_view key) override;
-
  private:
+  // The idempotent_store interface (see courier/idempotent_store.hpp).
+  claim do_begin(const claim_request& request) override;
+  void do_commit(std::string_view key, std::string_view result) override;
+  void do_abort(std::string_view key) override;
+
   bool applied_locked(sqlite3* db, std::string_view key);
   void record_locked(sqlite3* db, std::string_view key);
 

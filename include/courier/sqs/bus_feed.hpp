@@ -13,14 +13,18 @@
 // Each message is acked once every observer has returned; an observer's
 // exception nacks it (it comes again, or the queue's redrive policy
 // dead-letters it). A message of a type not accepted, or that does not
-// decode, goes to on_malformed and stays in the queue. Send into the queue
-// with sqs::channel<E> for each type (or courier::route). Configure it
-// (accept) before start(); after that it is read-only and thread-safe.
+// decode, goes to on_malformed and stays in the queue. With an idempotent
+// store (apply_once_with), each dedup id is published once, redeliveries
+// are acked unpublished: the exactly-once effect, across hosts with
+// courier::dynamodb's store. Send into the queue with sqs::channel<E> for
+// each type (or courier::route). Configure it (accept, apply_once_with)
+// before start(); after that it is read-only and thread-safe.
 #pragma once
 
 #include "courier/consumer.hpp"
 #include "courier/error.hpp"
 #include "courier/event_name.hpp"
+#include "courier/idempotent_store.hpp"
 #include "courier/json/codec.hpp"
 #include "courier/sqs/channel.hpp"
 #include "courier/sqs/client.hpp"
@@ -65,9 +69,20 @@ class bus_feed {
     return *this;
   }
 
+  // Publishes each message once per dedup id (MessageDeduplicationId, else
+  // MessageId) through store, with the body as its payload and the queue's
+  // visibility timeout as its lease. A message whose id another consumer is
+  // applying comes back a second later.
+  bus_feed& apply_once_with(std::shared_ptr<idempotent_store> store) {
+    applied_ = std::move(store);
+    return *this;
+  }
+
   // Long-polls the queue on options.concurrency threads until the returned
-  // consumer stops (within about a second).
+  // consumer stops (within about a second). With a store, reads the
+  // queue's visibility timeout first (throws courier::sqs::error).
   [[nodiscard]] consumer start(consume_options options = {}) {
+    if (applied_) lease_ = sqs_.visibility_timeout(queue_url_);
     auto body = [this, options](const std::atomic<bool>& stop) {
       while (!stop.load(std::memory_order_acquire)) {
         std::vector<received_message> batch;
@@ -102,9 +117,17 @@ class bus_feed {
       return;
     }
     try {
-      publisher->second(message.body);
+      if (!applied_) {
+        publisher->second(message.body);
+      } else if (applied_->apply_once({.key = message.dedup_id(), .payload = message.body, .lease = lease_},
+                                      [&] { publisher->second(message.body); }) == apply_outcome::busy) {
+        nack(message, std::chrono::seconds(1));
+        return;
+      }
     } catch (const courier::error& failure) {
-      if (failure.code() == errc::malformed_message) {
+      // Neither comes right by trying again: reported, left for the
+      // queue's redrive policy.
+      if (failure.code() == errc::malformed_message || failure.code() == errc::idempotency_key_reused) {
         on_malformed_(message, failure);
         return;
       }
@@ -121,9 +144,9 @@ class bus_feed {
     }
   }
 
-  void nack(const received_message& message) {
+  void nack(const received_message& message, std::chrono::seconds delay = {}) {
     try {
-      sqs_.change_message_visibility(queue_url_, message.receipt_handle, std::chrono::seconds(0));
+      sqs_.change_message_visibility(queue_url_, message.receipt_handle, delay);
     } catch (const std::exception& e) {
       fmt::print(stderr, "courier: SQS bus feed could not nack {}: {}\n", message.message_id, e.what());
     }
@@ -134,6 +157,8 @@ class bus_feed {
   Bus& bus_;
   std::function<void(const received_message&, const std::exception&)> on_malformed_;
   std::map<std::string, std::function<void(const std::string&)>> publishers_;
+  std::shared_ptr<idempotent_store> applied_;
+  std::chrono::milliseconds lease_{0};
 };
 
 }  // namespace sqs

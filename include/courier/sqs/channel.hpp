@@ -111,10 +111,7 @@ class delivery {
   std::string group() const { return raw_.system_attribute("MessageGroupId"); }
   std::string sequence() const { return raw_.system_attribute("SequenceNumber"); }
   // The key the consumer-side store uses: the dedup id, or the message id.
-  std::string dedup_id() const {
-    std::string id = raw_.system_attribute("MessageDeduplicationId");
-    return id.empty() ? raw_.message_id : id;
-  }
+  std::string dedup_id() const { return raw_.dedup_id(); }
   int receive_count() const { return raw_.receive_count(); }
   sqs_receipt receipt() const { return {raw_.message_id, raw_.receipt_handle}; }
   const received_message& raw() const noexcept { return raw_; }
@@ -127,16 +124,24 @@ class delivery {
     origin_->nack(receipt(), delay);
     settled_ = true;
   }
-  void extend(std::chrono::seconds visibility) { origin_->extend(receipt(), visibility); }
+  // More time before the message is visible again; in consume() with an
+  // idempotent store, the claim on its key gets as long.
+  void extend(std::chrono::seconds visibility) {
+    origin_->extend(receipt(), visibility);
+    if (claimed_ != nullptr) claimed_->extend(dedup_id(), visibility);
+  }
   // No ack, no nack: the message comes again after its visibility timeout.
   void let_expire() noexcept { settled_ = true; }
   bool settled() const noexcept { return settled_; }
 
  private:
+  friend class channel<T>;
+
   channel<T>* origin_;
   T message_;
   received_message raw_;
   bool settled_ = false;
+  idempotent_store* claimed_ = nullptr;  // the store holding this message's key while consume() applies it
 };
 
 // What a batch ack did: ids SQS deleted, and the ones it refused with why.
@@ -312,7 +317,8 @@ class channel {
       };
     }
     auto shared = std::make_shared<Handler>(std::move(handler));
-    auto body = [this, shared, options, on_error](const std::atomic<bool>& stop) {
+    const std::chrono::milliseconds lease = options_.applied ? claim_lease() : std::chrono::milliseconds(0);
+    auto body = [this, shared, options, on_error, lease](const std::atomic<bool>& stop) {
       while (!stop.load(std::memory_order_acquire)) {
         std::vector<delivery<T>> batch;
         try {
@@ -340,7 +346,7 @@ class channel {
             }
             continue;
           }
-          if (handle_one(*shared, item, on_error)) {
+          if (handle_one(*shared, item, lease, on_error)) {
             done.push_back(item.receipt());
           } else if (!group.empty()) {
             held_groups.push_back(group);
@@ -386,19 +392,34 @@ class channel {
   // Runs handler on item; true when item should be acked (the handler
   // returned without settling it), false when it was settled or nacked.
   template <class Handler>
-  bool handle_one(Handler& handler, delivery<T>& item,
+  bool handle_one(Handler& handler, delivery<T>& item, std::chrono::milliseconds lease,
                   const std::function<void(const std::string&, std::exception_ptr)>& on_error) {
     return courier::detail::run_or_nack(
         [&] {
           if (!options_.applied) {
             courier::detail::call_handler(handler, item);
-          } else if (options_.applied->apply_once(item.dedup_id(), [&] {
-                       courier::detail::call_handler(handler, item);
-                     }) == apply_outcome::busy) {
-            item.nack(std::chrono::seconds(1));  // another thread has it: look again shortly
+            return;
+          }
+          // The body is the payload a reused key is told apart by; the
+          // lease is the visibility timeout, and follows item.extend().
+          const std::string key = item.dedup_id();
+          item.claimed_ = options_.applied.get();
+          const auto outcome =
+              options_.applied->apply_once({.key = key, .payload = item.raw().body, .lease = lease},
+                                           [&] { courier::detail::call_handler(handler, item); });
+          item.claimed_ = nullptr;
+          if (outcome == apply_outcome::busy) {
+            item.nack(std::chrono::seconds(1));  // another consumer has it: look again shortly
           }
         },
         item, on_error);
+  }
+
+  // How long a consumer's claim on a key lasts: the visibility timeout the
+  // channel receives with, else the queue's own.
+  std::chrono::milliseconds claim_lease() {
+    return options_.visibility_timeout ? *options_.visibility_timeout
+                                       : sqs_.visibility_timeout(options_.queue_url);
   }
 
   // The send_async() thread: takes up to 10 queued messages once the first

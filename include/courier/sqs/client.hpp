@@ -102,6 +102,9 @@ struct received_message {
   std::string system_attribute(const std::string& name) const;
   // ApproximateReceiveCount as a number (0 if absent).
   int receive_count() const;
+  // The key an idempotent store applies it under: MessageDeduplicationId
+  // (FIFO queues), else the MessageId.
+  std::string dedup_id() const;
 };
 
 struct receive_request {
@@ -131,6 +134,8 @@ class client {
   std::string get_queue_url(const std::string& name);
   std::map<std::string, std::string> get_queue_attributes(const std::string& queue_url,
                                                           const std::vector<std::string>& names = {"All"});
+  // The queue's VisibilityTimeout attribute.
+  std::chrono::seconds visibility_timeout(const std::string& queue_url);
   void set_queue_attributes(const std::string& queue_url,
                             const std::map<std::string, std::string>& attributes);
   void purge_queue(const std::string& queue_url);

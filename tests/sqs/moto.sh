@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# CTest fixture for the SQS tests: a real SQS API (moto_server) on loopback.
-#   moto.sh start DIR   starts moto_server on a free 127.0.0.1 port, waits
+# CTest fixture for the SQS and DynamoDB tests: a real SQS and DynamoDB API
+# (moto's server) on loopback.
+#   moto.sh start DIR   starts moto's server on a free 127.0.0.1 port, waits
 #                       until it answers SQS requests, writes DIR/endpoint
-#                       and DIR/pid; fails loudly if it cannot
+#                       and DIR/pid; fails loudly if it cannot. It runs
+#                       through moto_serialized.py, which makes moto's
+#                       DynamoDB conditional writes atomic as DynamoDB's are.
 #   moto.sh stop DIR    stops that server by its PID
 # Extra environment for moto_server (INITIAL_NO_AUTH_ACTION_COUNT=0 turns
 # signature checks on) passes through.
@@ -13,15 +16,15 @@ mkdir -p "$dir"
 
 case "$action" in
 start)
-  if ! command -v moto_server >/dev/null 2>&1; then
-    echo "moto.sh: moto_server is not installed (pip package moto[server]); the SQS tests need it" >&2
+  if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+    echo "moto.sh: moto's server is not installed (pip package moto[server]); the SQS and DynamoDB tests need it" >&2
     exit 1
   fi
   if [[ -f "$dir/pid" ]] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
     kill "$(cat "$dir/pid")" || true  # a server left by an interrupted run
   fi
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-  moto_server -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+  python3 "$(dirname "$0")/moto_serialized.py" 127.0.0.1 "$port" >"$dir/moto.log" 2>&1 &
   pid=$!
   echo "$pid" >"$dir/pid"
   endpoint="http://127.0.0.1:$port"

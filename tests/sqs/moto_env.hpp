@@ -1,9 +1,9 @@
 // Where the CTest fixtures (moto.sh, fault_proxy.py, make_iam_user.py) left
-// their state, for the SQS tests. Every lookup fails loudly: a test that
+// their state, for the SQS and DynamoDB tests. Every lookup fails loudly: a test that
 // needs the server never runs without it.
 #pragma once
 
-#include "courier/sqs/client.hpp"
+#include "courier/aws/client.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -24,8 +24,8 @@ inline std::string fixture_state(const char* variable, const std::string& name) 
 }
 
 // Client options for the server (or proxy) whose state variable names.
-inline courier::sqs::client_options fixture_options(const char* variable = "COURIER_TEST_MOTO_DIR") {
-  courier::sqs::client_options options;
+inline courier::aws::client_options fixture_options(const char* variable = "COURIER_TEST_MOTO_DIR") {
+  courier::aws::client_options options;
   options.settings = {
       .region = "us-east-1", .endpoint = fixture_state(variable, "endpoint"), .keys = {"testing", "testing"}};
   return options;

@@ -48,11 +48,11 @@ std::string escape_xml(const std::string& text) {
 }  // namespace
 
 std::string table(const std::vector<result>& results) {
-  std::string out = fmt::format("{:<14} {:<11} {:>9} {:>11} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6}  {}\n",
+  std::string out = fmt::format("{:<14} {:<12} {:>9} {:>11} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6}  {}\n",
                                 "scenario", "transport", "messages", "rate", "p50", "p99", "p99.9", "lost",
                                 "dup", "reord", "dead", "guarantee");
   for (const result& each : results) {
-    out += fmt::format("{:<14} {:<11} {:>9} {:>11} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6}  {}\n", each.scenario,
+    out += fmt::format("{:<14} {:<12} {:>9} {:>11} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6}  {}\n", each.scenario,
                        each.transport, each.messages, rate(each.per_second), latency(each.p50_us),
                        latency(each.p99_us), latency(each.p999_us), each.lost, each.duplicated,
                        each.order_checked ? std::to_string(each.reordered) : std::string("-"), each.dead_lettered,

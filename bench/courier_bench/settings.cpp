@@ -38,11 +38,16 @@ const char* name_of(level which) {
 const char* usage() {
   return "usage: courier-bench [options]\n"
          "  Measures what each delivery guarantee costs and checks that it held.\n"
-         "  --transport T        in-process (default), sqlite (a durable channel), sqs, ws (server and clients)\n"
+         "  --transport T        in-process (default), sqlite (a durable channel), sqs, ws (server and "
+         "clients)\n"
          "  --endpoint URL       sqs: the SQS endpoint (moto_server, or AWS with the usual credentials)\n"
+         "  --store S            sqs: the exactly-once levels' applied keys in memory (default) or in a\n"
+         "                       DynamoDB table the run makes (dynamodb: the store consumers on several\n"
+         "                       hosts share; AWS_ENDPOINT_URL_DYNAMODB, else the --endpoint)\n"
          "  --file PATH          sqlite: the store (default: a temporary file)\n"
          "  --levels L,...       at-most-once,at-least-once,exactly-once,fifo (default: all)\n"
-         "  --messages N         per scenario (default: 200000 in-process, 100000 sqlite, 20000 ws, 300 sqs)\n"
+         "  --messages N         per scenario (default: 200000 in-process, 100000 sqlite, 20000 ws, 300 "
+         "sqs)\n"
          "  --groups G           FIFO message groups (default 16)\n"
          "  --rate R             messages/s the producer paces to (default: as fast as it can)\n"
          "  --duplicate-rate P   a send repeated with the same key (0..1)\n"
@@ -53,7 +58,8 @@ const char* usage() {
          "  --seed S             seed of every fault (default 1)\n"
          "  --json FILE          write the results as JSON\n"
          "  --plot FILE.svg      draw throughput and latency per scenario\n"
-         "  --durable [--kills N]  the crash run: SIGKILL a worker on a durable channel N times (default 100,\n"
+         "  --durable [--kills N]  the crash run: SIGKILL a worker on a durable channel N times (default "
+         "100,\n"
          "                       20000 messages)\n"
          "  --quiet              no progress lines\n"
          "  --help\n"
@@ -130,6 +136,11 @@ settings parse(int argc, const char* const* argv) {
       }
     } else if (flag == "--endpoint") {
       chosen.endpoint = value;
+    } else if (flag == "--store") {
+      if (value != "memory" && value != "dynamodb") {
+        throw usage_error(fmt::format("--store {}: expected memory or dynamodb", value));
+      }
+      chosen.store = value;
     } else if (flag == "--file") {
       chosen.file = value;
     } else if (flag == "--levels") {
@@ -167,6 +178,9 @@ settings parse(int argc, const char* const* argv) {
   }
   if (chosen.transport != transport::sqs && !chosen.endpoint.empty()) {
     throw usage_error("--endpoint is for --transport sqs");
+  }
+  if (chosen.store != "memory" && chosen.transport != transport::sqs) {
+    throw usage_error("--store is for --transport sqs");
   }
   if (chosen.faults.dropped > 0 && chosen.transport != transport::ws) {
     throw usage_error("--drop-rate: only --transport ws drops connections");

@@ -41,13 +41,14 @@ struct settings {
   // (then latency is mostly time spent queued behind the backlog).
   double rate = 0;
   fault_rates faults;
-  std::string endpoint;     // sqs
-  std::string file;         // sqlite: the store (default: a temporary file)
-  std::string json_file;    // --json
-  std::string svg_file;     // --plot
-  bool durable_crash = false;  // --durable: the SIGKILL crash run instead of the scenarios
-  std::size_t kills = 100;     // --durable
-  bool quiet = false;          // no progress lines
+  std::string endpoint;          // sqs
+  std::string store = "memory";  // sqs: where the exactly-once levels keep applied keys (memory, dynamodb)
+  std::string file;              // sqlite: the store (default: a temporary file)
+  std::string json_file;         // --json
+  std::string svg_file;          // --plot
+  bool durable_crash = false;    // --durable: the SIGKILL crash run instead of the scenarios
+  std::size_t kills = 100;       // --durable
+  bool quiet = false;            // no progress lines
 };
 
 // Bad arguments: main prints the message and the usage, exits 2.

@@ -1,5 +1,6 @@
 // The SQS scenarios: courier::sqs::channel on a queue this run creates (and
 // deletes), one producer sending batches of 10, one consume() thread.
+#include "courier/dynamodb/idempotent_store.hpp"
 #include "courier/idempotent_store.hpp"
 #include "courier/sqs/channel.hpp"
 #include "courier/sqs/client.hpp"
@@ -10,6 +11,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -43,6 +46,45 @@ struct scoped_queue {
   std::string url;
 };
 
+// The run's DynamoDB table of applied keys, deleted however the run ends.
+struct scoped_table {
+  scoped_table(courier::dynamodb::client& dynamo, std::string name) : dynamo(dynamo), name(std::move(name)) {
+    courier::dynamodb::idempotent_store::create_table(dynamo, this->name);
+  }
+  ~scoped_table() {
+    try {
+      dynamo.delete_table(name);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "courier-bench: could not delete table {}: {}\n", name, e.what());
+    }
+  }
+  courier::dynamodb::client& dynamo;
+  std::string name;
+};
+
+// Where the exactly-once levels keep applied keys: in memory, or in a
+// DynamoDB table made for the run (its endpoint AWS_ENDPOINT_URL_DYNAMODB,
+// else the SQS endpoint: moto serves both).
+struct applied_keys {
+  applied_keys(const settings& chosen, const std::string& run_name) {
+    if (chosen.store != "dynamodb") {
+      store = std::make_unique<courier::memory_idempotent_store>(std::chrono::hours(1));
+      return;
+    }
+    courier::aws::config where;
+    if (std::getenv("AWS_ENDPOINT_URL_DYNAMODB") == nullptr) where.endpoint = chosen.endpoint;
+    dynamo = std::make_unique<courier::dynamodb::client>(
+        courier::dynamodb::client_options{.settings = where, .connect_timeout = 2s});
+    table = std::make_unique<scoped_table>(*dynamo, run_name + "-applied");
+    store = std::make_unique<courier::dynamodb::idempotent_store>(
+        *dynamo, courier::dynamodb::store_options{.table = table->name,
+                                                  .lease = std::chrono::seconds(visibility_seconds)});
+  }
+  std::unique_ptr<courier::dynamodb::client> dynamo;
+  std::unique_ptr<scoped_table> table;
+  std::unique_ptr<courier::idempotent_store> store;
+};
+
 }  // namespace
 
 result run_sqs(level guarantee, const settings& chosen, const progress_fn& progress) {
@@ -50,9 +92,8 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
   const bool fifo = guarantee == level::fifo;
   const bool keyed = guarantee == level::exactly_once || fifo;
   const bool acked = guarantee != level::at_most_once;
-  scoped_queue queue(sqs,
-                     fmt::format("courier-bench-{}-{}{}", ::getpid(), name_of(guarantee), fifo ? ".fifo" : ""),
-                     fifo);
+  const std::string run_name = fmt::format("courier-bench-{}-{}", ::getpid(), name_of(guarantee));
+  scoped_queue queue(sqs, run_name + (fifo ? ".fifo" : ""), fifo);
   courier::sqs::channel<bench_message> channel(sqs, {.queue_url = queue.url});
 
   const std::size_t count = chosen.messages;
@@ -62,7 +103,8 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
   auto& failure = faults.failure;
   auto& lost_ack = faults.lost_ack;
   auto& expired = faults.expired;
-  courier::memory_idempotent_store applied(std::chrono::hours(1));
+  applied_keys keys(chosen, run_name);
+  courier::idempotent_store& applied = *keys.store;
 
   auto handler = [&](courier::sqs::delivery<bench_message>& item) {
     const bench_message message = item.message();
@@ -77,8 +119,9 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
       item.extend(0s);  // visible again while this consumer still works on it
     }
     if (keyed) {
-      if (applied.apply_once(std::to_string(message.number), [&] { book.applied(message.number, message.sent_ns); }) ==
-          courier::apply_outcome::busy) {
+      if (applied.apply_once(std::to_string(message.number), [&] {
+            book.applied(message.number, message.sent_ns);
+          }) == courier::apply_outcome::busy) {
         item.nack(1s);
         return;
       }
@@ -101,8 +144,8 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
       if (batch.empty()) return;
       for (const auto& outcome : channel.send_batch(batch)) {
         if (outcome.refused) {
-          throw std::runtime_error(fmt::format("SendMessageBatch refused a message: {} {}", outcome.refused->code,
-                                               outcome.refused->message));
+          throw std::runtime_error(fmt::format("SendMessageBatch refused a message: {} {}",
+                                               outcome.refused->code, outcome.refused->message));
         }
       }
       batch.clear();
@@ -111,7 +154,7 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
     for (std::size_t n = 0; n < count; ++n) {
       pace.wait(n);
       courier::send_options send{.group = fifo ? std::to_string(n % chosen.groups) : "",
-                                      .idempotency_key = fifo ? std::to_string(n) : ""};
+                                 .idempotency_key = fifo ? std::to_string(n) : ""};
       const int times = duplicate.roll() ? 2 : 1;
       if (times == 2) book.fault();
       for (int i = 0; i < times; ++i) {
@@ -125,7 +168,7 @@ result run_sqs(level guarantee, const settings& chosen, const progress_fn& progr
     seconds = book.wait_for_all(start, stall_limit, progress);
   }
   result out = book.verdict(guarantee, seconds);
-  out.transport = name_of(transport::sqs);
+  out.transport = chosen.store == "dynamodb" ? "sqs+dynamodb" : name_of(transport::sqs);
   return out;
 }
 

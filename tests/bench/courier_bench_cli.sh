@@ -9,7 +9,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # Bad arguments: a usage message and exit code 2.
 for args in "--bogus" "--messages" "--messages -5" "--failure-rate 1.5" "--levels fifo,sometimes" \
-            "--transport carrier-pigeon" "--transport sqs" "--drop-rate 0.1" "--endpoint http://x"; do
+            "--transport carrier-pigeon" "--transport sqs" "--drop-rate 0.1" "--endpoint http://x" \
+            "--store dynamodb" "--transport sqs --endpoint http://x --store paper"; do
   set +e
   # shellcheck disable=SC2086
   "$bench" $args >"$work/out" 2>"$work/err"

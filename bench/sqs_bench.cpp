@@ -15,14 +15,13 @@
 // (tests/sqs/moto.sh) and stops it by its PID.
 #include <courier/sqs/channel.hpp>
 
+#include "peer_process.hpp"
+
 #include <fmt/format.h>
-#include <sys/resource.h>
 #include <boost/describe.hpp>
 #include <boost/json.hpp>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -40,29 +39,14 @@ BOOST_DESCRIBE_STRUCT(pickup, (), (vendor, parcel))
 namespace {
 
 using namespace std::chrono_literals;
+using courier_bench::process_cpu_seconds;
+using courier_bench::run;
 
 struct figures {
   double seconds = 0;
   double cpu_seconds = 0;
   int received = 0;
 };
-
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-std::string run(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  std::string out;
-  std::array<char, 4096> chunk{};
-  while (std::fgets(chunk.data(), chunk.size(), pipe.get()) != nullptr) out += chunk.data();
-  if (pclose(pipe.release()) != 0) throw std::runtime_error("failed: " + command + "\n" + out);
-  return out;
-}
 
 figures courier_round(courier::sqs::client& sqs, const std::string& url, int messages) {
   courier::sqs::channel<pickup> pickups(sqs, {.queue_url = url, .send_linger = 1ms});

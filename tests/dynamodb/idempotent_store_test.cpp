@@ -250,6 +250,20 @@ TEST_F(dynamodb_store, an_application_write_that_fails_its_own_condition_is_name
   dynamo_.delete_table(shipments);
 }
 
+TEST_F(dynamodb_store, a_mark_with_no_writes_is_one_request_and_respects_leases) {
+  auto a = host(10s);
+  auto b = host(10s);
+  auto none = [] { return std::vector<json::object>{}; };
+  const auto before = dynamo_.requests_made();
+  EXPECT_EQ(a->apply_in_transaction({.key = "parcel-7"}, none), apply_outcome::applied);
+  EXPECT_EQ(dynamo_.requests_made() - before, 1U);
+  EXPECT_EQ(b->apply_in_transaction({.key = "parcel-7"}, none), apply_outcome::already_applied);
+  ASSERT_EQ(a->begin("parcel-8").outcome, apply_outcome::applied);
+  EXPECT_EQ(b->apply_in_transaction({.key = "parcel-8"}, none), apply_outcome::busy);
+  clock_.advance(11s);
+  EXPECT_EQ(b->apply_in_transaction({.key = "parcel-8"}, none), apply_outcome::applied);
+}
+
 TEST_F(dynamodb_store, racing_hosts_apply_each_key_once) {
   constexpr int keys = 40;
   std::atomic<int> applied{0};

@@ -84,7 +84,8 @@ class idempotent_store final : public courier::idempotent_store {
   // transaction with the key's applied record, unless the key is applied
   // (already_applied, nothing written) or held by a live lease (busy).
   // writes must only build the writes: it runs before the store knows
-  // whether they will be applied. Throws what writes throws, the
+  // whether they will be applied. With no writes, the mark alone is one
+  // conditional PutItem: claim and completion in one request. Throws what writes throws, the
   // TransactionCanceledException of an application write's own condition
   // (courier::aws::error naming the entry), errc::idempotency_key_reused,
   // or courier::aws::error; then nothing was written.

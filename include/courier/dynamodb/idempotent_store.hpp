@@ -102,6 +102,7 @@ class idempotent_store final : public courier::idempotent_store {
   struct held_claim {
     std::int64_t fence = 0;
     std::string owner;
+    std::string payload_hash;  // carried into the applied record
   };
 
   claim do_begin(const claim_request& request) override;
@@ -111,6 +112,7 @@ class idempotent_store final : public courier::idempotent_store {
 
   std::string item_id(std::string_view key) const;
   std::int64_t now_ms() const;
+  claim hold(std::string_view key, held_claim claim_held);
   // What the record another caller left says, for a claim that failed
   // its condition: already_applied, busy, or a reused key (throws).
   claim verdict(std::string_view key, const item& record, const std::string& payload_hash) const;

@@ -65,7 +65,7 @@ std::string sha256_hex(std::string_view payload) {
 // A claim's owner id: 128 bits from the system's CSPRNG (std::random_device
 // reads getrandom on Linux), so two claims never share one.
 std::string new_owner() {
-  std::random_device source;
+  thread_local std::random_device source;  // opened once per thread, not per claim
   std::string out;
   for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", static_cast<std::uint32_t>(source()));
   return out;

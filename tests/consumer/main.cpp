@@ -1,8 +1,10 @@
 // A tiny program a user would write, built against courier as a package:
 // the bus from courier::core, a typed event as JSON from courier::json, the
-// SQS client's configuration from courier::sqs, a durable channel from
-// courier::sqlite, and a WebSocket server from courier::ws.
+// SQS client's configuration from courier::sqs, the DynamoDB client's from
+// courier::dynamodb, a durable channel from courier::sqlite, and a WebSocket
+// server from courier::ws.
 #include <courier/courier.hpp>
+#include <courier/dynamodb/idempotent_store.hpp>
 #include <courier/json/codec.hpp>
 #include <courier/sqlite/durable.hpp>
 #include <courier/sqs/client.hpp>
@@ -43,6 +45,8 @@ int main() {
   courier::ws::server websocket(bus);
   websocket.topic<order_placed>("order.placed");
   const courier::sqs::client sqs({.settings = {.region = "eu-west-1", .keys = {"AKID", "secret"}}});
-  fmt::print("consumer: {} orders, total {}, SQS at {}\n", orders, total, sqs.settings().endpoint);
+  const courier::dynamodb::client dynamo({.settings = {.region = "eu-west-1", .keys = {"AKID", "secret"}}});
+  fmt::print("consumer: {} orders, total {}, SQS at {}, DynamoDB at {}\n", orders, total, sqs.settings().endpoint,
+             dynamo.settings().endpoint);
   return orders == 3 && total == 60 ? 0 : 1;
 }

@@ -12,6 +12,8 @@ source scripts/env.sh
 
 for preset in dev asan tsan fuzz; do
   echo "=== courier tests: $preset ==="
+  started=$SECONDS
   cmake --workflow --preset "$preset"
+  echo "=== courier tests: $preset passed in $((SECONDS - started)) s (build and tests) ==="
 done
 echo "=== courier tests: all passed (dev, asan, tsan, fuzz) ==="

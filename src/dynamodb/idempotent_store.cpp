@@ -82,6 +82,10 @@ item failed_item(const aws::error& e) {
 
 bool is_condition_failure(const aws::error& e) { return e.aws_code() == "ConditionalCheckFailedException"; }
 
+// The condition every write on a held claim carries: the key is still in
+// progress, and still this claim's (owner and fence).
+constexpr const char* still_ours = "#status = :in_progress AND #owner = :owner AND #fence = :fence";
+
 }  // namespace
 
 idempotent_store::idempotent_store(client& dynamo, store_options options)
@@ -217,6 +221,17 @@ claim idempotent_store::do_begin(const claim_request& request) {
   return hold(request.key, std::move(mine));
 }
 
+boost::json::object idempotent_store::ownership(const held_claim& mine) {
+  return {{":in_progress", string_value(in_progress)},
+          {":owner", string_value(mine.owner)},
+          {":fence", number_value(mine.fence)}};
+}
+
+void idempotent_store::forget(std::string_view key) {
+  std::lock_guard lock(held_mutex_);
+  if (const auto found = held_.find(key); found != held_.end()) held_.erase(found);
+}
+
 claim idempotent_store::hold(std::string_view key, held_claim claim_held) {
   std::lock_guard lock(held_mutex_);
   held_[std::string(key)] = std::move(claim_held);
@@ -234,48 +249,33 @@ void idempotent_store::do_commit(std::string_view key, std::string_view result) 
             {"expires_at", number_value((now_ms() + options_.retention.count()) / 1000)}};
   if (!mine.payload_hash.empty()) done["payload_sha256"] = string_value(mine.payload_hash);
   if (!result.empty()) done["result"] = string_value(result);
-  const std::string condition = "#status = :in_progress AND #owner = :owner AND #fence = :fence";
-  auto forget = [&] {
-    std::lock_guard lock(held_mutex_);
-    if (const auto found = held_.find(key); found != held_.end()) held_.erase(found);
-  };
   try {
     dynamo_.call("PutItem", {{"TableName", options_.table},
                              {"Item", std::move(done)},
-                             {"ConditionExpression", condition},
-                             {"ExpressionAttributeNames", names_used_in({condition})},
-                             {"ExpressionAttributeValues",
-                              {{":in_progress", string_value(in_progress)},
-                               {":owner", string_value(mine.owner)},
-                               {":fence", number_value(mine.fence)}}},
+                             {"ConditionExpression", still_ours},
+                             {"ExpressionAttributeNames", names_used_in({still_ours})},
+                             {"ExpressionAttributeValues", ownership(mine)},
                              {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}});
   } catch (const aws::error& e) {
     if (!is_condition_failure(e)) throw;  // still held: the caller may commit again
-    forget();
+    forget(key);
     const item record = failed_item(e);
     const bool ours = string_of(record, "owner") == mine.owner && number_of(record, "fence") == mine.fence;
     if (ours && string_of(record, "status") == applied) return;  // our commit, its answer lost and retried
     lost(key, "commit", &record, mine);
   }
-  forget();
+  forget(key);
 }
 
 void idempotent_store::do_abort(std::string_view key) {
   const held_claim mine = held(key);
-  {
-    std::lock_guard lock(held_mutex_);
-    if (const auto found = held_.find(key); found != held_.end()) held_.erase(found);
-  }
-  const std::string condition = "#status = :in_progress AND #owner = :owner AND #fence = :fence";
+  forget(key);
   try {
     dynamo_.call("DeleteItem", {{"TableName", options_.table},
                                 {"Key", {{"id", string_value(item_id(key))}}},
-                                {"ConditionExpression", condition},
-                                {"ExpressionAttributeNames", names_used_in({condition})},
-                                {"ExpressionAttributeValues",
-                                 {{":in_progress", string_value(in_progress)},
-                                  {":owner", string_value(mine.owner)},
-                                  {":fence", number_value(mine.fence)}}},
+                                {"ConditionExpression", still_ours},
+                                {"ExpressionAttributeNames", names_used_in({still_ours})},
+                                {"ExpressionAttributeValues", ownership(mine)},
                                 {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}});
   } catch (const aws::error& e) {
     if (!is_condition_failure(e)) throw;  // the lease runs out on its own
@@ -288,22 +288,18 @@ void idempotent_store::do_abort(std::string_view key) {
 void idempotent_store::do_extend(std::string_view key, std::chrono::milliseconds lease) {
   const held_claim mine = held(key);
   const std::int64_t lease_until = now_ms() + lease.count();
-  const std::string condition = "#status = :in_progress AND #owner = :owner AND #fence = :fence";
   const std::string update = "SET #lease = :lease_until, #expires = :expires";
+  json::object values = ownership(mine);
+  values[":lease_until"] = number_value(lease_until);
+  values[":expires"] = number_value(lease_until / 1000 + options_.retention.count() / 1000);
   try {
-    dynamo_.call("UpdateItem",
-                 {{"TableName", options_.table},
-                  {"Key", {{"id", string_value(item_id(key))}}},
-                  {"UpdateExpression", update},
-                  {"ConditionExpression", condition},
-                  {"ExpressionAttributeNames", names_used_in({update, condition})},
-                  {"ExpressionAttributeValues",
-                   {{":in_progress", string_value(in_progress)},
-                    {":owner", string_value(mine.owner)},
-                    {":fence", number_value(mine.fence)},
-                    {":lease_until", number_value(lease_until)},
-                    {":expires", number_value(lease_until / 1000 + options_.retention.count() / 1000)}}},
-                  {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}});
+    dynamo_.call("UpdateItem", {{"TableName", options_.table},
+                                {"Key", {{"id", string_value(item_id(key))}}},
+                                {"UpdateExpression", update},
+                                {"ConditionExpression", still_ours},
+                                {"ExpressionAttributeNames", names_used_in({update, still_ours})},
+                                {"ExpressionAttributeValues", std::move(values)},
+                                {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}});
   } catch (const aws::error& e) {
     if (!is_condition_failure(e)) throw;
     const item record = failed_item(e);

@@ -25,6 +25,22 @@ import time
 import boto3
 
 
+def show_handlings(log, failures):
+    """The consumers' lines about the events a failure names."""
+    if log == os.devnull or not os.path.exists(log):
+        return
+    named = set()
+    for failure in failures:
+        words = failure.split()
+        if len(words) > 1 and words[1].startswith("#"):
+            named.add(f"{words[0]}{words[1]} ")
+    print(f"the consumers' handling of {sorted(named)} ({log}):")
+    with open(log) as lines:
+        for line in lines:
+            if " driver " in line or any(name in line for name in named):
+                print("  " + line.rstrip())
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("peer")
@@ -40,6 +56,13 @@ def main():
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     print(f"seed {seed} (rerun with --seed {seed})", flush=True)
     dice = random.Random(seed)
+    if args.log != os.devnull and os.path.exists(args.log):
+        os.remove(args.log)
+
+    def note(what):
+        if args.log != os.devnull:
+            with open(args.log, "a") as log:
+                log.write(f"{int(time.time() * 1000)} driver {what}\n")
 
     with open(os.path.join(args.moto_dir, "endpoint")) as f:
         endpoint = f.read().strip()
@@ -61,6 +84,7 @@ def main():
         nonlocal started
         started += 1
         name = f"c{slot}-{started}"
+        note(f"starts {name}")
         consumers[slot] = subprocess.Popen(
             peer("consume", "--queue-url", queue_url, "--store", store, "--effects", effects,
                  "--name", name, "--seed", str(dice.randrange(1 << 32)), "--log", args.log),
@@ -86,6 +110,7 @@ def main():
                 slot = dice.randrange(args.consumers)
                 consumers[slot].send_signal(signal.SIGKILL)
                 consumers[slot].wait()
+                note(f"killed slot {slot}")
                 kills += 1
                 start_consumer(slot)
                 next_kill = time.monotonic() + dice.uniform(0.5, 2.5)
@@ -96,6 +121,7 @@ def main():
                 QueueUrl=queue_url,
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
             if int(depth["ApproximateNumberOfMessages"]) == 0 and int(depth["ApproximateNumberOfMessagesNotVisible"]) == 0:
+                note("the queue is empty")
                 break
         if sender.returncode != 0:
             failures.append(f"the sender failed (exit {sender.returncode})")
@@ -123,7 +149,12 @@ def main():
             for seq in sequence:
                 applications = parcels.get(f"parcel#{group}#{seq}", 0)
                 if applications != 1:
-                    failures.append(f"{group} #{seq} applied {applications} times")
+                    # What the store holds for the key tells a message deleted
+                    # unclaimed from an effect lost after its mark.
+                    record = dynamodb.get_item(TableName=store, Key={"id": {"S": f"parcels#{group}-{seq}"}},
+                                               ConsistentRead=True).get("Item", {})
+                    status = record.get("status", {}).get("S", "no record")
+                    failures.append(f"{group} #{seq} applied {applications} times (store: {status})")
             if orders.get(group) != sequence:
                 failures.append(f"group {group} applied in the order {orders.get(group)}, sent as {sequence}")
         applied = sum(parcels.values())
@@ -136,6 +167,7 @@ def main():
                      aws_secret_access_key="testing").delete_queue(QueueUrl=queue_url)
     if failures:
         print(f"FAILED (seed {seed}):", *failures[:20], sep="\n  ")
+        show_handlings(args.log, failures)
         sys.exit(1)
     print("every event applied exactly once, each group in send order")
 

@@ -1,18 +1,17 @@
 // A WebSocket peer written with Beast directly, for the server tests: it
 // sends frames no well-behaved client would, and reads (or does not read)
-// exactly when the test says.
+// exactly when the test says. Compiled once (raw_peer.cpp, the test-support
+// library courier_ws_raw_peer): Beast stays out of the tests that use it, so
+// each preset compiles it once instead of once per test file.
 #pragma once
 
 #include "courier/ws/error_codes.hpp"
 
 #include <gtest/gtest.h>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/json.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,9 +19,6 @@
 
 namespace courier_ws_test {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using namespace std::chrono_literals;
 
 struct peer_options {
@@ -33,127 +29,51 @@ struct peer_options {
 };
 
 // A peer that speaks raw WebSocket, to send what no well-behaved client would
-// (and to not read what a well-behaved client would).
+// (and to not read what a well-behaved client would). Connecting throws when
+// the upgrade is refused.
 class raw_peer {
  public:
-  explicit raw_peer(std::uint16_t port, peer_options chosen = {}) : ws_(io_) {
-    beast::get_lowest_layer(ws_).connect({asio::ip::make_address("127.0.0.1"), port});
-    ws_.set_option(websocket::stream_base::decorator([chosen](websocket::request_type& request) {
-      if (chosen.subprotocol) request.set(beast::http::field::sec_websocket_protocol, "courier.v1");
-      if (!chosen.origin.empty()) request.set(beast::http::field::origin, chosen.origin);
-      if (!chosen.token.empty()) request.set(beast::http::field::authorization, "Bearer " + chosen.token);
-    }));
-    ws_.handshake(response_, "127.0.0.1", chosen.path);
-  }
+  explicit raw_peer(std::uint16_t port, peer_options chosen = {});
+  ~raw_peer();
+  raw_peer(const raw_peer&) = delete;
+  raw_peer& operator=(const raw_peer&) = delete;
 
-  void send(const std::string& text) {
-    ws_.text(true);
-    ws_.write(asio::buffer(text));
-  }
-  void send_binary(const std::string& bytes) {
-    ws_.binary(true);
-    ws_.write(asio::buffer(bytes));
-  }
+  void send(const std::string& text);
+  void send_binary(const std::string& bytes);
   // One text message in several frames (fragments), each part its own frame.
-  void send_fragments(const std::vector<std::string>& parts) {
-    ws_.text(true);
-    for (std::size_t i = 0; i < parts.size(); ++i)
-      ws_.write_some(i + 1 == parts.size(), asio::buffer(parts[i]));
-  }
-  void ping() { ws_.ping({}); }
+  void send_fragments(const std::vector<std::string>& parts);
+  void ping();
 
   // The next text frame, or "" when the connection closed or timeout passed
   // (then closed() and close_code() say why).
-  std::string read(std::chrono::milliseconds timeout = 5s) {
-    std::string got;
-    bool done = false;
-    beast::flat_buffer buffer;
-    ws_.async_read(buffer, [&](beast::error_code ec, std::size_t) {
-      done = true;
-      if (ec) {
-        closed_ = true;
-        return;
-      }
-      got = beast::buffers_to_string(buffer.data());
-    });
-    io_.restart();
-    io_.run_for(timeout);
-    if (!done) {
-      beast::get_lowest_layer(ws_).cancel();
-      io_.restart();
-      io_.run();
-    }
-    return got;
-  }
-
+  std::string read(std::chrono::milliseconds timeout = 5s);
   // Reads until a frame containing needle (skipping others), or "".
-  std::string read_until(std::string_view needle, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::string frame = read(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
-      if (frame.find(needle) != std::string::npos) return frame;
-      if (closed_) return "";
-    }
-    return "";
-  }
-
+  std::string read_until(std::string_view needle, std::chrono::milliseconds timeout = 5s);
   // Reads until the connection ends; the close code the server sent.
-  int close_code(std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!closed_ && std::chrono::steady_clock::now() < deadline) read(100ms);
-    return static_cast<int>(ws_.reason().code);
-  }
-
+  int close_code(std::chrono::milliseconds timeout = 5s);
   // The reason of the server's close frame (after close_code()).
-  std::string close_reason() const { return std::string(ws_.reason().reason.c_str()); }
+  std::string close_reason() const;
 
-  std::string hello(const std::string& extra = "") {
-    send(R"({"op":"hello")" + extra + "}");
-    return read_until("welcome");
-  }
+  std::string hello(const std::string& extra = "");
 
-  bool closed() const { return closed_; }
+  bool closed() const;
   // The close handshake, started by this peer (reads what still comes first).
-  void close() { ws_.close(websocket::close_code::normal); }
+  void close();
 
  private:
-  asio::io_context io_;
-  websocket::stream<beast::tcp_stream> ws_;
-  websocket::response_type response_;
-  bool closed_ = false;
+  struct connection;
+  std::unique_ptr<connection> connection_;
 };
 
 // The HTTP status a refused upgrade got (0 if it was accepted).
-inline int refused_status(std::uint16_t port, peer_options options) {
-  try {
-    raw_peer peer(port, std::move(options));
-    return 0;
-  } catch (const beast::system_error& e) {
-    return e.code() == websocket::error::upgrade_declined ? -1 : -2;
-  }
-}
+int refused_status(std::uint16_t port, peer_options options);
 
 // The resume token a welcome frame carries ("" if it is not one).
-inline std::string resume_token_of(const std::string& welcome) {
-  boost::system::error_code ec;
-  const auto frame = boost::json::parse(welcome, ec);
-  if (ec || !frame.is_object()) return {};
-  const auto* token = frame.as_object().if_contains("resume");
-  return token != nullptr && token->is_string() ? std::string(token->as_string()) : std::string();
-}
+std::string resume_token_of(const std::string& welcome);
 
 // The code of an error frame (nullopt for another frame, or a code this
 // version does not know).
-inline std::optional<courier::ws::error_code> error_code_of(const std::string& frame) {
-  boost::system::error_code ec;
-  const auto parsed = boost::json::parse(frame, ec);
-  if (ec || !parsed.is_object()) return std::nullopt;
-  const auto* op = parsed.as_object().if_contains("op");
-  const auto* code = parsed.as_object().if_contains("code");
-  if (op == nullptr || *op != "error" || code == nullptr || !code->is_string()) return std::nullopt;
-  return courier::ws::error_code_named(code->as_string());
-}
+std::optional<courier::ws::error_code> error_code_of(const std::string& frame);
 
 // The next error frame the peer gets is code's, fatal, and then the server
 // closes with the close code and reason the table gives code (docs/protocol.md §7).

@@ -12,8 +12,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -28,8 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using ::testing::HasSubstr;
 
 using courier::ws::error_code;

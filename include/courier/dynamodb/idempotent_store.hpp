@@ -113,6 +113,9 @@ class idempotent_store final : public courier::idempotent_store {
   std::string item_id(std::string_view key) const;
   std::int64_t now_ms() const;
   claim hold(std::string_view key, held_claim claim_held);
+  void forget(std::string_view key);
+  // The values of the condition every write on a held claim carries.
+  static boost::json::object ownership(const held_claim& mine);
   // What the record another caller left says, for a claim that failed
   // its condition: already_applied, busy, or a reused key (throws).
   claim verdict(std::string_view key, const item& record, const std::string& payload_hash) const;

@@ -14,9 +14,8 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <boost/json.hpp>
-
-#include <random>
 
 namespace courier {
 inline namespace v1 {
@@ -62,12 +61,15 @@ std::string sha256_hex(std::string_view payload) {
   return out;
 }
 
-// A claim's owner id: 128 bits from the system's CSPRNG (std::random_device
-// reads getrandom on Linux), so two claims never share one.
+// A claim's owner id: 128 bits from OpenSSL's CSPRNG, so two claims never
+// share one and no process can guess another's.
 std::string new_owner() {
-  thread_local std::random_device source;  // opened once per thread, not per claim
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    throw error(errc::no_randomness, "dynamodb::idempotent_store: OpenSSL's RAND_bytes gave no owner id");
+  }
   std::string out;
-  for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", static_cast<std::uint32_t>(source()));
+  for (const unsigned char byte : bytes) out += fmt::format("{:02x}", byte);
   return out;
 }
 

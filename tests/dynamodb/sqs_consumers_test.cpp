@@ -59,30 +59,40 @@ class dynamodb_under_sqs : public ::testing::Test {
   std::string url_;
 };
 
+// The DynamoDB store, saying when it turned a redelivery away.
+struct watched_store final : courier::idempotent_store {
+  explicit watched_store(std::shared_ptr<courier::dynamodb::idempotent_store> inner)
+      : inner(std::move(inner)) {}
+  std::shared_ptr<courier::dynamodb::idempotent_store> inner;
+  std::promise<void> turned_away;
+  std::atomic<bool> said{false};
+  courier::claim do_begin(const courier::claim_request& request) override {
+    auto claimed = inner->begin(request);
+    if (claimed.outcome == courier::apply_outcome::already_applied && !said.exchange(true))
+      turned_away.set_value();
+    return claimed;
+  }
+  void do_commit(std::string_view key, std::string_view result) override { inner->commit(key, result); }
+  void do_abort(std::string_view key) override { inner->abort(key); }
+  void do_extend(std::string_view key, std::chrono::milliseconds lease) override {
+    inner->extend(key, lease);
+  }
+};
+
 TEST_F(dynamodb_under_sqs, a_redelivery_after_a_lost_ack_is_applied_once) {
-  courier::sqs::channel<pickup> pickups(sqs_, {.queue_url = url_, .applied = store()});
+  auto watched = std::make_shared<watched_store>(store());
+  courier::sqs::channel<pickup> pickups(sqs_, {.queue_url = url_, .applied = watched});
   pickups.send(pickup{"acme", 7}, {.group = "acme", .idempotency_key = "parcel-7"});
   std::atomic<int> applied{0};
-  std::atomic<int> deliveries{0};
   auto effect = [&](courier::sqs::delivery<pickup>&) { applied.fetch_add(1); };
   {
     // The first ack is lost: the message comes back after its one-second
     // visibility, and the store turns it away (acked, the effect not run).
-    auto counting = [&](courier::sqs::delivery<pickup>& d) {
-      deliveries.fetch_add(1);
-      effect(d);
-    };
     auto running =
-        pickups.consume(courier::testing::losing_acks(counting, courier::testing::fault_dice::nth(1)),
+        pickups.consume(courier::testing::losing_acks(effect, courier::testing::fault_dice::nth(1)),
                         {.concurrency = 1, .batch = 1});
-    for (int i = 0;
-         i < 200 && sqs_.get_queue_attributes(
-                        url_, {"ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages"}) !=
-                        std::map<std::string, std::string>{{"ApproximateNumberOfMessages", "0"},
-                                                           {"ApproximateNumberOfMessagesNotVisible", "0"}};
-         ++i) {
-      std::this_thread::sleep_for(50ms);  // real time: SQS's visibility timeout runs out
-    }
+    EXPECT_EQ(watched->turned_away.get_future().wait_for(20s), std::future_status::ready)
+        << "the redelivery was not turned away";
   }
   EXPECT_EQ(applied.load(), 1);
   EXPECT_EQ(courier::dynamodb::string_of(

@@ -7,12 +7,13 @@ the same message while the first still works) and sometimes throw. This
 driver sends keyed parcel events over several groups, and meanwhile kills a
 random consumer with SIGKILL at random moments (at least --kills times,
 seeded; the seed is printed) and starts a new one in its place. Once the
-queue is empty it reads the effects table with boto3, no courier code, and
+queue has stayed empty for longer than a visibility timeout it reads the
+effects table with boto3, no courier code, and
 checks that every sent event was applied exactly once, none twice, none
 lost, and each group's events in the order they were sent.
 
     exactly_once_across_processes.py PEER MOTO_DIR [--seed S] [--messages N]
-        [--groups G] [--kills K]
+        [--groups G] [--kills K] [--log FILE]
 """
 import argparse
 import os
@@ -104,6 +105,9 @@ def main():
         deadline = time.monotonic() + args.deadline
         kills = 0
         next_kill = time.monotonic() + dice.uniform(0.5, 2.5)
+        # Drained means empty for longer than a visibility timeout: a count of
+        # zero once could be a moment between a message's states.
+        empty_since = None
         while time.monotonic() < deadline:
             time.sleep(0.1)
             if kills < args.kills and time.monotonic() >= next_kill:
@@ -121,8 +125,15 @@ def main():
                 QueueUrl=queue_url,
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
             if int(depth["ApproximateNumberOfMessages"]) == 0 and int(depth["ApproximateNumberOfMessagesNotVisible"]) == 0:
-                note("the queue is empty")
-                break
+                if empty_since is None:
+                    empty_since = time.monotonic()
+                    note("the queue is empty")
+                elif time.monotonic() - empty_since > 3:
+                    break
+            elif empty_since is not None:
+                note(f"the queue was empty, and now holds {depth}")
+                print(f"the queue was empty, and then held {depth}", flush=True)
+                empty_since = None
         if sender.returncode != 0:
             failures.append(f"the sender failed (exit {sender.returncode})")
         print(f"{kills} consumers killed with SIGKILL, {started} started", flush=True)

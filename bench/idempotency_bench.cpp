@@ -32,7 +32,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <string_view>
@@ -114,18 +113,13 @@ int main(int argc, char** argv) {
     }
   }
   const std::string peers = COURIER_IDEMPOTENCY_PEERS;
-  const auto state =
-      std::filesystem::temp_directory_path() / fmt::format("courier-idempotency-bench-{}", ::getpid());
-  const bool own_server = endpoint.empty();
   int status = 0;
   try {
     if (!std::filesystem::exists(peers + "/node_modules/@aws-lambda-powertools/idempotency")) {
       run(fmt::format("cd {} && npm ci --no-audit --no-fund >&2", peers));
     }
-    if (own_server) {
-      run(fmt::format("bash {} start {}", COURIER_MOTO_SCRIPT, state.string()));
-      std::ifstream(state / "endpoint") >> endpoint;
-    }
+    const courier_bench::moto_endpoint moto(endpoint, COURIER_MOTO_SCRIPT, "courier-idempotency-bench");
+    endpoint = moto.url();
     courier::dynamodb::client dynamo(
         {.settings = {.region = "us-east-1", .endpoint = endpoint, .keys = {"testing", "testing"}}});
     fmt::print("DynamoDB idempotency benchmark at {}: {} keys a round, {} rounds, one thread each\n\n",
@@ -176,7 +170,5 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "courier_idempotency_bench: {}\n", e.what());
     status = 1;
   }
-  if (own_server) run(fmt::format("bash {} stop {}", COURIER_MOTO_SCRIPT, state.string()));
-  std::filesystem::remove_all(state);
   return status;
 }

@@ -2,10 +2,14 @@
 // process (boto3, Node) and to charge each side its own CPU time.
 #pragma once
 
+#include <fmt/format.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -31,5 +35,37 @@ inline std::string run(const std::string& command) {
   if (pclose(pipe.release()) != 0) throw std::runtime_error("failed: " + command + "\n" + out);
   return out;
 }
+
+// The moto server a side-by-side benchmark runs against: the endpoint given,
+// or one started with the tests' fixture script (moto_script, moto.sh) and
+// stopped by its PID when this object goes.
+class moto_endpoint {
+ public:
+  moto_endpoint(std::string given, const std::string& moto_script, const std::string& name)
+      : endpoint_(std::move(given)), script_(moto_script) {
+    if (!endpoint_.empty()) return;
+    state_ = std::filesystem::temp_directory_path() / fmt::format("{}-{}", name, ::getpid());
+    run(fmt::format("bash {} start {}", script_, state_.string()));
+    std::ifstream(state_ / "endpoint") >> endpoint_;
+  }
+  ~moto_endpoint() {
+    if (state_.empty()) return;
+    try {
+      run(fmt::format("bash {} stop {}", script_, state_.string()));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "could not stop moto: {}\n", e.what());
+    }
+    std::filesystem::remove_all(state_);
+  }
+  moto_endpoint(const moto_endpoint&) = delete;
+  moto_endpoint& operator=(const moto_endpoint&) = delete;
+
+  const std::string& url() const noexcept { return endpoint_; }
+
+ private:
+  std::string endpoint_;
+  std::string script_;
+  std::filesystem::path state_;  // empty: not ours to stop
+};
 
 }  // namespace courier_bench

@@ -23,8 +23,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -122,14 +120,10 @@ int main(int argc, char** argv) {
       return usage(fmt::format("unknown option {}", flag));
     }
   }
-  const auto state = std::filesystem::temp_directory_path() / fmt::format("courier-sqs-bench-{}", ::getpid());
-  const bool own_server = endpoint.empty();
-  if (own_server) {
-    run(fmt::format("bash {} start {}", COURIER_MOTO_SCRIPT, state.string()));
-    std::ifstream(state / "endpoint") >> endpoint;
-  }
   int status = 0;
   try {
+    const courier_bench::moto_endpoint moto(endpoint, COURIER_MOTO_SCRIPT, "courier-sqs-bench");
+    endpoint = moto.url();
     courier::sqs::client sqs(
         {.settings = {.region = "us-east-1", .endpoint = endpoint, .keys = {"testing", "testing"}}});
     fmt::print("SQS benchmark at {}: {} messages a round, {} rounds per client\n\n", endpoint, messages,
@@ -167,7 +161,5 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "courier_sqs_bench: {}\n", e.what());
     status = 1;
   }
-  if (own_server) run(fmt::format("bash {} stop {}", COURIER_MOTO_SCRIPT, state.string()));
-  std::filesystem::remove_all(state);
   return status;
 }

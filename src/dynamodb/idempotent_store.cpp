@@ -12,9 +12,10 @@
 // claims this process holds.
 #include "courier/dynamodb/idempotent_store.hpp"
 
+#include "courier/aws/random_id.hpp"
+
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <boost/json.hpp>
 
 namespace courier {
@@ -58,18 +59,6 @@ std::string sha256_hex(std::string_view payload) {
   }
   std::string out;
   for (unsigned int i = 0; i < length; ++i) out += fmt::format("{:02x}", digest[i]);
-  return out;
-}
-
-// A claim's owner id: 128 bits from OpenSSL's CSPRNG, so two claims never
-// share one and no process can guess another's.
-std::string new_owner() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    throw error(errc::no_randomness, "dynamodb::idempotent_store: OpenSSL's RAND_bytes gave no owner id");
-  }
-  std::string out;
-  for (const unsigned char byte : bytes) out += fmt::format("{:02x}", byte);
   return out;
 }
 
@@ -149,7 +138,7 @@ void idempotent_store::lost(std::string_view key, const char* step, const item* 
 claim idempotent_store::do_begin(const claim_request& request) {
   const std::int64_t now = now_ms();
   const auto lease = request.lease > std::chrono::milliseconds(0) ? request.lease : options_.lease;
-  held_claim mine{1, new_owner(), request.payload.empty() ? std::string() : sha256_hex(request.payload)};
+  held_claim mine{1, aws::random_id(), request.payload.empty() ? std::string() : sha256_hex(request.payload)};
   const std::int64_t lease_until = now + lease.count();
   const std::int64_t expires = lease_until / 1000 + options_.retention.count() / 1000;
 
@@ -326,7 +315,7 @@ apply_outcome idempotent_store::apply_in_transaction(
                     entries.size(), request.key));
   }
   const std::int64_t now = now_ms();
-  const std::string owner = new_owner();
+  const std::string owner = aws::random_id();
   const std::string hash = request.payload.empty() ? std::string() : sha256_hex(request.payload);
 
   item record{{"id", string_value(item_id(request.key))},

@@ -102,8 +102,10 @@ int received_message::receive_count() const {
 }
 
 std::string received_message::dedup_id() const {
-  std::string id = system_attribute("MessageDeduplicationId");
-  return id.empty() ? message_id : id;
+  if (std::string id = system_attribute("MessageDeduplicationId"); !id.empty()) return id;
+  const auto key = message_attributes.find(event_id_attribute);
+  if (key != message_attributes.end() && !key->second.value.empty()) return key->second.value;
+  return message_id;
 }
 
 struct client::impl {
@@ -131,12 +133,16 @@ std::size_t client::requests_made() const noexcept { return impl_->core.requests
 
 const client_options& client::options() const noexcept { return impl_->options; }
 
-std::size_t client::message_size(const outgoing_message& message) {
-  std::size_t size = message.body.size();
-  for (const auto& [name, attribute] : message.message_attributes) {
+std::size_t message_size(std::string_view body, const attributes& message_attributes) {
+  std::size_t size = body.size();
+  for (const auto& [name, attribute] : message_attributes) {
     size += name.size() + attribute.data_type.size() + attribute.value.size();
   }
   return size;
+}
+
+std::size_t client::message_size(const outgoing_message& message) {
+  return sqs::message_size(message.body, message.message_attributes);
 }
 
 void client::check_size(const outgoing_message& message, const char* operation) const {

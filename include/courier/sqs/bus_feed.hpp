@@ -12,13 +12,12 @@
 //
 // Each message is acked once every observer has returned; an observer's
 // exception nacks it (it comes again, or the queue's redrive policy
-// dead-letters it). A message of a type not accepted, or that does not
-// decode, goes to on_malformed and stays in the queue. With an idempotent
-// store (apply_once_with), each dedup id is published once, redeliveries
-// are acked unpublished: the exactly-once effect, across hosts with
-// courier::dynamodb's store. Send into the queue with sqs::channel<E> for
-// each type (or courier::route). Configure it (accept, apply_once_with)
-// before start(); after that it is read-only and thread-safe.
+// dead-letters it), and the later messages of its FIFO group wait for it. A message of a type not accepted,
+// or that does not decode, goes to on_malformed and stays in the queue. With an idempotent store
+// (apply_once_with), each dedup id is published once, redeliveries are acked unpublished: the exactly-once
+// effect, across hosts with courier::dynamodb's store. Send into the queue with sqs::channel<E> for each type
+// (or courier::route). Configure it (accept, apply_once_with) before start(); after that it is read-only and
+// thread-safe.
 #pragma once
 
 #include "courier/consumer.hpp"
@@ -31,6 +30,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -97,14 +97,28 @@ class bus_feed {
           fmt::print(stderr, "courier: SQS bus feed receive failed: {}\n", e.what());
           continue;
         }
-        for (const auto& message : batch) deliver(message);
+        // As in sqs::channel::consume(): once a message of a FIFO group is
+        // not acked, the later ones of its group in this receive go back
+        // unpublished, or they would be observed before it.
+        std::vector<std::string> held_groups;
+        for (const auto& message : batch) {
+          const std::string group = message.system_attribute("MessageGroupId");
+          if (!group.empty() &&
+              std::find(held_groups.begin(), held_groups.end(), group) != held_groups.end()) {
+            nack(message);
+          } else if (!deliver(message) && !group.empty()) {
+            held_groups.push_back(group);
+          }
+        }
       }
     };
     return consumer(std::max<std::size_t>(options.concurrency, 1), std::move(body), [] {});
   }
 
  private:
-  void deliver(const received_message& message) {
+  // Publishes message on the bus and acks it; false when it was left in
+  // the queue (nacked, or reported to on_malformed).
+  bool deliver(const received_message& message) {
     const auto type = message.message_attributes.find(event_type_attribute);
     const auto publisher =
         type == message.message_attributes.end() ? publishers_.end() : publishers_.find(type->second.value);
@@ -114,7 +128,7 @@ class bus_feed {
                                                         type == message.message_attributes.end()
                                                             ? std::string("(no courier.type attribute)")
                                                             : type->second.value)));
-      return;
+      return false;
     }
     try {
       if (!applied_) {
@@ -122,26 +136,27 @@ class bus_feed {
       } else if (applied_->apply_once({.key = message.dedup_id(), .payload = message.body, .lease = lease_},
                                       [&] { publisher->second(message.body); }) == apply_outcome::busy) {
         nack(message, std::chrono::seconds(1));
-        return;
+        return false;
       }
     } catch (const courier::error& failure) {
       // Neither comes right by trying again: reported, left for the
       // queue's redrive policy.
       if (failure.code() == errc::malformed_message || failure.code() == errc::idempotency_key_reused) {
         on_malformed_(message, failure);
-        return;
+        return false;
       }
       nack(message);
-      return;
+      return false;
     } catch (...) {
       nack(message);  // an observer failed: the message comes again
-      return;
+      return false;
     }
     try {
       sqs_.delete_message(queue_url_, message.receipt_handle);
     } catch (const std::exception& e) {
       fmt::print(stderr, "courier: SQS bus feed could not ack {}: {}\n", message.message_id, e.what());
     }
+    return true;
   }
 
   void nack(const received_message& message, std::chrono::seconds delay = {}) {

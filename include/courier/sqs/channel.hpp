@@ -3,7 +3,9 @@
 //
 // The same calls as the in-process channel, mapped onto SQS:
 //   send(m, {.group, .idempotency_key, .delay})  SendMessage: MessageGroupId,
-//                                                MessageDeduplicationId, DelaySeconds
+//                                                MessageDeduplicationId (standard
+//                                                queues: the "courier.id" attribute),
+//                                                DelaySeconds
 //   receive(max, wait)                           ReceiveMessage, long polling
 //   ack(receipt)                                 DeleteMessage (a span: DeleteMessageBatch)
 //   nack(receipt, delay)                         ChangeMessageVisibility(delay)
@@ -68,8 +70,8 @@ struct channel_options {
   std::string queue_url = {};
   // Given to each receive; empty: the queue's own VisibilityTimeout.
   std::optional<std::chrono::seconds> visibility_timeout = {};
-  // consume(): applies each message's dedup id once (MessageDeduplicationId
-  // on FIFO queues, else the MessageId). Empty: at-least-once.
+  // consume(): applies each message's dedup id once (received_message::
+  // dedup_id()). Empty: at-least-once.
   std::shared_ptr<idempotent_store> applied = {};
   // A message that does not decode; default: a line on stderr.
   std::function<void(const received_message&, const std::exception&)> on_malformed = {};
@@ -110,7 +112,7 @@ class delivery {
   const std::string& id() const noexcept { return raw_.message_id; }
   std::string group() const { return raw_.system_attribute("MessageGroupId"); }
   std::string sequence() const { return raw_.system_attribute("SequenceNumber"); }
-  // The key the consumer-side store uses: the dedup id, or the message id.
+  // The key the consumer-side store uses (received_message::dedup_id()).
   std::string dedup_id() const { return raw_.dedup_id(); }
   int receive_count() const { return raw_.receive_count(); }
   sqs_receipt receipt() const { return {raw_.message_id, raw_.receipt_handle}; }
@@ -383,9 +385,16 @@ class channel {
     outgoing_message out;
     out.body = json::encode(message);
     out.group_id = options.group;
-    out.deduplication_id = options.idempotency_key;
-    if (!fifo_) out.delay = std::chrono::duration_cast<std::chrono::seconds>(options.delay);
     out.message_attributes[type_attribute] = attribute{"String", std::string(event_name<T>())};
+    if (fifo_) {
+      out.deduplication_id = options.idempotency_key;
+    } else {
+      // A standard queue has no MessageDeduplicationId (SQS refuses one):
+      // the key travels as an attribute, for the consumer's store.
+      out.delay = std::chrono::duration_cast<std::chrono::seconds>(options.delay);
+      if (!options.idempotency_key.empty())
+        out.message_attributes[event_id_attribute] = attribute{"String", options.idempotency_key};
+    }
     return out;
   }
 

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace courier {
@@ -50,6 +51,15 @@ struct attribute {
   friend bool operator==(const attribute&, const attribute&) = default;
 };
 using attributes = std::map<std::string, attribute>;
+
+// What SQS (and SNS) count toward the message size limit: the body, and
+// each attribute's name, type and value.
+std::size_t message_size(std::string_view body, const attributes& message_attributes);
+
+// The message attribute carrying a message's key where SQS has no
+// MessageDeduplicationId for it: a standard queue's idempotency key, and
+// courier's id of an event published through SNS (courier/sns/publisher.hpp).
+inline constexpr const char* event_id_attribute = "courier.id";
 
 struct outgoing_message {
   std::string body = {};
@@ -103,7 +113,8 @@ struct received_message {
   // ApproximateReceiveCount as a number (0 if absent).
   int receive_count() const;
   // The key an idempotent store applies it under: MessageDeduplicationId
-  // (FIFO queues), else the MessageId.
+  // (FIFO queues), else the sender's key in the "courier.id" attribute
+  // (standard queues, SNS fan-out), else the MessageId.
   std::string dedup_id() const;
 };
 

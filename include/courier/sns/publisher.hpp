@@ -1,0 +1,140 @@
+// courier::sns::publisher and sns::topic<E>: events published to an SNS
+// topic, for every subscribing service to receive its own copy.
+//
+// An event goes out as SQS messages do from sqs::channel: its JSON
+// (courier::json) as the message, its type in the "courier.type" message
+// attribute, so a subscription's filter policy can pick types and the
+// subscriber's sqs::bus_feed publishes each as its type. Two more things
+// are carried, because a subscriber sees neither SNS's message id nor the
+// publisher's key:
+// - "courier.id", the event's id: the send's idempotency key, else a fresh
+//   random one. A subscriber applies each id once (received_message::
+//   dedup_id()), so SNS's own at-least-once delivery and a publisher's
+//   retried publish become one effect.
+// - On FIFO topics, MessageDeduplicationId = that id and MessageGroupId =
+//   send_options::group (required). A publish the AWS core retries
+//   carries the same id, so SNS drops the copy. With
+//   publisher_options::content_based_deduplication the id of a send
+//   without key is left to the topic (its ContentBasedDeduplication).
+//
+//   courier::sns::topic<pickup> pickups(sns, topic_arn);
+//   auto forwarding = courier::route<pickup>(bus, pickups, [](const pickup& p) {
+//     return courier::send_options{.group = p.vendor};
+//   });
+//
+// SNS has no per-message delay (send_options::delay is refused).
+// Thread-safe.
+#pragma once
+
+#include "courier/aws/random_id.hpp"
+#include "courier/channel_options.hpp"
+#include "courier/error.hpp"
+#include "courier/event_name.hpp"
+#include "courier/json/codec.hpp"
+#include "courier/sns/client.hpp"
+#include "courier/sqs/channel.hpp"
+
+#include <string>
+#include <utility>
+
+namespace courier {
+inline namespace v1 {
+namespace sns {
+
+// The message attributes courier puts on every event: its type (shared
+// with sqs::channel and sqs::bus_feed) and its id.
+using sqs::event_id_attribute;
+using sqs::event_type_attribute;
+
+struct publisher_options {
+  // FIFO topics with ContentBasedDeduplication: a send without
+  // idempotency key carries no MessageDeduplicationId, and SNS dedups it
+  // by a hash of its body. Off: courier's id is the dedup id.
+  bool content_based_deduplication = false;
+};
+
+// What SNS said about a publish, and the event's id.
+struct publish_result {
+  std::string message_id = {};  // SNS's (not what subscribers see: each queue gives its own)
+  std::string sequence = {};    // FIFO topics
+  std::string id = {};          // courier.id: what subscribers dedup and (later) receipts by
+};
+
+class publisher {
+ public:
+  // sns must outlive the publisher.
+  publisher(client& sns, std::string topic_arn, publisher_options options = {})
+      : sns_(sns), topic_arn_(std::move(topic_arn)), options_(options) {
+    if (topic_arn_.empty()) throw courier::error(errc::invalid_option, "sns::publisher: topic_arn is empty");
+    fifo_ = topic_arn_.ends_with(".fifo");
+  }
+
+  // Publishes event; returns once SNS accepted it. Throws courier::error
+  // (missing_group on a FIFO topic without group; invalid_option for a
+  // delay) or courier::aws::error. Thread-safe.
+  template <class E>
+  publish_result publish(const E& event, const send_options& options = {}) {
+    outgoing_message message = encode(event, options);
+    const auto done = sns_.publish(topic_arn_, message);
+    return {done.message_id, done.sequence_number, message.message_attributes[event_id_attribute].value};
+  }
+
+  // The SNS message publish() sends for event: for publish_batch() and
+  // tests. Throws as publish() does. Thread-safe.
+  template <class E>
+  outgoing_message encode(const E& event, const send_options& options = {}) const {
+    if (options.delay.count() != 0) {
+      throw courier::error(errc::invalid_option,
+                           "sns::publisher: SNS has no per-message delay (send_options::delay)");
+    }
+    if (fifo_ && options.group.empty()) {
+      throw courier::error(errc::missing_group,
+                           "sns::publisher on a FIFO topic: send_options::group is empty");
+    }
+    outgoing_message out;
+    out.body = json::encode(event);
+    const std::string id = options.idempotency_key.empty() ? aws::random_id() : options.idempotency_key;
+    out.message_attributes[event_type_attribute] = attribute{"String", std::string(event_name<E>())};
+    out.message_attributes[event_id_attribute] = attribute{"String", id};
+    if (fifo_) {
+      out.group_id = options.group;
+      if (!options.idempotency_key.empty() || !options_.content_based_deduplication)
+        out.deduplication_id = id;
+    }
+    return out;
+  }
+
+  const std::string& topic_arn() const noexcept { return topic_arn_; }
+  bool fifo() const noexcept { return fifo_; }
+
+ private:
+  client& sns_;
+  std::string topic_arn_;
+  publisher_options options_;
+  bool fifo_ = false;
+};
+
+// A publisher of one type, shaped like a channel (value_type, send) so
+// courier::route<E>(bus, topic) forwards a bus's events to the topic.
+template <class E>
+class topic {
+ public:
+  using value_type = E;
+
+  topic(client& sns, std::string topic_arn, publisher_options options = {})
+      : publisher_(sns, std::move(topic_arn), options) {}
+
+  // publisher::publish(). Thread-safe.
+  publish_result send(const E& event, const send_options& options = {}) {
+    return publisher_.publish(event, options);
+  }
+
+  const std::string& topic_arn() const noexcept { return publisher_.topic_arn(); }
+
+ private:
+  publisher publisher_;
+};
+
+}  // namespace sns
+}  // namespace v1
+}  // namespace courier

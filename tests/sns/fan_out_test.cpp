@@ -9,6 +9,7 @@
 #include "courier/channel_bridge.hpp"
 #include "courier/sns/publisher.hpp"
 #include "courier/sqs/bus_feed.hpp"
+#include "courier/sqs/receipt_inbox.hpp"
 #include "courier/testing/gtest.hpp"
 #include "courier/testing/recorder.hpp"
 
@@ -189,6 +190,36 @@ TEST(sns_fan_out, on_a_standard_topic_the_subscribers_store_turns_a_repeated_pub
   hub.running.reset();
   EXPECT_PUBLISHED_ONCE(hub.pickups, [](const pickup& p) { return p.parcel == 7; });
   EXPECT_EQ(hub.pickups.count(), 2u);
+  sns.delete_topic(topic);
+}
+
+TEST(sns_fan_out, every_subscribing_service_answers_a_tracked_publish_on_its_own) {
+  courier::sns::client sns(moto_options());
+  courier::sqs::client sqs(moto_options());
+  const std::string topic = sns.create_topic("fan-out-receipts.fifo", {.fifo = true});
+  service hub(sqs, courier::sns::subscribe_queue(sns, sqs, topic, "fan-out-receipts-hub.fifo"));
+  service drivers(sqs, courier::sns::subscribe_queue(sns, sqs, topic, "fan-out-receipts-drivers.fifo",
+                                                     {.types = event_types<pickup>()}));
+  service vendors(sqs, courier::sns::subscribe_queue(sns, sqs, topic, "fan-out-receipts-vendors.fifo",
+                                                     {.types = event_types<delivered>()}));
+  hub.feed.answer_as("hub");
+  drivers.feed.answer_as("drivers");
+  vendors.feed.answer_as("vendors");
+  for (auto* s : {&hub, &drivers, &vendors}) s->start();
+
+  auto inbox = std::make_shared<courier::sqs::receipt_inbox>(sqs);
+  courier::sns::publisher events(sns, topic, {.receipts = inbox});
+  const auto published =
+      events.publish(pickup{"acme", 7}, {.group = "acme", .track_delivery = true, .receipt_timeout = 5s});
+  EXPECT_EQ(published.receipts.wait_all({"hub", "drivers"}),
+            (std::map<std::string, courier::delivery_outcome>{{"drivers", courier::delivery_outcome::acked},
+                                                              {"hub", courier::delivery_outcome::acked}}));
+  EXPECT_EQ(published.receipt.get(), courier::delivery_outcome::acked);  // the first to answer
+  // The vendors' filter keeps pickups out: they never answer, and the
+  // sender learns that at its deadline.
+  EXPECT_EQ(published.receipts.from("vendors").get(), courier::delivery_outcome::timed_out);
+  EXPECT_EQ(published.receipts.received().size(), 2u);
+  EXPECT_EQ(vendors.pickups.count(), 0u);
   sns.delete_topic(topic);
 }
 

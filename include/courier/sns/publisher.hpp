@@ -22,6 +22,12 @@
 //     return courier::send_options{.group = p.vendor};
 //   });
 //
+// Delivery receipts: with publisher_options::receipts (a receipt_inbox), a
+// send with track_delivery carries the inbox's queue in
+// "courier.reply_to", and every subscribing service's consumer answers on
+// its own (courier/sqs/receipts.hpp); publish_result::receipts awaits the
+// first, a named one, or all of a list.
+//
 // SNS has no per-message delay (send_options::delay is refused).
 // Thread-safe.
 #pragma once
@@ -33,6 +39,10 @@
 #include "courier/json/codec.hpp"
 #include "courier/sns/client.hpp"
 #include "courier/sqs/channel.hpp"
+#include "courier/sqs/receipt_inbox.hpp"
+#include "courier/sqs/receipts.hpp"
+
+#include <memory>
 
 #include <string>
 #include <utility>
@@ -51,13 +61,20 @@ struct publisher_options {
   // idempotency key carries no MessageDeduplicationId, and SNS dedups it
   // by a hash of its body. Off: courier's id is the dedup id.
   bool content_based_deduplication = false;
+  // Where receipts of sends with track_delivery come back. Empty:
+  // track_delivery is refused.
+  std::shared_ptr<sqs::receipt_inbox> receipts = {};
 };
 
 // What SNS said about a publish, and the event's id.
 struct publish_result {
   std::string message_id = {};  // SNS's (not what subscribers see: each queue gives its own)
   std::string sequence = {};    // FIFO topics
-  std::string id = {};          // courier.id: what subscribers dedup and (later) receipts by
+  std::string id = {};          // courier.id: what subscribers dedup and receipts name
+  // With track_delivery: the first subscriber's receipt, and all of them
+  // (receipts.from("hub"), receipts.wait_all({...})).
+  delivery_receipt receipt = {};
+  sqs::delivery_receipts receipts = {};
 };
 
 class publisher {
@@ -75,12 +92,21 @@ class publisher {
   template <class E>
   publish_result publish(const E& event, const send_options& options = {}) {
     outgoing_message message = encode(event, options);
+    publish_result out;
+    out.id = message.message_attributes[event_id_attribute].value;
+    if (options.track_delivery) {
+      out.receipts = options_.receipts->track(out.id, options.receipt_timeout);  // encode() began it
+      out.receipt = out.receipts.first();
+    }
     const auto done = sns_.publish(topic_arn_, message);
-    return {done.message_id, done.sequence_number, message.message_attributes[event_id_attribute].value};
+    out.message_id = done.message_id;
+    out.sequence = done.sequence_number;
+    return out;
   }
 
   // The SNS message publish() sends for event: for publish_batch() and
-  // tests. Throws as publish() does. Thread-safe.
+  // tests. With track_delivery it begins tracking the event's id (the
+  // inbox's track(id) returns it). Throws as publish() does. Thread-safe.
   template <class E>
   outgoing_message encode(const E& event, const send_options& options = {}) const {
     if (options.delay.count() != 0) {
@@ -91,6 +117,11 @@ class publisher {
       throw courier::error(errc::missing_group,
                            "sns::publisher on a FIFO topic: send_options::group is empty");
     }
+    if (options.track_delivery && !options_.receipts) {
+      throw courier::error(errc::invalid_option,
+                           "sns::publisher: track_delivery needs publisher_options::receipts (a "
+                           "receipt_inbox: the queue receipts come back to)");
+    }
     outgoing_message out;
     out.body = json::encode(event);
     const std::string id = options.idempotency_key.empty() ? aws::random_id() : options.idempotency_key;
@@ -100,6 +131,10 @@ class publisher {
       out.group_id = options.group;
       if (!options.idempotency_key.empty() || !options_.content_based_deduplication)
         out.deduplication_id = id;
+    }
+    if (options.track_delivery) {
+      out.message_attributes[sqs::reply_to_attribute] = attribute{"String", options_.receipts->queue_url()};
+      options_.receipts->track(id, options.receipt_timeout);  // before the publish: no receipt comes first
     }
     return out;
   }

@@ -12,12 +12,17 @@
 //
 // Each message is acked once every observer has returned; an observer's
 // exception nacks it (it comes again, or the queue's redrive policy
-// dead-letters it), and the later messages of its FIFO group wait for it. A message of a type not accepted,
-// or that does not decode, goes to on_malformed and stays in the queue. With an idempotent store
-// (apply_once_with), each dedup id is published once, redeliveries are acked unpublished: the exactly-once
-// effect, across hosts with courier::dynamodb's store. Send into the queue with sqs::channel<E> for each type
-// (or courier::route). Configure it (accept, apply_once_with) before start(); after that it is read-only and
-// thread-safe.
+// dead-letters it), and the later messages of its FIFO group wait for it.
+// A message of a type not accepted, or that does not decode, goes to
+// on_malformed and stays in the queue. With an idempotent store
+// (apply_once_with), each dedup id is published once, redeliveries are
+// acked unpublished: the exactly-once effect, across hosts with
+// courier::dynamodb's store. A message whose sender asked for a delivery
+// receipt is answered once acked, or once it fails its last receive
+// (courier/sqs/receipts.hpp). Send into the queue with sqs::channel<E> for
+// each type, courier::route, or an SNS topic (courier/sns/). Configure it
+// (accept, apply_once_with, answer_as) before start(); after that it is
+// read-only and thread-safe.
 #pragma once
 
 #include "courier/consumer.hpp"
@@ -27,6 +32,7 @@
 #include "courier/json/codec.hpp"
 #include "courier/sqs/channel.hpp"
 #include "courier/sqs/client.hpp"
+#include "courier/sqs/receipts.hpp"
 
 #include <fmt/format.h>
 
@@ -38,6 +44,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +66,13 @@ class bus_feed {
         fmt::print(stderr, "courier: SQS message {} left in the queue: {}\n", m.message_id, e.what());
       };
     }
+  }
+
+  // The name this feed's receipts carry (courier/sqs/receipts.hpp);
+  // default: the queue's name.
+  bus_feed& answer_as(std::string consumer_name) {
+    consumer_name_ = std::move(consumer_name);
+    return *this;
   }
 
   // Publishes messages whose type attribute names E as E events.
@@ -101,13 +116,23 @@ class bus_feed {
         // not acked, the later ones of its group in this receive go back
         // unpublished, or they would be observed before it.
         std::vector<std::string> held_groups;
+        receipt_sender answers(sqs_, consumer_name());  // receipts of this receive, sent at its end
         for (const auto& message : batch) {
           const std::string group = message.system_attribute("MessageGroupId");
+          bool acked = false;
           if (!group.empty() &&
               std::find(held_groups.begin(), held_groups.end(), group) != held_groups.end()) {
             nack(message);
-          } else if (!deliver(message) && !group.empty()) {
+          } else if (deliver(message)) {
+            acked = true;
+            answers.add(message, delivery_outcome::acked);
+          } else if (!group.empty()) {
             held_groups.push_back(group);
+          }
+          // Not acked on the last receive the redrive policy allows: SQS
+          // dead-letters it at its next receive.
+          if (!acked && !reply_to_of(message).empty() && last_receive(message)) {
+            answers.add(message, delivery_outcome::dead_lettered);
           }
         }
       }
@@ -116,6 +141,23 @@ class bus_feed {
   }
 
  private:
+  std::string consumer_name() const {
+    return consumer_name_.empty() ? queue_name_of(queue_url_) : consumer_name_;
+  }
+
+  // True when message was received for the last time the queue's redrive
+  // policy allows (its maxReceiveCount, asked once).
+  bool last_receive(const received_message& message) {
+    std::call_once(max_receives_read_, [this] {
+      try {
+        max_receives_ = max_receive_count(sqs_, queue_url_);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "courier: no dead-letter receipts from {}: {}\n", queue_url_, e.what());
+      }
+    });
+    return max_receives_ && message.receive_count() >= *max_receives_;
+  }
+
   // Publishes message on the bus and acks it; false when it was left in
   // the queue (nacked, or reported to on_malformed).
   bool deliver(const received_message& message) {
@@ -174,6 +216,9 @@ class bus_feed {
   std::map<std::string, std::function<void(const std::string&)>> publishers_;
   std::shared_ptr<idempotent_store> applied_;
   std::chrono::milliseconds lease_{0};
+  std::string consumer_name_;
+  std::once_flag max_receives_read_;
+  std::optional<int> max_receives_;
 };
 
 }  // namespace sqs

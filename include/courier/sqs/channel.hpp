@@ -22,8 +22,9 @@
 //   idempotent_store: consume() then applies each dedup id once.
 // - Order and the dedup window are SQS's: FIFO per MessageGroupId on a
 //   .fifo queue, 5 minutes of dedup ids.
-// - No sender delivery receipts: a sender cannot see a consumer's delete in
-//   another process. send_options::track_delivery is refused.
+// - Delivery receipts come back as messages (courier/sqs/receipts.hpp): a
+//   sender with a receipt_inbox (channel_options::receipts) may ask for
+//   one (track_delivery); consume() and delivery::ack() answer it.
 // - A message that does not decode (not JSON, another type, missing
 //   members) is reported to on_malformed and left in the queue: the queue's
 //   redrive policy moves it to its dead-letter queue. Nothing is deleted
@@ -31,6 +32,7 @@
 // Thread-safe.
 #pragma once
 
+#include "courier/aws/random_id.hpp"
 #include "courier/channel_options.hpp"
 #include "courier/consumer.hpp"
 #include "courier/detail/call_handler.hpp"
@@ -39,6 +41,8 @@
 #include "courier/idempotent_store.hpp"
 #include "courier/json/codec.hpp"
 #include "courier/sqs/client.hpp"
+#include "courier/sqs/receipt_inbox.hpp"
+#include "courier/sqs/receipts.hpp"
 
 #include <fmt/format.h>
 
@@ -53,6 +57,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -62,9 +67,6 @@
 namespace courier {
 inline namespace v1 {
 namespace sqs {
-
-// The message attribute that names a message's event type.
-inline constexpr const char* event_type_attribute = "courier.type";
 
 struct channel_options {
   std::string queue_url = {};
@@ -78,12 +80,21 @@ struct channel_options {
   // send_async(): how long the first message of a batch waits for others
   // (up to 10 go in one SendMessageBatch).
   std::chrono::milliseconds send_linger{5};
+  // Senders: where receipts of sends with track_delivery come back. Empty:
+  // track_delivery is refused.
+  std::shared_ptr<receipt_inbox> receipts = {};
+  // Consumers: the name their receipts carry; empty: the queue's name.
+  std::string consumer_name = {};
 };
 
 // What SQS said about an accepted send.
 struct sent {
   std::string message_id = {};
   std::string sequence = {};  // FIFO queues
+  // With track_delivery: the consumer's receipt (receipt), and every
+  // receipt of the message (receipts: its id, who answered).
+  delivery_receipt receipt = {};
+  delivery_receipts receipts = {};
 };
 
 // One message of a send_batch(): accepted, or refused with SQS's reason.
@@ -118,9 +129,13 @@ class delivery {
   sqs_receipt receipt() const { return {raw_.message_id, raw_.receipt_handle}; }
   const received_message& raw() const noexcept { return raw_; }
 
+  // Deletes the message; then answers its sender if it asked for a receipt.
   void ack() {
     origin_->ack(receipt());
     settled_ = true;
+    acked_ = true;
+    receipt_sender answer(origin_->sqs_, origin_->consumer_name());
+    answer.add(raw_, delivery_outcome::acked);
   }
   void nack(std::chrono::seconds delay = {}) {
     origin_->nack(receipt(), delay);
@@ -139,6 +154,7 @@ class delivery {
  private:
   friend class channel<T>;
 
+  bool acked_ = false;  // by ack(), its receipt sent
   channel<T>* origin_;
   T message_;
   received_message raw_;
@@ -175,8 +191,9 @@ class channel {
   // (missing_group on a FIFO queue without a group; invalid_option for
   // track_delivery) or courier::sqs::error.
   sent send(const T& message, const send_options& options = {}) {
-    const auto result = sqs_.send_message(options_.queue_url, outgoing(message, options));
-    return {result.message_id, result.sequence_number};
+    delivery_receipts tracking;
+    const auto result = sqs_.send_message(options_.queue_url, outgoing(message, options, tracking));
+    return accepted(result, tracking);
   }
 
   // Sends up to 10 messages in one SendMessageBatch from the calling thread
@@ -189,15 +206,16 @@ class channel {
       throw courier::error(errc::invalid_option, "sqs::channel::send_batch(): at most 10 messages");
     }
     std::vector<outgoing_message> batch;
+    std::vector<delivery_receipts> tracking(messages.size());
     for (std::size_t i = 0; i < messages.size(); ++i) {
-      batch.push_back(outgoing(messages[i].first, messages[i].second));
+      batch.push_back(outgoing(messages[i].first, messages[i].second, tracking[i]));
       batch.back().entry_id = std::to_string(i);
     }
     const auto result = sqs_.send_message_batch(options_.queue_url, batch);
     std::vector<batch_outcome> out(messages.size());
     for (const auto& [id, what] : result.successful) {
       const std::size_t i = entry_index(id, out.size());
-      if (i < out.size()) out[i].accepted = sent{what.message_id, what.sequence_number};
+      if (i < out.size()) out[i].accepted = accepted(what, tracking[i]);
     }
     for (const auto& failure : result.failed) {
       const std::size_t i = entry_index(failure.entry_id, out.size());
@@ -212,7 +230,8 @@ class channel {
   // batch at a time, in order), so FIFO groups keep theirs. Validation
   // errors (no group, too big) throw at once.
   std::future<sent> send_async(const T& message, const send_options& options = {}) {
-    outgoing_message out = outgoing(message, options);
+    delivery_receipts tracking;
+    outgoing_message out = outgoing(message, options, tracking);
     sqs_.check_size(out, "SendMessageBatch");
     std::promise<sent> promise;
     auto future = promise.get_future();
@@ -222,7 +241,7 @@ class channel {
       if (stopping_) {
         throw courier::error(errc::channel_closed, "sqs::channel::send_async() during destruction");
       }
-      pending_.push_back({std::move(out), std::move(promise)});
+      pending_.push_back({std::move(out), std::move(promise), std::move(tracking)});
       if (!batcher_.joinable()) batcher_ = std::thread([this] { send_batches(); });
       // The batcher waits for a first message, then for a tenth (or the
       // linger): waking it for the ones between costs a context switch each.
@@ -322,6 +341,11 @@ class channel {
     const std::chrono::milliseconds lease = options_.applied ? claim_lease() : std::chrono::milliseconds(0);
     auto body = [this, shared, options, on_error, lease](const std::atomic<bool>& stop) {
       while (!stop.load(std::memory_order_acquire)) {
+        // Receipts of this receive, sent once its acks are done.
+        receipt_sender answers(sqs_, consumer_name(),
+                               [&](const std::string& reply_to, const std::exception& e) {
+                                 on_error("(receipt to " + reply_to + ")", std::make_exception_ptr(e));
+                               });
         std::vector<delivery<T>> batch;
         try {
           batch = receive(options.batch, std::chrono::seconds(20), &stop);
@@ -354,11 +378,32 @@ class channel {
             held_groups.push_back(group);
           }
         }
+        for (const auto& item : batch) {
+          // Not acked on the last receive the queue's redrive policy
+          // allows: SQS dead-letters it at its next receive.
+          const bool handled =
+              item.acked_ || std::any_of(done.begin(), done.end(), [&](const sqs_receipt& r) {
+                return r.handle == item.raw().receipt_handle;
+              });
+          if (!handled && !reply_to_of(item.raw()).empty() && last_receive(item.raw())) {
+            answers.add(item.raw(), delivery_outcome::dead_lettered);
+          }
+        }
         if (done.empty()) continue;
         try {
-          for (const auto& [receipt, failure] : ack(done).failed) {
+          auto result = ack(done);
+          for (const auto& [receipt, failure] : result.failed) {
             on_error(receipt.message_id, std::make_exception_ptr(error("SQS", "DeleteMessageBatch",
                                                                        failure.code, failure.message)));
+          }
+          for (const auto& item : batch) {
+            const bool deleted =
+                std::any_of(done.begin(), done.end(),
+                            [&](const sqs_receipt& r) { return r.handle == item.raw().receipt_handle; }) &&
+                std::none_of(result.failed.begin(), result.failed.end(), [&](const auto& failed) {
+                  return failed.first.handle == item.raw().receipt_handle;
+                });
+            if (deleted) answers.add(item.raw(), delivery_outcome::acked);
           }
         } catch (...) {
           on_error("(ack)", std::current_exception());
@@ -370,13 +415,42 @@ class channel {
 
   const channel_options& options() const noexcept { return options_; }
 
+  // The name this channel's consumers sign their receipts with.
+  std::string consumer_name() const {
+    return options_.consumer_name.empty() ? queue_name_of(options_.queue_url) : options_.consumer_name;
+  }
+
  private:
-  outgoing_message outgoing(const T& message, const send_options& options) const {
-    if (options.track_delivery) {
+  friend class delivery<T>;
+
+  static sent accepted(const sent_message& what, const delivery_receipts& tracking) {
+    sent out{what.message_id, what.sequence_number, {}, tracking};
+    if (tracking.valid()) out.receipt = tracking.first();
+    return out;
+  }
+
+  // True when raw was received for the last time its queue's redrive
+  // policy allows (the queue's maxReceiveCount, asked once).
+  bool last_receive(const received_message& raw) {
+    std::call_once(max_receives_read_, [this] {
+      try {
+        max_receives_ = max_receive_count(sqs_, options_.queue_url);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "courier: no dead-letter receipts from {}: {}\n", options_.queue_url, e.what());
+      }
+    });
+    return max_receives_ && raw.receive_count() >= *max_receives_;
+  }
+
+  // The message to send; with track_delivery, tracking is what the
+  // sender will learn.
+  outgoing_message outgoing(const T& message, const send_options& options,
+                            delivery_receipts& tracking) const {
+    if (options.track_delivery && !options_.receipts) {
       throw courier::error(
           errc::invalid_option,
-          "sqs::channel: track_delivery is not available over SQS (a sender cannot see another "
-          "process's delete); use an acknowledgement event on a bus or another queue");
+          "sqs::channel: track_delivery needs channel_options::receipts (a receipt_inbox: the "
+          "queue receipts come back to)");
     }
     if (fifo_ && options.group.empty()) {
       throw courier::error(errc::missing_group,
@@ -394,6 +468,14 @@ class channel {
       out.delay = std::chrono::duration_cast<std::chrono::seconds>(options.delay);
       if (!options.idempotency_key.empty())
         out.message_attributes[event_id_attribute] = attribute{"String", options.idempotency_key};
+    }
+    if (options.track_delivery) {
+      // The id the receipts will name: the key, else one of its own.
+      const std::string id = options.idempotency_key.empty() ? aws::random_id() : options.idempotency_key;
+      out.message_attributes[event_id_attribute] = attribute{"String", id};
+      out.message_attributes[reply_to_attribute] = attribute{"String", options_.receipts->queue_url()};
+      tracking =
+          options_.receipts->track(id, options.receipt_timeout);  // before the send: no receipt comes first
     }
     return out;
   }
@@ -466,7 +548,8 @@ class channel {
       try {
         const auto result = sqs_.send_message_batch(options_.queue_url, messages);
         for (const auto& [id, what] : result.successful) {
-          answer(id, [&](auto& p) { p.set_value(sent{what.message_id, what.sequence_number}); });
+          const std::size_t i = entry_index(id, batch.size());
+          answer(id, [&](auto& p) { p.set_value(accepted(what, batch[i].tracking)); });
         }
         for (const auto& failure : result.failed) {
           answer(failure.entry_id, [&](auto& p) {
@@ -498,11 +581,14 @@ class channel {
   struct pending_send {
     outgoing_message message;
     std::promise<sent> promise;
+    delivery_receipts tracking;
   };
 
   client& sqs_;
   channel_options options_;
   bool fifo_ = false;
+  std::once_flag max_receives_read_;
+  std::optional<int> max_receives_;
 
   std::mutex batch_mutex_;
   std::condition_variable batch_ready_;

@@ -56,6 +56,9 @@ using attributes = std::map<std::string, attribute>;
 // each attribute's name, type and value.
 std::size_t message_size(std::string_view body, const attributes& message_attributes);
 
+// The message attribute that names a message's event type.
+inline constexpr const char* event_type_attribute = "courier.type";
+
 // The message attribute carrying a message's key where SQS has no
 // MessageDeduplicationId for it: a standard queue's idempotency key, and
 // courier's id of an event published through SNS (courier/sns/publisher.hpp).

@@ -5,16 +5,20 @@
 // thanks the driver. At the end it checks what must hold: every parcel
 // delivered exactly once, each vendor's parcels in the order shipped.
 //
-//   parcel_service [--parcels N] [--durable FILE] [--sqs URL] [--ws PORT [--serve SECONDS]]
+//   parcel_service [--parcels N] [--durable FILE] [--sqs URL] [--aws URL] [--ws PORT [--serve SECONDS]]
 //
 // In-process by default; --durable FILE keeps the dispatch channel in an
 // SQLite store; --sqs URL runs the dispatch over an SQS FIFO queue (made and
-// deleted by the run; moto_server or AWS). --ws PORT also serves the
+// deleted by the run; moto_server or AWS); --aws URL runs vendors, hub and
+// drivers as separate processes over an SNS topic, SQS queues and DynamoDB
+// (parcel/over_aws.hpp; "" for AWS itself). --ws PORT also serves the
 // dashboard page (examples/dashboard) on http://127.0.0.1:PORT/: deliveries
 // show up in the browser as they happen, and pickups asked for on the page go
 // through the same dispatch channel; it keeps serving for --serve SECONDS
 // after the run (default: until interrupted). Exit 0 when everything held.
 #include "parcel/parcel_service.hpp"
+#include "parcel/logbook.hpp"
+#include "parcel/over_aws.hpp"
 
 #include <courier/sqlite/durable.hpp>
 #include <courier/sqs/channel.hpp>
@@ -25,14 +29,14 @@
 
 #include <atomic>
 #include <charconv>
-#include <csignal>
-#include <fstream>
-#include <sstream>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -53,6 +57,10 @@ struct settings {
   int parcels = 20;  // per vendor
   std::string durable_file;
   std::string sqs_endpoint;
+  std::optional<std::string> aws_endpoint;
+  std::string role;  // a process of the --aws run (over_aws.hpp): hub, driver, vendor
+  std::string run;
+  std::string name;
   std::optional<int> ws_port;
   int serve_seconds = -1;  // -1: until interrupted
 };
@@ -66,12 +74,13 @@ std::unique_ptr<courier::ws::server> serve_dashboard(courier::bus& bus, int port
   std::stringstream page;
   page << in.rdbuf();
   auto server = std::make_unique<courier::ws::server>(
-      bus, courier::ws::server_options{
-               .port = static_cast<std::uint16_t>(port),
-               .pages = [body = page.str()](std::string_view target) -> std::optional<courier::ws::http_page> {
-                 if (target == "/" || target == "/index.html") return courier::ws::http_page{.body = body};
-                 return std::nullopt;
-               }});
+      bus,
+      courier::ws::server_options{
+          .port = static_cast<std::uint16_t>(port),
+          .pages = [body = page.str()](std::string_view target) -> std::optional<courier::ws::http_page> {
+            if (target == "/" || target == "/index.html") return courier::ws::http_page{.body = body};
+            return std::nullopt;
+          }});
   server->topic<delivered>("parcel.delivered");
   server->topic<pickup>("pickup", {.publish = true, .fifo = true});
   server->start();
@@ -79,63 +88,6 @@ std::unique_ptr<courier::ws::server> serve_dashboard(courier::bus& bus, int port
   std::fflush(stdout);
   return server;
 }
-
-// What the bus saw, to check at the end.
-class logbook {
- public:
-  explicit logbook(courier::bus& bus)
-      : on_delivered_(bus.subscribe<delivered>([this](const delivered& d) {
-          std::lock_guard lock(mutex_);
-          ++delivered_[{d.vendor, d.parcel}];
-          order_[d.vendor].push_back(d.parcel);
-          changed_.notify_all();
-        })),
-        on_thanks_(bus.subscribe<thanks>([this](const thanks& t) {
-          std::lock_guard lock(mutex_);
-          ++thanked_;
-          drivers_thanked_[t.driver] += 1;
-          changed_.notify_all();
-        })) {}
-
-  bool wait_for(std::size_t deliveries, std::chrono::seconds limit) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, limit, [&] { return thanked_ >= deliveries; });
-  }
-
-  // Prints the summary; true when every parcel was delivered once, in order.
-  bool report(int parcels) {
-    std::lock_guard lock(mutex_);
-    int missing = 0;
-    int twice = 0;
-    int out_of_order = 0;
-    for (const auto& vendor : vendors) {
-      for (int parcel = 1; parcel <= parcels; ++parcel) {
-        const int times = delivered_[{vendor, parcel}];
-        if (times == 0) ++missing;
-        if (times > 1) twice += times - 1;
-      }
-      const auto& order = order_[vendor];
-      for (std::size_t i = 1; i < order.size(); ++i) {
-        if (order[i] <= order[i - 1]) ++out_of_order;
-      }
-      fmt::print("  {}: delivered {} parcels in this order: {}\n", vendor, order.size(), fmt::join(order, " "));
-    }
-    for (const auto& [driver, count] : drivers_thanked_) fmt::print("  {} was thanked {} times\n", driver, count);
-    fmt::print("missing {}, delivered twice {}, out of order {}, thanks {}\n", missing, twice, out_of_order,
-               thanked_);
-    return missing == 0 && twice == 0 && out_of_order == 0;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::map<std::pair<std::string, int>, int> delivered_;
-  std::map<std::string, std::vector<int>> order_;
-  std::map<std::string, int> drivers_thanked_;
-  std::size_t thanked_ = 0;
-  courier::subscription on_delivered_;
-  courier::subscription on_thanks_;
-};
 
 // Every fourth parcel's request is sent twice: the vendor's first response
 // got lost, so it retries with the same key.
@@ -185,7 +137,8 @@ int run_in_process(const settings& chosen) {
   dana_works.stop();
   eli_works.stop();
   bus.drain();
-  const bool held = book.report(chosen.parcels) && all_thanked && acked == static_cast<int>(receipts.size());
+  const bool held =
+      book.report(vendors, chosen.parcels) && all_thanked && acked == static_cast<int>(receipts.size());
   fmt::print("{}\n", held ? "every parcel delivered once, in order" : "SOMETHING WENT WRONG");
   if (dashboard) {
     // Keep serving the page (and taking its pickups) for a while.
@@ -204,16 +157,16 @@ int run_in_process(const settings& chosen) {
 
 int run_over_sqs(const settings& chosen) {
   courier::sqs::client sqs({.settings = {.endpoint = chosen.sqs_endpoint}, .connect_timeout = 2s});
-  const std::string url =
-      sqs.create_queue(fmt::format("parcel-service-{}.fifo", ::getpid()), {{"FifoQueue", "true"}, {"VisibilityTimeout", "5"}});
+  const std::string url = sqs.create_queue(fmt::format("parcel-service-{}.fifo", ::getpid()),
+                                           {{"FifoQueue", "true"}, {"VisibilityTimeout", "5"}});
   fmt::print("dispatch over SQS: {}\n", url);
   int result = 1;
   try {
     courier::bus bus;
     logbook book(bus);
     // The drivers record what they applied, so an SQS redelivery is not a second delivery.
-    courier::sqs::channel<pickup> orders(sqs, {.queue_url = url,
-                                               .applied = std::make_shared<courier::memory_idempotent_store>()});
+    courier::sqs::channel<pickup> orders(
+        sqs, {.queue_url = url, .applied = std::make_shared<courier::memory_idempotent_store>()});
     driver dana("dana", bus);
     auto dana_works = orders.consume(std::ref(dana));
     // Vendors thank drivers when the delivered event comes (over SQS there is
@@ -227,7 +180,8 @@ int run_over_sqs(const settings& chosen) {
     int duplicates = 0;
     for (int parcel = 1; parcel <= chosen.parcels; ++parcel) {
       for (const auto& name : vendors) {
-        const courier::send_options options{.group = name, .idempotency_key = fmt::format("{}/{}", name, parcel)};
+        const courier::send_options options{.group = name,
+                                            .idempotency_key = fmt::format("{}/{}", name, parcel)};
         orders.send(pickup{name, parcel}, options);
         if (retried(parcel)) {
           orders.send(pickup{name, parcel}, options);  // SQS drops it: same dedup id within 5 minutes
@@ -241,7 +195,7 @@ int run_over_sqs(const settings& chosen) {
         book.wait_for(static_cast<std::size_t>(chosen.parcels) * vendors.size(), std::chrono::seconds(120));
     dana_works.stop();
     bus.drain();
-    const bool held = book.report(chosen.parcels) && all_thanked;
+    const bool held = book.report(vendors, chosen.parcels) && all_thanked;
     fmt::print("{}\n", held ? "every parcel delivered once, in order" : "SOMETHING WENT WRONG");
     result = held ? 0 : 1;
   } catch (...) {
@@ -255,7 +209,7 @@ int run_over_sqs(const settings& chosen) {
 int usage(std::string_view problem) {
   fmt::print(stderr,
              "parcel_service: {}\nusage: parcel_service [--parcels N] [--durable FILE] [--sqs URL] "
-             "[--ws PORT [--serve SECONDS]]\n",
+             "[--aws URL] [--ws PORT [--serve SECONDS]]\n",
              problem);
   return 2;
 }
@@ -277,6 +231,14 @@ int main(int argc, char** argv) {
       chosen.durable_file = value;
     } else if (flag == "--sqs") {
       chosen.sqs_endpoint = value;
+    } else if (flag == "--aws") {
+      chosen.aws_endpoint = std::string(value);
+    } else if (flag == "--role") {
+      chosen.role = value;
+    } else if (flag == "--run") {
+      chosen.run = value;
+    } else if (flag == "--name") {
+      chosen.name = value;
     } else if (flag == "--ws" || flag == "--serve") {
       int number = 0;
       const auto [end, failure] = std::from_chars(value.data(), value.data() + value.size(), number);
@@ -293,6 +255,11 @@ int main(int argc, char** argv) {
     }
   }
   try {
+    if (chosen.aws_endpoint && !chosen.role.empty()) {
+      return over_aws::run_role(chosen.role,
+                                {*chosen.aws_endpoint, chosen.run, chosen.name, chosen.parcels, vendors});
+    }
+    if (chosen.aws_endpoint) return over_aws::run(*chosen.aws_endpoint, chosen.parcels, vendors);
     return chosen.sqs_endpoint.empty() ? run_in_process(chosen) : run_over_sqs(chosen);
   } catch (const std::exception& e) {
     fmt::print(stderr, "parcel_service: {}\n", e.what());

@@ -12,8 +12,8 @@
 #include <courier/bus.hpp>
 #include <courier/channel.hpp>
 
-#include <boost/describe.hpp>
 #include <fmt/format.h>
+#include <boost/describe.hpp>
 
 #include <mutex>
 #include <set>
@@ -48,9 +48,7 @@ BOOST_DESCRIBE_STRUCT(thanks, (), (vendor, driver, parcel))
 
 using dispatch = courier::channel<pickup>;
 
-inline courier::channel_options<pickup> dispatch_options() {
-  return {.ordering = courier::ordering::fifo};
-}
+inline courier::channel_options<pickup> dispatch_options() { return {.ordering = courier::ordering::fifo}; }
 
 // Ships parcels into the dispatch channel and thanks whoever delivers them.
 class vendor {
@@ -67,9 +65,9 @@ class vendor {
   // (a retry after a timeout): the parcel's number is the idempotency key,
   // so a retry is answered as a duplicate and nothing is picked up twice.
   courier::send_result ship(int parcel) {
-    return orders_.send(pickup{name_, parcel}, {.group = name_,
-                                                .idempotency_key = fmt::format("{}/{}", name_, parcel),
-                                                .track_delivery = true});
+    return orders_.send(
+        pickup{name_, parcel},
+        {.group = name_, .idempotency_key = fmt::format("{}/{}", name_, parcel), .track_delivery = true});
   }
 
  private:
@@ -91,7 +89,8 @@ class driver {
     {
       std::lock_guard lock(mutex_);
       // Parcel numbers are per vendor: the pair names a parcel.
-      if (!delivered_.emplace(p.vendor, p.parcel).second) return;  // already delivered: confirm again, do nothing
+      if (!delivered_.emplace(p.vendor, p.parcel).second)
+        return;  // already delivered: confirm again, do nothing
     }
     bus_.publish(in_transit{p.parcel, name_});
     bus_.publish(delivered{p.vendor, p.parcel, name_});

@@ -72,6 +72,13 @@ receipt_sender::receipt_sender(client& sqs, std::string consumer,
     : sqs_(sqs), consumer_(std::move(consumer)), on_failure_(std::move(on_failure)) {
   if (!on_failure_) {
     on_failure_ = [](const std::string& reply_to, const std::exception& e) {
+      // A sender that has gone took its reply queue with it: nobody is
+      // waiting for this receipt, which is no failure worth a line.
+      const auto* answer = dynamic_cast<const aws::error*>(&e);
+      if (answer != nullptr && (answer->aws_code() == "AWS.SimpleQueueService.NonExistentQueue" ||
+                                answer->aws_code() == "QueueDoesNotExist")) {
+        return;
+      }
       fmt::print(stderr, "courier: receipt to {} not sent: {}\n", reply_to, e.what());
     };
   }

@@ -79,7 +79,8 @@ std::string queue_name_of(std::string_view url);
 // together: one SendMessageBatch per reply queue and 10 receipts. Nothing
 // is sent for a message that asked for no receipt. Never throws: a receipt
 // that cannot be sent is reported to on_failure (default: a line on
-// stderr) and the sender learns nothing, as if the consumer had died. Not
+// stderr, except for a reply queue that no longer exists: its sender has
+// gone) and the sender learns nothing, as if the consumer had died. Not
 // thread-safe: one per consumer thread.
 class receipt_sender {
  public:

@@ -9,7 +9,7 @@ For each request, seeded and independent:
 Everything else is forwarded and its answer relayed. Keep-alive works, so
 a client's connection reuse is exercised too.
 
-  fault_proxy.py start DIR UPSTREAM_DIR [rates...]  writes DIR/endpoint, DIR/pid
+  fault_proxy.py start DIR UPSTREAM_DIR [rates...]  writes DIR/endpoint, DIR/upstream_endpoint, DIR/pid
   fault_proxy.py stop DIR
 Only the Python standard library.
 """
@@ -87,6 +87,8 @@ def serve(args):
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         (pathlib.Path(args.dir) / "endpoint").write_text("http://127.0.0.1:%d\n" % port)
+        # The server behind it, for tests that set up through it unharmed.
+        (pathlib.Path(args.dir) / "upstream_endpoint").write_text(upstream + "\n")
         async with server:
             await server.serve_forever()
 

@@ -23,11 +23,13 @@ inline std::string fixture_state(const char* variable, const std::string& name) 
   return value;
 }
 
-// Client options for the server (or proxy) whose state variable names.
-inline courier::aws::client_options fixture_options(const char* variable = "COURIER_TEST_MOTO_DIR") {
+// Client options for the server (or proxy) whose state variable names;
+// file "upstream_endpoint" with the proxy's: the server behind it.
+inline courier::aws::client_options fixture_options(const char* variable = "COURIER_TEST_MOTO_DIR",
+                                                    const char* file = "endpoint") {
   courier::aws::client_options options;
   options.settings = {
-      .region = "us-east-1", .endpoint = fixture_state(variable, "endpoint"), .keys = {"testing", "testing"}};
+      .region = "us-east-1", .endpoint = fixture_state(variable, file), .keys = {"testing", "testing"}};
   return options;
 }
 

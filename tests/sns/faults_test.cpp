@@ -63,7 +63,18 @@ class subscriber {
     feed_.accept<keyed_event>().apply_once_with(std::make_shared<courier::memory_idempotent_store>());
   }
 
-  void start() { running_ = feed_.start({.batch = 10}); }
+  // start() asks the queue's visibility timeout (the store's lease), which
+  // the proxy may refuse twice in a row: asked again, as a service would.
+  void start() {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        running_ = feed_.start({.batch = 10});
+        return;
+      } catch (const courier::aws::error&) {
+        if (attempt == 20) throw;
+      }
+    }
+  }
   void stop() { running_.stop(); }
 
   bool wait_for(std::size_t keys, std::chrono::seconds timeout) {

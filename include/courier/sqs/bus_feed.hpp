@@ -116,25 +116,32 @@ class bus_feed {
         // not acked, the later ones of its group in this receive go back
         // unpublished, or they would be observed before it.
         std::vector<std::string> held_groups;
-        receipt_sender answers(sqs_, consumer_name());  // receipts of this receive, sent at its end
+        receipt_sender answers(sqs_, consumer_name());
+        std::vector<receipt_entry> done;  // published: deleted together, after the receipts
         for (const auto& message : batch) {
           const std::string group = message.system_attribute("MessageGroupId");
-          bool acked = false;
           if (!group.empty() &&
               std::find(held_groups.begin(), held_groups.end(), group) != held_groups.end()) {
             nack(message);
           } else if (deliver(message)) {
-            acked = true;
             answers.add(message, delivery_outcome::acked);
+            done.push_back({std::to_string(done.size()), message.receipt_handle, {}});
+            continue;
           } else if (!group.empty()) {
             held_groups.push_back(group);
           }
           // Not acked on the last receive the redrive policy allows: SQS
           // dead-letters it at its next receive.
-          if (!acked && !reply_to_of(message).empty() && last_receive(message)) {
+          if (!reply_to_of(message).empty() && last_receive(message)) {
             answers.add(message, delivery_outcome::dead_lettered);
           }
         }
+        // Receipts before the delete, as sqs::channel::consume() sends
+        // them: a feed that dies between the two answers again when the
+        // store turns the redelivery away; the other way round the receipt
+        // would be lost.
+        answers.flush();
+        if (!done.empty()) acknowledge(done);
       }
     };
     return consumer(std::max<std::size_t>(options.concurrency, 1), std::move(body), [] {});
@@ -158,8 +165,9 @@ class bus_feed {
     return max_receives_ && message.receive_count() >= *max_receives_;
   }
 
-  // Publishes message on the bus and acks it; false when it was left in
-  // the queue (nacked, or reported to on_malformed).
+  // Publishes message on the bus (through the store, with one): true when
+  // it is to be acked, false when it was left in the queue (nacked, or
+  // reported to on_malformed).
   bool deliver(const received_message& message) {
     const auto type = message.message_attributes.find(event_type_attribute);
     const auto publisher =
@@ -193,12 +201,20 @@ class bus_feed {
       nack(message);  // an observer failed: the message comes again
       return false;
     }
-    try {
-      sqs_.delete_message(queue_url_, message.receipt_handle);
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "courier: SQS bus feed could not ack {}: {}\n", message.message_id, e.what());
-    }
     return true;
+  }
+
+  // Deletes what was published, in one DeleteMessageBatch. A delete that
+  // fails leaves its message to come again: the store turns it away.
+  void acknowledge(const std::vector<receipt_entry>& done) {
+    try {
+      for (const auto& failure : sqs_.delete_message_batch(queue_url_, done).failed) {
+        fmt::print(stderr, "courier: SQS bus feed could not ack entry {}: {} {}\n", failure.entry_id, failure.code,
+                   failure.message);
+      }
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "courier: SQS bus feed could not ack {} messages: {}\n", done.size(), e.what());
+    }
   }
 
   void nack(const received_message& message, std::chrono::seconds delay = {}) {

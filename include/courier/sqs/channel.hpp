@@ -129,13 +129,16 @@ class delivery {
   sqs_receipt receipt() const { return {raw_.message_id, raw_.receipt_handle}; }
   const received_message& raw() const noexcept { return raw_; }
 
-  // Deletes the message; then answers its sender if it asked for a receipt.
+  // Answers its sender if it asked for a receipt, then deletes the message
+  // (in that order: see consume()).
   void ack() {
+    {
+      receipt_sender answer(origin_->sqs_, origin_->consumer_name());
+      answer.add(raw_, delivery_outcome::acked);
+    }
     origin_->ack(receipt());
     settled_ = true;
     acked_ = true;
-    receipt_sender answer(origin_->sqs_, origin_->consumer_name());
-    answer.add(raw_, delivery_outcome::acked);
   }
   void nack(std::chrono::seconds delay = {}) {
     origin_->nack(receipt(), delay);
@@ -379,31 +382,27 @@ class channel {
           }
         }
         for (const auto& item : batch) {
-          // Not acked on the last receive the queue's redrive policy
-          // allows: SQS dead-letters it at its next receive.
-          const bool handled =
-              item.acked_ || std::any_of(done.begin(), done.end(), [&](const sqs_receipt& r) {
-                return r.handle == item.raw().receipt_handle;
-              });
-          if (!handled && !reply_to_of(item.raw()).empty() && last_receive(item.raw())) {
+          const bool acking = std::any_of(done.begin(), done.end(), [&](const sqs_receipt& r) {
+            return r.handle == item.raw().receipt_handle;
+          });
+          if (acking) {
+            answers.add(item.raw(), delivery_outcome::acked);
+          } else if (!item.acked_ && !reply_to_of(item.raw()).empty() && last_receive(item.raw())) {
+            // Not acked on the last receive the queue's redrive policy
+            // allows: SQS dead-letters it at its next receive.
             answers.add(item.raw(), delivery_outcome::dead_lettered);
           }
         }
+        // Receipts before the delete: a consumer that dies between the two
+        // is redelivered, turned away by its store, and answers again (a
+        // repeated receipt); the other way round its receipt would die
+        // with it, and nothing would ever send it.
+        answers.flush();
         if (done.empty()) continue;
         try {
-          auto result = ack(done);
-          for (const auto& [receipt, failure] : result.failed) {
+          for (const auto& [receipt, failure] : ack(done).failed) {
             on_error(receipt.message_id, std::make_exception_ptr(error("SQS", "DeleteMessageBatch",
                                                                        failure.code, failure.message)));
-          }
-          for (const auto& item : batch) {
-            const bool deleted =
-                std::any_of(done.begin(), done.end(),
-                            [&](const sqs_receipt& r) { return r.handle == item.raw().receipt_handle; }) &&
-                std::none_of(result.failed.begin(), result.failed.end(), [&](const auto& failed) {
-                  return failed.first.handle == item.raw().receipt_handle;
-                });
-            if (deleted) answers.add(item.raw(), delivery_outcome::acked);
           }
         } catch (...) {
           on_error("(ack)", std::current_exception());

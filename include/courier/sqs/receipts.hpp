@@ -10,10 +10,12 @@
 //   body {"id": "...", "outcome": "acked" | "dead_lettered",
 //         "consumer": "...", "time": <epoch ms>}
 //   attribute "courier.type" = "courier.receipt"
-// - acked: after the consumer's DeleteMessage succeeded, so a receipt
-//   never announces a message that could still come back to that consumer.
-//   A redelivery the consumer's idempotent store turns away is acked
-//   again, and answered again: the sender's inbox keeps the first.
+// - acked: once the handler returned (with an idempotent store, once the
+//   effect is marked applied), sent just before the consumer's delete. A
+//   consumer that dies between the two is redelivered, its store turns the
+//   message away, and it answers again: the sender's inbox keeps the first
+//   receipt of each consumer. Sent after the delete, the receipt would die
+//   with such a consumer, and the message would never come back to send it.
 // - dead_lettered: the message was not acked on the last receive its
 //   queue's RedrivePolicy (maxReceiveCount) allows; SQS moves it to the
 //   dead-letter queue at its next receive.

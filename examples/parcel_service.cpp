@@ -11,7 +11,9 @@
 // SQLite store; --sqs URL runs the dispatch over an SQS FIFO queue (made and
 // deleted by the run; moto_server or AWS); --aws URL runs vendors, hub and
 // drivers as separate processes over an SNS topic, SQS queues and DynamoDB
-// (parcel/over_aws.hpp; "" for AWS itself). --ws PORT also serves the
+// (parcel/over_aws.hpp; "" for AWS itself), where --kills N --seed S kills
+// a driver process with SIGKILL N times at seeded moments and --keep yes
+// leaves what the run made for a checker. --ws PORT also serves the
 // dashboard page (examples/dashboard) on http://127.0.0.1:PORT/: deliveries
 // show up in the browser as they happen, and pickups asked for on the page go
 // through the same dispatch channel; it keeps serving for --serve SECONDS
@@ -61,6 +63,7 @@ struct settings {
   std::string role;  // a process of the --aws run (over_aws.hpp): hub, driver, vendor
   std::string run;
   std::string name;
+  parcel_service::over_aws::faults chaos;
   std::optional<int> ws_port;
   int serve_seconds = -1;  // -1: until interrupted
 };
@@ -209,7 +212,7 @@ int run_over_sqs(const settings& chosen) {
 int usage(std::string_view problem) {
   fmt::print(stderr,
              "parcel_service: {}\nusage: parcel_service [--parcels N] [--durable FILE] [--sqs URL] "
-             "[--aws URL] [--ws PORT [--serve SECONDS]]\n",
+             "[--aws URL [--kills N] [--seed S] [--keep yes]] [--ws PORT [--serve SECONDS]]\n",
              problem);
   return 2;
 }
@@ -239,6 +242,19 @@ int main(int argc, char** argv) {
       chosen.run = value;
     } else if (flag == "--name") {
       chosen.name = value;
+    } else if (flag == "--kills" || flag == "--seed") {
+      unsigned number = 0;
+      const auto [end, failure] = std::from_chars(value.data(), value.data() + value.size(), number);
+      if (failure != std::errc() || end != value.data() + value.size()) {
+        return usage(fmt::format("{} {}: not a number", flag, value));
+      }
+      if (flag == "--kills") {
+        chosen.chaos.kills = static_cast<int>(number);
+      } else {
+        chosen.chaos.seed = number;
+      }
+    } else if (flag == "--keep") {
+      chosen.chaos.keep = value == "yes";
     } else if (flag == "--ws" || flag == "--serve") {
       int number = 0;
       const auto [end, failure] = std::from_chars(value.data(), value.data() + value.size(), number);
@@ -259,7 +275,8 @@ int main(int argc, char** argv) {
       return over_aws::run_role(chosen.role,
                                 {*chosen.aws_endpoint, chosen.run, chosen.name, chosen.parcels, vendors});
     }
-    if (chosen.aws_endpoint) return over_aws::run(*chosen.aws_endpoint, chosen.parcels, vendors);
+    if (chosen.aws_endpoint)
+      return over_aws::run(*chosen.aws_endpoint, chosen.parcels, vendors, chosen.chaos);
     return chosen.sqs_endpoint.empty() ? run_in_process(chosen) : run_over_sqs(chosen);
   } catch (const std::exception& e) {
     fmt::print(stderr, "parcel_service: {}\n", e.what());

@@ -18,12 +18,15 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -195,6 +198,37 @@ pid_t start_role(const std::string& role, const role_settings& settings) {
   return pid;
 }
 
+// True once the queue holds nothing, visible or in flight; false if it
+// still does at the deadline.
+bool queue_drained(courier::sqs::client& sqs, const std::string& name, std::chrono::seconds patience) {
+  const std::string url = sqs.get_queue_url(name);
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  for (;;) {
+    auto counts = sqs.get_queue_attributes(
+        url, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"});
+    if (counts["ApproximateNumberOfMessages"] == "0" &&
+        counts["ApproximateNumberOfMessagesNotVisible"] == "0") {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(200ms);  // the queue's state is only known by asking
+  }
+}
+
+// How many pickups the drivers have marked in the DynamoDB table (claims
+// in progress included): how far the run has come.
+int applied_pickups(courier::dynamodb::client& dynamo, const std::string& table) {
+  int count = 0;
+  boost::json::object request{{"TableName", table}, {"Select", "COUNT"}};
+  for (;;) {
+    const auto page = dynamo.call("Scan", request);
+    count += static_cast<int>(page.at("Count").to_number<std::int64_t>());
+    const auto* next = page.if_contains("LastEvaluatedKey");
+    if (next == nullptr) return count;
+    request["ExclusiveStartKey"] = *next;
+  }
+}
+
 // The exit code of pid (-1 if a signal ended it).
 int wait_for_exit(pid_t pid) {
   int status = 0;
@@ -213,7 +247,8 @@ int run_role(const std::string& role, const role_settings& settings) {
   return 2;
 }
 
-int run(const std::string& endpoint, int parcels, const std::vector<std::string>& vendors) {
+int run(const std::string& endpoint, int parcels, const std::vector<std::string>& vendors,
+        const faults& chaos) {
   const names run{std::to_string(::getpid())};
   const auto options = options_for(endpoint);
   courier::sqs::client sqs(options);
@@ -224,16 +259,22 @@ int run(const std::string& endpoint, int parcels, const std::vector<std::string>
   // for a subscriber that is not there yet.
   const std::string topic = sns.create_topic(run.topic(), {.fifo = true});
   std::vector<std::string> queues;
-  auto subscribe = [&](const std::string& service, std::vector<std::string> types) {
-    // A short visibility timeout: a driver that dies hands its pickup on soon.
-    queues.push_back(courier::sns::subscribe_queue(
-                         sns, sqs, topic, run.queue(service),
-                         {.types = std::move(types), .queue_attributes = {{"VisibilityTimeout", "10"}}})
+  auto subscribe = [&](const std::string& service, std::vector<std::string> types,
+                       std::vector<std::string> groups, const char* visibility) {
+    queues.push_back(courier::sns::subscribe_queue(sns, sqs, topic, run.queue(service),
+                                                   {.types = std::move(types),
+                                                    .groups = std::move(groups),
+                                                    .queue_attributes = {{"VisibilityTimeout", visibility}}})
                          .queue_url);
   };
-  subscribe("hub", {});
-  subscribe("drivers", courier::sns::event_types<pickup>());
-  for (const auto& vendor : vendors) subscribe("vendor-" + vendor, courier::sns::event_types<delivered>());
+  subscribe("hub", {}, {}, "10");
+  // A short visibility timeout (and so a short lease in the store): a
+  // driver killed with a pickup in hand hands it on after 4 s.
+  subscribe("drivers", courier::sns::event_types<pickup>(), {}, "4");
+  // Each vendor hears of its own deliveries only (their group is the vendor).
+  for (const auto& vendor : vendors) {
+    subscribe("vendor-" + vendor, courier::sns::event_types<delivered>(), {vendor}, "10");
+  }
   courier::dynamodb::idempotent_store::create_table(dynamo, run.table());
   fmt::print("over SNS and SQS at {}: topic {}, {} queues, table {}\n", endpoint.empty() ? "AWS" : endpoint,
              run.topic(), queues.size(), run.table());
@@ -246,30 +287,83 @@ int run(const std::string& endpoint, int parcels, const std::vector<std::string>
     return settings;
   };
   int result = 1;
-  std::vector<pid_t> started;  // ended with SIGKILL if the launcher fails midway
+  std::mutex mutex;
+  std::vector<pid_t> started;                          // ended with SIGKILL if the launcher fails midway
+  std::vector<std::pair<std::string, pid_t>> drivers;  // name, the process running it now
   auto start = [&](const std::string& role, const role_settings& settings) {
-    started.push_back(start_role(role, settings));
-    return started.back();
+    const pid_t pid = start_role(role, settings);
+    std::lock_guard lock(mutex);
+    started.push_back(pid);
+    return pid;
   };
+  std::atomic<bool> shipped{false};
+  std::thread killer;
   try {
     const pid_t hub_pid = start("hub", base);
-    std::vector<pid_t> drivers = {start("driver", with_name("dana")), start("driver", with_name("eli"))};
+    for (const char* name : {"dana", "eli"}) drivers.emplace_back(name, start("driver", with_name(name)));
     std::vector<pid_t> shops;
     for (const auto& vendor : vendors) shops.push_back(start("vendor", with_name(vendor)));
+    // While the vendors ship: a driver killed with SIGKILL at seeded random
+    // moments, and started again.
+    killer = std::thread([&] {
+      // The moments are points of progress, not of time (a slow machine
+      // would otherwise see every kill after the work): a driver dies when
+      // the drivers have applied the k-th pickup, for seeded random k.
+      std::mt19937 dice(chaos.seed);
+      const int total = parcels * static_cast<int>(vendors.size());
+      std::vector<int> moments;
+      for (int k = 0; k < chaos.kills; ++k)
+        moments.push_back(std::uniform_int_distribution<int>(1, total - 1)(dice));
+      std::sort(moments.begin(), moments.end());
+      int kill_number = 0;
+      for (const int moment : moments) {
+        int applied = 0;
+        while (!shipped && (applied = applied_pickups(dynamo, run.table())) < moment)
+          std::this_thread::sleep_for(100ms);
+        if (shipped) break;
+        auto& [name, pid] = drivers[std::uniform_int_distribution<std::size_t>(0, drivers.size() - 1)(dice)];
+        kill(pid, SIGKILL);
+        wait_for_exit(pid);
+        const pid_t was = pid;
+        pid = start("driver", with_name(name));
+        fmt::print(
+            "kill {}: at {} pickups applied, driver {} (pid {}) killed with SIGKILL, started again as pid "
+            "{}\n",
+            ++kill_number, applied, name, was, pid);
+        std::fflush(stdout);
+      }
+    });
     int failed = 0;
     for (const pid_t shop : shops) failed += wait_for_exit(shop) == 0 ? 0 : 1;
+    shipped = true;
+    killer.join();
     const int hub_verdict = wait_for_exit(hub_pid);
-    for (const pid_t d : drivers) kill(d, SIGTERM);
-    for (const pid_t d : drivers) wait_for_exit(d);
-    const bool held = failed == 0 && hub_verdict == 0;
-    fmt::print("{}\n", held ? "every parcel delivered once, in order, every receipt back"
-                            : fmt::format("SOMETHING WENT WRONG ({} vendors failed, hub said {})", failed,
-                                          hub_verdict));
+    // A driver killed between a receipt and its delete left that pickup
+    // to come back: the drivers finish their queue (turning it away) first.
+    const bool drained = queue_drained(sqs, run.queue("drivers"), 60s);
+    for (const auto& [name, pid] : drivers) kill(pid, SIGTERM);
+    for (const auto& [name, pid] : drivers) wait_for_exit(pid);
+    const bool held = failed == 0 && hub_verdict == 0 && drained;
+    fmt::print("{}\n",
+               held ? "every parcel delivered once, in order, every receipt back"
+                    : fmt::format("SOMETHING WENT WRONG ({} vendors failed, hub said {}, drivers' queue {})",
+                                  failed, hub_verdict, drained ? "drained" : "not drained"));
     result = held ? 0 : 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "parcel_service: {}\n", e.what());
+    shipped = true;
+    if (killer.joinable()) killer.join();
+    std::lock_guard lock(mutex);
     for (const pid_t pid : started) kill(pid, SIGKILL);
     for (const pid_t pid : started) wait_for_exit(pid);
+  }
+  if (chaos.keep) {
+    // For a checker reading the engines' own state (tests/sns/): one JSON line.
+    boost::json::array urls;
+    for (const auto& url : queues) urls.emplace_back(url);
+    fmt::print("kept: {}\n", boost::json::serialize(boost::json::object{
+                                 {"topic", topic}, {"queues", std::move(urls)}, {"table", run.table()}}));
+    return result;
   }
   for (const auto& url : queues) sqs.delete_queue(url);
   sns.delete_topic(topic);

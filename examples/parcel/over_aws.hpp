@@ -13,7 +13,7 @@
 // takes its verdict from them: each vendor checks that every pickup got its
 // drivers' receipt and was delivered and thanked; the hub checks that every
 // parcel was delivered once, in each vendor's order. Then it removes what
-// it made.
+// it made (or, with faults::keep, names it for a checker to read).
 #pragma once
 
 #include <string>
@@ -29,8 +29,16 @@ struct role_settings {
   std::vector<std::string> vendors;
 };
 
+// What the launcher does to the run, and leaves behind.
+struct faults {
+  int kills = 0;      // drivers killed with SIGKILL (and started again) while vendors ship
+  unsigned seed = 1;  // picks the moments and the drivers
+  bool keep = false;  // leave topic, queues and table, named on a "kept: {json}" line
+};
+
 // The launcher: exit code 0 when every check held.
-int run(const std::string& endpoint, int parcels, const std::vector<std::string>& vendors);
+int run(const std::string& endpoint, int parcels, const std::vector<std::string>& vendors,
+        const faults& chaos = {});
 
 // One role ("hub", "driver", "vendor") in this process.
 int run_role(const std::string& role, const role_settings& settings);

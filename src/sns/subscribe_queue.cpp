@@ -83,11 +83,17 @@ std::optional<std::string> policy_with_topic(const std::string& current, const s
 
 }  // namespace
 
-std::string filter_policy(const std::vector<std::string>& types) {
-  if (types.empty()) return {};
-  json::array names;
-  for (const auto& type : types) names.emplace_back(type);
-  return json::serialize(json::object{{sqs::event_type_attribute, std::move(names)}});
+std::string filter_policy(const std::vector<std::string>& types, const std::vector<std::string>& groups) {
+  json::object policy;
+  auto require = [&](const char* attribute, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    json::array allowed;
+    for (const auto& value : values) allowed.emplace_back(value);
+    policy[attribute] = std::move(allowed);
+  };
+  require(sqs::event_type_attribute, types);
+  require(sqs::event_group_attribute, groups);
+  return policy.empty() ? std::string() : json::serialize(policy);
 }
 
 queue_subscription subscribe_queue(client& sns, sqs::client& sqs, const std::string& topic_arn,
@@ -110,7 +116,7 @@ queue_subscription subscribe_queue(client& sns, sqs::client& sqs, const std::str
     sqs.set_queue_attributes(out.queue_url, {{"Policy", *policy}});
   }
 
-  const std::string filter = filter_policy(options.types);
+  const std::string filter = filter_policy(options.types, options.groups);
   const auto existing = sns.list_subscriptions_by_topic(topic_arn);
   const auto mine = std::find_if(existing.begin(), existing.end(), [&](const subscription& s) {
     return s.protocol == "sqs" && s.endpoint == out.queue_arn;

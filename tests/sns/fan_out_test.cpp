@@ -43,6 +43,10 @@ using courier::sns::event_types;
 
 courier::aws::client_options moto_options() { return courier_test::fixture_options(); }
 
+// A key no other publish of the run has: FIFO topics keep dedup ids for
+// five minutes.
+std::string aws_unique_key() { return courier::aws::random_id(); }
+
 // Waits until the queue holds no message, visible or in flight: every
 // message was read and acked. False if it still holds some at the deadline.
 bool drained(courier::sqs::client& sqs, const std::string& url, std::chrono::seconds timeout) {
@@ -119,6 +123,30 @@ TEST(sns_fan_out, each_service_gets_its_own_copy_of_the_types_it_accepts) {
   EXPECT_EQ(drivers.deliveries.count(), 0u);
   EXPECT_EQ(vendors.pickups.count(), 0u);
   EXPECT_EQ(vendors.deliveries.count(), 1u);
+  sns.delete_topic(topic);
+}
+
+TEST(sns_fan_out, a_service_can_take_only_some_groups) {
+  courier::sns::client sns(moto_options());
+  courier::sqs::client sqs(moto_options());
+  const std::string topic = sns.create_topic("fan-out-groups.fifo", {.fifo = true});
+  service acme(sqs, courier::sns::subscribe_queue(sns, sqs, topic, "fan-out-groups-acme.fifo",
+                                                  {.types = event_types<pickup>(), .groups = {"acme"}}));
+  courier::sns::publisher events(sns, topic);
+  for (const char* vendor : {"globex", "acme", "globex", "acme"}) {
+    events.publish(pickup{vendor, 1}, {.group = vendor, .idempotency_key = aws_unique_key()});
+  }
+  events.publish(delivered{1, "Zoë"},
+                 {.group = "acme", .idempotency_key = aws_unique_key()});  // acme, but no pickup
+  acme.start();
+  ASSERT_WAIT(acme.pickups.wait_for(2, 20s));
+  ASSERT_TRUE(drained(sqs, acme.queue.queue_url, 20s));
+  acme.running.reset();
+  EXPECT_EQ(acme.pickups.count(), 2u);
+  for (const auto& p : acme.pickups.events()) EXPECT_EQ(p.vendor, "acme");
+  EXPECT_EQ(acme.deliveries.count(), 0u);
+  EXPECT_EQ(courier::sns::filter_policy(event_types<pickup>(), {"acme"}),
+            R"({"courier.type":["pickup"],"courier.group":["acme"]})");
   sns.delete_topic(topic);
 }
 

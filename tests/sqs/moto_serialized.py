@@ -18,6 +18,11 @@ one first. Here a receive reads the clock once, frees every in-flight
 message whose visibility ran out by then, as SQS does, and then picks each
 group's earliest.
 
+moto's FIFO SNS topics do not dedup: they hand the MessageDeduplicationId
+to each subscribed FIFO queue, which forgets it once the first copy has been
+deleted, so a copy published a moment later is delivered again. Here a FIFO
+topic drops a dedup id it took in the last five minutes, as SNS does.
+
 A long poll (ReceiveMessage with WaitTimeSeconds > 0) would hold that lock
 for its whole wait and stop every other client, the senders it waits for
 among them. It is answered as SQS answers it, by short polls under the lock
@@ -27,6 +32,7 @@ only these polls are, and the signature tests use none.
 
     moto_serialized.py HOST PORT
 """
+import hashlib
 import io
 import json
 import sys
@@ -35,6 +41,7 @@ import time
 
 from werkzeug.serving import run_simple
 from moto.server import DomainDispatcherApplication, create_backend_app
+import moto.sns.models as sns_models
 import moto.sqs.models as sqs_models
 
 moto_receive_message = sqs_models.SQSBackend.receive_message
@@ -56,6 +63,35 @@ def receive_in_group_order(self, queue_name, *args, **kwargs):
 
 
 sqs_models.SQSBackend.receive_message = receive_in_group_order
+
+moto_publish = sns_models.SNSBackend.publish
+FIFO_DEDUP_SECONDS = 300
+
+
+def publish_once_per_dedup_id(self, message, arn=None, **kwargs):
+    """A FIFO topic drops a message whose dedup id it took in the last five
+    minutes and answers with the first one's id, as SNS does. moto passes the
+    id on to the subscribed FIFO queues instead, and those forget it once
+    the first copy is deleted, so a copy published later reached them."""
+    topic = self.topics.get(arn) if arn else None
+    if topic is None or not topic.fifo_topic:
+        return moto_publish(self, message, arn, **kwargs)
+    dedup_id = kwargs.get("deduplication_id")
+    if not dedup_id and topic.content_based_deduplication:
+        dedup_id = hashlib.sha256(message.encode()).hexdigest()
+    if not dedup_id:
+        return moto_publish(self, message, arn, **kwargs)
+    taken = topic.__dict__.setdefault("courier_dedup_ids", {})  # gone with the topic, as on AWS
+    now = time.monotonic()
+    first = taken.get(dedup_id)
+    if first is not None and now - first[1] < FIFO_DEDUP_SECONDS:
+        return first[0]
+    message_id = moto_publish(self, message, arn, **kwargs)
+    taken[dedup_id] = (message_id, now)
+    return message_id
+
+
+sns_models.SNSBackend.publish = publish_once_per_dedup_id
 
 
 class OneRequestAtATime:

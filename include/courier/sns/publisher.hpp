@@ -4,9 +4,11 @@
 // An event goes out as SQS messages do from sqs::channel: its JSON
 // (courier::json) as the message, its type in the "courier.type" message
 // attribute, so a subscription's filter policy can pick types and the
-// subscriber's sqs::bus_feed publishes each as its type. Two more things
-// are carried, because a subscriber sees neither SNS's message id nor the
-// publisher's key:
+// subscriber's sqs::bus_feed publishes each as its type. More is carried,
+// because a subscriber sees neither SNS's message id nor the publisher's
+// key, and may want only some groups:
+// - "courier.group", send_options::group when there is one: a
+//   subscription can filter by group as well as by type.
 // - "courier.id", the event's id: the send's idempotency key, else a fresh
 //   random one. A subscriber applies each id once (received_message::
 //   dedup_id()), so SNS's own at-least-once delivery and a publisher's
@@ -127,6 +129,9 @@ class publisher {
     const std::string id = options.idempotency_key.empty() ? aws::random_id() : options.idempotency_key;
     out.message_attributes[event_type_attribute] = attribute{"String", std::string(event_name<E>())};
     out.message_attributes[event_id_attribute] = attribute{"String", id};
+    if (!options.group.empty()) {
+      out.message_attributes[sqs::event_group_attribute] = attribute{"String", options.group};
+    }
     if (fifo_) {
       out.group_id = options.group;
       if (!options.idempotency_key.empty() || !options_.content_based_deduplication)

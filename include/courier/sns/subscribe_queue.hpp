@@ -13,7 +13,8 @@
 // this topic send to it (other statements kept); the subscription is made
 // if missing and otherwise set to what is asked. The subscription uses raw
 // delivery (the queue gets the event's JSON and its message attributes, not
-// SNS's envelope) and a filter policy on the "courier.type" attribute.
+// SNS's envelope) and a filter policy on the "courier.type" (and, if asked,
+// "courier.group") attribute.
 #pragma once
 
 #include "courier/event_name.hpp"
@@ -32,6 +33,10 @@ struct queue_subscription_options {
   // Event names (event_name<E>()) the queue receives; empty: every event of
   // the topic.
   std::vector<std::string> types = {};
+  // Message groups (send_options::group, the "courier.group" attribute) the
+  // queue receives; empty: every group. With types, an event must match
+  // both.
+  std::vector<std::string> groups = {};
   // Attributes of a queue created here (VisibilityTimeout, RedrivePolicy,
   // ...); an existing queue keeps its own. A FIFO queue (name ending in
   // ".fifo") gets FifoQueue=true without asking.
@@ -50,9 +55,10 @@ std::vector<std::string> event_types() {
   return {std::string(event_name<E>())...};
 }
 
-// The filter policy that lets through events of the given types
-// ({"courier.type": [...]}); "" for no types (no filter).
-std::string filter_policy(const std::vector<std::string>& types);
+// The filter policy that lets through events of the given types and groups
+// ({"courier.type": [...], "courier.group": [...]}; an empty list sets no
+// condition); "" when both are empty (no filter).
+std::string filter_policy(const std::vector<std::string>& types, const std::vector<std::string>& groups = {});
 
 // Subscribes the queue queue_name to the topic as above. Throws
 // courier::error(invalid_option) for a FIFO queue on a standard topic (SNS

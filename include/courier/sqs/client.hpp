@@ -59,6 +59,10 @@ std::size_t message_size(std::string_view body, const attributes& message_attrib
 // The message attribute that names a message's event type.
 inline constexpr const char* event_type_attribute = "courier.type";
 
+// The message attribute naming an SNS event's group (send_options::group),
+// so a subscription's filter can pick groups (courier/sns/subscribe_queue.hpp).
+inline constexpr const char* event_group_attribute = "courier.group";
+
 // The message attribute carrying a message's key where SQS has no
 // MessageDeduplicationId for it: a standard queue's idempotency key, and
 // courier's id of an event published through SNS (courier/sns/publisher.hpp).

@@ -24,6 +24,7 @@
 #include <courier/dynamodb/idempotent_store.hpp>
 
 #include "peer_process.hpp"
+#include "side_by_side.hpp"
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -95,23 +96,13 @@ double median(std::vector<double> values) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string endpoint;
-  int keys = 300;
-  int rounds = 3;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc) return usage(fmt::format("{} needs a value", flag));
-    const std::string value = argv[++i];
-    if (flag == "--endpoint") {
-      endpoint = value;
-    } else if (flag == "--keys" || flag == "--rounds") {
-      const int n = std::atoi(value.c_str());
-      if (n <= 0) return usage(fmt::format("{} {}: not a positive number", flag, value));
-      (flag == "--keys" ? keys : rounds) = n;
-    } else {
-      return usage(fmt::format("unknown option {}", flag));
-    }
+  courier_bench::side_by_side_args args{.count = 300, .rounds = 3};
+  if (const auto problem = courier_bench::parse_args(argc, argv, "--keys", "", args); !problem.empty()) {
+    return usage(problem);
   }
+  std::string endpoint = args.endpoint;
+  const int keys = args.count;
+  const int rounds = args.rounds;
   const std::string peers = COURIER_IDEMPOTENCY_PEERS;
   int status = 0;
   try {

@@ -20,15 +20,14 @@
 #include <courier/sqs/channel.hpp>
 
 #include "peer_process.hpp"
+#include "side_by_side.hpp"
 
 #include <fmt/format.h>
 #include <boost/describe.hpp>
 #include <boost/json.hpp>
 
 #include <chrono>
-#include <cstdlib>
 #include <string>
-#include <string_view>
 #include <vector>
 
 struct pickup {
@@ -97,56 +96,36 @@ figures boto3_round(const std::string& endpoint, const std::string& topic,
           static_cast<int>(parsed.at("delivered").to_number<std::int64_t>())};
 }
 
-int usage(std::string_view problem) {
-  fmt::print(stderr,
-             "courier_sns_bench: {}\nusage: courier_sns_bench [--endpoint URL] [--events N] [--rounds R] "
-             "[--client both|courier|boto3]\n",
-             problem);
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string endpoint;
-  int events = 200;
-  int rounds = 2;
-  std::string clients = "both";
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc) return usage(fmt::format("{} needs a value", flag));
-    const std::string value = argv[++i];
-    if (flag == "--endpoint") {
-      endpoint = value;
-    } else if (flag == "--client") {
-      if (value != "both" && value != "courier" && value != "boto3")
-        return usage("--client: both, courier or boto3");
-      clients = value;
-    } else if (flag == "--events" || flag == "--rounds") {
-      const int n = std::atoi(value.c_str());
-      if (n <= 0) return usage(fmt::format("{} {}: not a positive number", flag, value));
-      (flag == "--events" ? events : rounds) = n;
-    } else {
-      return usage(fmt::format("unknown option {}", flag));
-    }
+  courier_bench::side_by_side_args args{.count = 200, .rounds = 2};
+  if (const auto problem = courier_bench::parse_args(argc, argv, "--events", "boto3", args);
+      !problem.empty()) {
+    fmt::print(stderr,
+               "courier_sns_bench: {}\nusage: courier_sns_bench [--endpoint URL] [--events N] [--rounds R] "
+               "[--client both|courier|boto3]\n",
+               problem);
+    return 2;
   }
+  const int events = args.count;
   int status = 0;
   try {
-    const courier_bench::moto_endpoint moto(endpoint, COURIER_MOTO_SCRIPT, "courier-sns-bench");
-    endpoint = moto.url();
+    const courier_bench::moto_endpoint moto(args.endpoint, COURIER_MOTO_SCRIPT, "courier-sns-bench");
+    const std::string endpoint = moto.url();
     const courier::aws::client_options options{
         .settings = {.region = "us-east-1", .endpoint = endpoint, .keys = {"testing", "testing"}}};
     courier::sns::client sns(options);
     courier::sqs::client sqs(options);
     fmt::print(
         "SNS fan-out benchmark at {}: {} events a round to {} subscribed queues, {} rounds per client\n\n",
-        endpoint, events, subscribers, rounds);
+        endpoint, events, subscribers, args.rounds);
     fmt::print("{:<8} {:>5} {:>10} {:>14} {:>10}\n", "client", "round", "events/s", "CPU us/event",
                "delivered");
-    figures totals[2];
-    for (int round = 0; round < rounds; ++round) {
+    courier_bench::tally totals[2];
+    for (int round = 0; round < args.rounds; ++round) {
       for (int who = 0; who < 2; ++who) {
-        if (clients != "both" && clients != (who == 0 ? "courier" : "boto3")) continue;
+        if (!args.runs(who == 0 ? "courier" : "boto3")) continue;
         const std::string prefix = fmt::format("bench-{}-{}-{}", ::getpid(), round, who);
         const std::string topic = sns.create_topic(prefix + ".fifo", {.fifo = true});
         std::vector<std::string> queues;
@@ -161,23 +140,10 @@ int main(int argc, char** argv) {
         fmt::print("{:<8} {:>5} {:>10.1f} {:>14.0f} {:>10}\n", who == 0 ? "courier" : "boto3", round + 1,
                    events / f.seconds, f.cpu_seconds * 1e6 / events, f.delivered);
         if (f.delivered != subscribers * events) status = 1;
-        totals[who].seconds += f.seconds;
-        totals[who].cpu_seconds += f.cpu_seconds;
-        totals[who].delivered += f.delivered;
+        totals[who].add(f.seconds, f.cpu_seconds, static_cast<double>(f.delivered) / subscribers);
       }
     }
-    if (clients == "both") {
-      const double courier_rate = totals[0].delivered / subscribers / totals[0].seconds;
-      const double boto3_rate = totals[1].delivered / subscribers / totals[1].seconds;
-      const double courier_cpu = totals[0].cpu_seconds * subscribers / totals[0].delivered;
-      const double boto3_cpu = totals[1].cpu_seconds * subscribers / totals[1].delivered;
-      fmt::print(
-          "\nall rounds: courier {:.1f} events/s, {:.0f} us CPU/event; boto3 {:.1f} events/s, {:.0f} us "
-          "CPU/event\n",
-          courier_rate, courier_cpu * 1e6, boto3_rate, boto3_cpu * 1e6);
-      fmt::print("courier/boto3: throughput {:.2f}x, client CPU per event {:.3f}x\n",
-                 courier_rate / boto3_rate, courier_cpu / boto3_cpu);
-    }
+    if (args.client == "both") courier_bench::print_comparison("event", totals[0], "boto3", totals[1]);
     if (status != 0) fmt::print("SOME EVENTS WERE NOT DELIVERED to every queue\n");
   } catch (const std::exception& e) {
     fmt::print(stderr, "courier_sns_bench: {}\n", e.what());

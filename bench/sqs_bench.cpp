@@ -16,6 +16,7 @@
 #include <courier/sqs/channel.hpp>
 
 #include "peer_process.hpp"
+#include "side_by_side.hpp"
 
 #include <fmt/format.h>
 #include <boost/describe.hpp>
@@ -87,53 +88,33 @@ figures boto3_round(const std::string& endpoint, const std::string& url, int mes
           static_cast<int>(parsed.at("received").to_number<std::int64_t>())};
 }
 
-int usage(std::string_view problem) {
-  fmt::print(stderr,
-             "courier_sqs_bench: {}\nusage: courier_sqs_bench [--endpoint URL] [--messages N] [--rounds R] "
-             "[--client both|courier|boto3]\n",
-             problem);
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string endpoint;
-  int messages = 300;
-  int rounds = 2;
-  std::string clients = "both";
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc) return usage(fmt::format("{} needs a value", flag));
-    const std::string value = argv[++i];
-    if (flag == "--endpoint") {
-      endpoint = value;
-    } else if (flag == "--client") {
-      if (value != "both" && value != "courier" && value != "boto3")
-        return usage("--client: both, courier or boto3");
-      clients = value;
-    } else if (flag == "--messages" || flag == "--rounds") {
-      const int n = std::atoi(value.c_str());
-      if (n <= 0) return usage(fmt::format("{} {}: not a positive number", flag, value));
-      (flag == "--messages" ? messages : rounds) = n;
-    } else {
-      return usage(fmt::format("unknown option {}", flag));
-    }
+  courier_bench::side_by_side_args args{.count = 300, .rounds = 2};
+  if (const auto problem = courier_bench::parse_args(argc, argv, "--messages", "boto3", args);
+      !problem.empty()) {
+    fmt::print(stderr,
+               "courier_sqs_bench: {}\nusage: courier_sqs_bench [--endpoint URL] [--messages N] [--rounds R] "
+               "[--client both|courier|boto3]\n",
+               problem);
+    return 2;
   }
+  const int messages = args.count;
   int status = 0;
   try {
-    const courier_bench::moto_endpoint moto(endpoint, COURIER_MOTO_SCRIPT, "courier-sqs-bench");
-    endpoint = moto.url();
+    const courier_bench::moto_endpoint moto(args.endpoint, COURIER_MOTO_SCRIPT, "courier-sqs-bench");
+    const std::string endpoint = moto.url();
     courier::sqs::client sqs(
         {.settings = {.region = "us-east-1", .endpoint = endpoint, .keys = {"testing", "testing"}}});
     fmt::print("SQS benchmark at {}: {} messages a round, {} rounds per client\n\n", endpoint, messages,
-               rounds);
+               args.rounds);
     fmt::print("{:<8} {:>5} {:>12} {:>16} {:>9}\n", "client", "round", "messages/s", "CPU us/message",
                "received");
-    figures totals[2];
-    for (int round = 0; round < rounds; ++round) {
+    courier_bench::tally totals[2];
+    for (int round = 0; round < args.rounds; ++round) {
       for (int who = 0; who < 2; ++who) {
-        if (clients != "both" && clients != (who == 0 ? "courier" : "boto3")) continue;
+        if (!args.runs(who == 0 ? "courier" : "boto3")) continue;
         const std::string url = sqs.create_queue(fmt::format("bench-{}-{}-{}.fifo", ::getpid(), round, who),
                                                  {{"FifoQueue", "true"}});
         const figures f = who == 0 ? courier_round(sqs, url, messages) : boto3_round(endpoint, url, messages);
@@ -141,22 +122,10 @@ int main(int argc, char** argv) {
         fmt::print("{:<8} {:>5} {:>12.1f} {:>16.0f} {:>9}\n", who == 0 ? "courier" : "boto3", round + 1,
                    f.received / f.seconds, f.cpu_seconds * 1e6 / f.received, f.received);
         if (f.received != messages) status = 1;
-        totals[who].seconds += f.seconds;
-        totals[who].cpu_seconds += f.cpu_seconds;
-        totals[who].received += f.received;
+        totals[who].add(f.seconds, f.cpu_seconds, f.received);
       }
     }
-    if (clients == "both") {
-      const double courier_rate = totals[0].received / totals[0].seconds;
-      const double boto3_rate = totals[1].received / totals[1].seconds;
-      const double courier_cpu = totals[0].cpu_seconds / totals[0].received;
-      const double boto3_cpu = totals[1].cpu_seconds / totals[1].received;
-      fmt::print(
-          "\nall rounds: courier {:.1f} msg/s, {:.0f} us CPU/msg; boto3 {:.1f} msg/s, {:.0f} us CPU/msg\n",
-          courier_rate, courier_cpu * 1e6, boto3_rate, boto3_cpu * 1e6);
-      fmt::print("courier/boto3: throughput {:.2f}x, client CPU per message {:.3f}x\n",
-                 courier_rate / boto3_rate, courier_cpu / boto3_cpu);
-    }
+    if (args.client == "both") courier_bench::print_comparison("msg", totals[0], "boto3", totals[1]);
   } catch (const std::exception& e) {
     fmt::print(stderr, "courier_sqs_bench: {}\n", e.what());
     status = 1;

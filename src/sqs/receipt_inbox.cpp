@@ -4,6 +4,7 @@
 
 #include "courier/aws/random_id.hpp"
 #include "courier/error.hpp"
+#include "courier/sqs/detail/failure_pause.hpp"
 #include "receipt_tracking.hpp"
 
 #include <fmt/format.h>
@@ -96,16 +97,17 @@ struct receipt_inbox::impl {
   // The reader thread: long polls, each receipt to its tracked message,
   // every message read deleted (a receipt is read once, whatever it was).
   void read() {
+    detail::failure_pause pause;  // between receives that fail: a server that is down is not asked in a loop
     while (!stop_reading.load(std::memory_order_acquire)) {
       std::vector<received_message> batch;
       try {
         batch = sqs.receive_message(
             url, {.max_messages = 10, .wait = std::chrono::seconds(20), .cancel = &stop_reading});
+        pause.after_success();
       } catch (const std::exception& e) {
         if (stop_reading.load(std::memory_order_acquire)) return;
         fmt::print(stderr, "courier: receipt inbox could not read {}: {}\n", url, e.what());
-        std::this_thread::sleep_for(
-            std::chrono::milliseconds(200));  // a failing endpoint is not asked in a busy loop
+        pause.after_failure(stop_reading);
         continue;
       }
       std::vector<receipt_entry> done;

@@ -21,6 +21,11 @@ struct parcel_sent {
 };
 BOOST_DESCRIBE_STRUCT(parcel_sent, (), (parcel))
 
+struct other_parcel {
+  std::string name;
+};
+BOOST_DESCRIBE_STRUCT(other_parcel, (), (name))
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -96,6 +101,28 @@ TEST(sqs_receipts, a_message_failing_its_last_allowed_receive_is_reported_dead_l
       {}, [](const std::string&, std::exception_ptr) {});
   ASSERT_EQ(sent.receipt.wait_for(20s), delivery_outcome::dead_lettered);
   EXPECT_EQ(attempts.load(), 2);  // answered at the second (last) receive, not before
+}
+
+TEST(sqs_receipts, a_message_that_never_decodes_is_reported_dead_lettered_at_its_last_receive) {
+  courier::sqs::client sqs(moto_options());
+  queue dead(sqs, "receipts-undecodable-dead-letters");
+  const std::string dead_arn = sqs.get_queue_attributes(dead.url, {"QueueArn"})["QueueArn"];
+  // A one-second visibility timeout: a message left in the queue comes back soon.
+  queue work(sqs, "receipts-undecodable",
+             {{"VisibilityTimeout", "1"},
+              {"RedrivePolicy", R"({"deadLetterTargetArn":")" + dead_arn + R"(","maxReceiveCount":"2"})"}});
+  auto inbox = std::make_shared<courier::sqs::receipt_inbox>(sqs);
+  // The sender sends another type than the consumer reads.
+  courier::sqs::channel<other_parcel> sender(sqs, {.queue_url = work.url, .receipts = inbox});
+  const auto sent = sender.send(other_parcel{"x"}, {.track_delivery = true});
+  std::atomic<int> reported{0};
+  courier::sqs::channel<parcel_sent> consumer(
+      sqs,
+      {.queue_url = work.url,
+       .on_malformed = [&](const courier::sqs::received_message&, const std::exception&) { ++reported; }});
+  auto running = consumer.consume([](const parcel_sent&) { FAIL() << "decoded a message of another type"; });
+  ASSERT_EQ(sent.receipt.wait_for(20s), delivery_outcome::dead_lettered);
+  EXPECT_EQ(reported.load(), 2);  // both receives reported; the second answered
 }
 
 TEST(sqs_receipts, nobody_handling_the_message_resolves_timed_out_and_the_inbox_forgets_it) {

@@ -32,6 +32,7 @@
 #include "courier/json/codec.hpp"
 #include "courier/sqs/channel.hpp"
 #include "courier/sqs/client.hpp"
+#include "courier/sqs/detail/failure_pause.hpp"
 #include "courier/sqs/receipts.hpp"
 
 #include <fmt/format.h>
@@ -99,6 +100,8 @@ class bus_feed {
   [[nodiscard]] consumer start(consume_options options = {}) {
     if (applied_) lease_ = sqs_.visibility_timeout(queue_url_);
     auto body = [this, options](const std::atomic<bool>& stop) {
+      detail::failure_pause
+          pause;  // between receives that fail: a server that is down is not asked in a loop
       while (!stop.load(std::memory_order_acquire)) {
         std::vector<received_message> batch;
         try {
@@ -108,8 +111,12 @@ class bus_feed {
                            .visibility_timeout = {},
                            .receive_request_attempt_id = {},
                            .cancel = &stop});
+          pause.after_success();
         } catch (const std::exception& e) {
-          fmt::print(stderr, "courier: SQS bus feed receive failed: {}\n", e.what());
+          if (stop.load(std::memory_order_acquire)) break;
+          const auto waited = pause.after_failure(stop);
+          fmt::print(stderr, "courier: SQS bus feed receive failed (waited {} ms to try again): {}\n",
+                     waited.count(), e.what());
           continue;
         }
         // As in sqs::channel::consume(): once a message of a FIFO group is
@@ -209,8 +216,8 @@ class bus_feed {
   void acknowledge(const std::vector<receipt_entry>& done) {
     try {
       for (const auto& failure : sqs_.delete_message_batch(queue_url_, done).failed) {
-        fmt::print(stderr, "courier: SQS bus feed could not ack entry {}: {} {}\n", failure.entry_id, failure.code,
-                   failure.message);
+        fmt::print(stderr, "courier: SQS bus feed could not ack entry {}: {} {}\n", failure.entry_id,
+                   failure.code, failure.message);
       }
     } catch (const std::exception& e) {
       fmt::print(stderr, "courier: SQS bus feed could not ack {} messages: {}\n", done.size(), e.what());

@@ -41,6 +41,7 @@
 #include "courier/idempotent_store.hpp"
 #include "courier/json/codec.hpp"
 #include "courier/sqs/client.hpp"
+#include "courier/sqs/detail/failure_pause.hpp"
 #include "courier/sqs/receipt_inbox.hpp"
 #include "courier/sqs/receipts.hpp"
 
@@ -271,28 +272,7 @@ class channel {
   // decode go to on_malformed and stay in the queue.
   std::vector<delivery<T>> receive(std::size_t max = 1, std::chrono::seconds wait = {},
                                    const std::atomic<bool>* cancel = nullptr) {
-    receive_request request{.max_messages = static_cast<int>(std::clamp<std::size_t>(max, 1, 10)),
-                            .wait = std::min(wait, std::chrono::seconds(20)),
-                            .visibility_timeout = options_.visibility_timeout,
-                            .receive_request_attempt_id = {},
-                            .cancel = cancel};
-    std::vector<delivery<T>> out;
-    for (auto& raw : sqs_.receive_message(options_.queue_url, request)) {
-      try {
-        const auto type = raw.message_attributes.find(type_attribute);
-        if (type == raw.message_attributes.end() || type->second.value != event_name<T>()) {
-          throw courier::error(
-              errc::malformed_message,
-              fmt::format("expected a {} ({} attribute), got {}", event_name<T>(), type_attribute,
-                          type == raw.message_attributes.end() ? "none" : type->second.value));
-        }
-        T message = json::decode<T>(raw.body);
-        out.emplace_back(*this, std::move(message), std::move(raw));
-      } catch (const courier::error& failure) {
-        options_.on_malformed(raw, failure);
-      }
-    }
-    return out;
+    return receive_decoding(max, wait, cancel, nullptr);
   }
 
   void ack(const sqs_receipt& handle) { sqs_.delete_message(options_.queue_url, handle.handle); }
@@ -343,18 +323,30 @@ class channel {
     auto shared = std::make_shared<Handler>(std::move(handler));
     const std::chrono::milliseconds lease = options_.applied ? claim_lease() : std::chrono::milliseconds(0);
     auto body = [this, shared, options, on_error, lease](const std::atomic<bool>& stop) {
+      detail::failure_pause
+          pause;  // between receives that fail: a server that is down is not asked in a loop
       while (!stop.load(std::memory_order_acquire)) {
-        // Receipts of this receive, sent once its acks are done.
+        // Receipts of this receive, sent before its acks.
         receipt_sender answers(sqs_, consumer_name(),
                                [&](const std::string& reply_to, const std::exception& e) {
                                  on_error("(receipt to " + reply_to + ")", std::make_exception_ptr(e));
                                });
         std::vector<delivery<T>> batch;
+        std::vector<received_message> malformed;
         try {
-          batch = receive(options.batch, std::chrono::seconds(20), &stop);
+          batch = receive_decoding(options.batch, std::chrono::seconds(20), &stop, &malformed);
+          pause.after_success();
         } catch (...) {
+          if (stop.load(std::memory_order_acquire)) break;
           on_error("(receive)", std::current_exception());
+          pause.after_failure(stop);
           continue;
+        }
+        for (const auto& raw : malformed) {
+          // Left in the queue: at its last allowed receive, its sender
+          // learns it goes to the dead-letter queue.
+          if (!reply_to_of(raw).empty() && last_receive(raw))
+            answers.add(raw, delivery_outcome::dead_lettered);
         }
         // Handlers that returned are acked together: one DeleteMessageBatch
         // for the receive, not one DeleteMessage each.
@@ -425,6 +417,37 @@ class channel {
   static sent accepted(const sent_message& what, const delivery_receipts& tracking) {
     sent out{what.message_id, what.sequence_number, {}, tracking};
     if (tracking.valid()) out.receipt = tracking.first();
+    return out;
+  }
+
+  // receive(), and the messages that did not decode: to on_malformed, and
+  // into malformed when given (consume() answers their senders at their
+  // last receive).
+  std::vector<delivery<T>> receive_decoding(std::size_t max, std::chrono::seconds wait,
+                                            const std::atomic<bool>* cancel,
+                                            std::vector<received_message>* malformed) {
+    receive_request request{.max_messages = static_cast<int>(std::clamp<std::size_t>(max, 1, 10)),
+                            .wait = std::min(wait, std::chrono::seconds(20)),
+                            .visibility_timeout = options_.visibility_timeout,
+                            .receive_request_attempt_id = {},
+                            .cancel = cancel};
+    std::vector<delivery<T>> out;
+    for (auto& raw : sqs_.receive_message(options_.queue_url, request)) {
+      try {
+        const auto type = raw.message_attributes.find(type_attribute);
+        if (type == raw.message_attributes.end() || type->second.value != event_name<T>()) {
+          throw courier::error(
+              errc::malformed_message,
+              fmt::format("expected a {} ({} attribute), got {}", event_name<T>(), type_attribute,
+                          type == raw.message_attributes.end() ? "none" : type->second.value));
+        }
+        T message = json::decode<T>(raw.body);
+        out.emplace_back(*this, std::move(message), std::move(raw));
+      } catch (const courier::error& failure) {
+        options_.on_malformed(raw, failure);
+        if (malformed != nullptr) malformed->push_back(std::move(raw));
+      }
+    }
     return out;
   }
 

@@ -97,7 +97,8 @@ struct receipt_inbox::impl {
   // The reader thread: long polls, each receipt to its tracked message,
   // every message read deleted (a receipt is read once, whatever it was).
   void read() {
-    detail::failure_pause pause;  // between receives that fail: a server that is down is not asked in a loop
+    // Between receives that fail: a server that is down is not asked in a loop.
+    detail::failure_pause pause;
     while (!stop_reading.load(std::memory_order_acquire)) {
       std::vector<received_message> batch;
       try {

@@ -120,6 +120,17 @@ void receipt_sender::flush() {
   }
 }
 
+bool last_receive_check::operator()(const received_message& message) {
+  std::call_once(read_, [this] {
+    try {
+      max_receives_ = max_receive_count(sqs_, queue_url_);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "courier: no dead-letter receipts from {}: {}\n", queue_url_, e.what());
+    }
+  });
+  return max_receives_ && message.receive_count() >= *max_receives_;
+}
+
 std::optional<int> max_receive_count(client& sqs, const std::string& queue_url) {
   const std::string policy = sqs.get_queue_attributes(queue_url, {"RedrivePolicy"})["RedrivePolicy"];
   if (policy.empty()) return std::nullopt;

@@ -100,8 +100,8 @@ class bus_feed {
   [[nodiscard]] consumer start(consume_options options = {}) {
     if (applied_) lease_ = sqs_.visibility_timeout(queue_url_);
     auto body = [this, options](const std::atomic<bool>& stop) {
-      detail::failure_pause
-          pause;  // between receives that fail: a server that is down is not asked in a loop
+      // Between receives that fail: a server that is down is not asked in a loop.
+      detail::failure_pause pause;
       while (!stop.load(std::memory_order_acquire)) {
         std::vector<received_message> batch;
         try {
@@ -139,7 +139,7 @@ class bus_feed {
           }
           // Not acked on the last receive the redrive policy allows: SQS
           // dead-letters it at its next receive.
-          if (!reply_to_of(message).empty() && last_receive(message)) {
+          if (!reply_to_of(message).empty() && last_receive_(message)) {
             answers.add(message, delivery_outcome::dead_lettered);
           }
         }
@@ -157,19 +157,6 @@ class bus_feed {
  private:
   std::string consumer_name() const {
     return consumer_name_.empty() ? queue_name_of(queue_url_) : consumer_name_;
-  }
-
-  // True when message was received for the last time the queue's redrive
-  // policy allows (its maxReceiveCount, asked once).
-  bool last_receive(const received_message& message) {
-    std::call_once(max_receives_read_, [this] {
-      try {
-        max_receives_ = max_receive_count(sqs_, queue_url_);
-      } catch (const std::exception& e) {
-        fmt::print(stderr, "courier: no dead-letter receipts from {}: {}\n", queue_url_, e.what());
-      }
-    });
-    return max_receives_ && message.receive_count() >= *max_receives_;
   }
 
   // Publishes message on the bus (through the store, with one): true when
@@ -240,8 +227,7 @@ class bus_feed {
   std::shared_ptr<idempotent_store> applied_;
   std::chrono::milliseconds lease_{0};
   std::string consumer_name_;
-  std::once_flag max_receives_read_;
-  std::optional<int> max_receives_;
+  last_receive_check last_receive_{sqs_, queue_url_};
 };
 
 }  // namespace sqs

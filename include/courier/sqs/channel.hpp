@@ -133,7 +133,7 @@ class delivery {
   // Answers its sender if it asked for a receipt, then deletes the message
   // (in that order: see consume()).
   void ack() {
-    {
+    if (!reply_to_of(raw_).empty()) {
       receipt_sender answer(origin_->sqs_, origin_->consumer_name());
       answer.add(raw_, delivery_outcome::acked);
     }
@@ -323,8 +323,8 @@ class channel {
     auto shared = std::make_shared<Handler>(std::move(handler));
     const std::chrono::milliseconds lease = options_.applied ? claim_lease() : std::chrono::milliseconds(0);
     auto body = [this, shared, options, on_error, lease](const std::atomic<bool>& stop) {
-      detail::failure_pause
-          pause;  // between receives that fail: a server that is down is not asked in a loop
+      // Between receives that fail: a server that is down is not asked in a loop.
+      detail::failure_pause pause;
       while (!stop.load(std::memory_order_acquire)) {
         // Receipts of this receive, sent before its acks.
         receipt_sender answers(sqs_, consumer_name(),
@@ -345,7 +345,7 @@ class channel {
         for (const auto& raw : malformed) {
           // Left in the queue: at its last allowed receive, its sender
           // learns it goes to the dead-letter queue.
-          if (!reply_to_of(raw).empty() && last_receive(raw))
+          if (!reply_to_of(raw).empty() && last_receive_(raw))
             answers.add(raw, delivery_outcome::dead_lettered);
         }
         // Handlers that returned are acked together: one DeleteMessageBatch
@@ -379,7 +379,7 @@ class channel {
           });
           if (acking) {
             answers.add(item.raw(), delivery_outcome::acked);
-          } else if (!item.acked_ && !reply_to_of(item.raw()).empty() && last_receive(item.raw())) {
+          } else if (!item.acked_ && !reply_to_of(item.raw()).empty() && last_receive_(item.raw())) {
             // Not acked on the last receive the queue's redrive policy
             // allows: SQS dead-letters it at its next receive.
             answers.add(item.raw(), delivery_outcome::dead_lettered);
@@ -449,19 +449,6 @@ class channel {
       }
     }
     return out;
-  }
-
-  // True when raw was received for the last time its queue's redrive
-  // policy allows (the queue's maxReceiveCount, asked once).
-  bool last_receive(const received_message& raw) {
-    std::call_once(max_receives_read_, [this] {
-      try {
-        max_receives_ = max_receive_count(sqs_, options_.queue_url);
-      } catch (const std::exception& e) {
-        fmt::print(stderr, "courier: no dead-letter receipts from {}: {}\n", options_.queue_url, e.what());
-      }
-    });
-    return max_receives_ && raw.receive_count() >= *max_receives_;
   }
 
   // The message to send; with track_delivery, tracking is what the
@@ -609,8 +596,7 @@ class channel {
   client& sqs_;
   channel_options options_;
   bool fifo_ = false;
-  std::once_flag max_receives_read_;
-  std::optional<int> max_receives_;
+  last_receive_check last_receive_{sqs_, options_.queue_url};
 
   std::mutex batch_mutex_;
   std::condition_variable batch_ready_;

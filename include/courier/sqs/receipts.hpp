@@ -35,6 +35,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,6 +101,22 @@ class receipt_sender {
   std::string consumer_;
   std::function<void(const std::string&, const std::exception&)> on_failure_;
   std::vector<std::pair<std::string, remote_receipt>> pending_;  // reply queue, receipt
+};
+
+// Whether a received message is on the last receive its queue's redrive
+// policy allows, so a consumer that does not ack it answers dead_lettered.
+// Asks the queue's maxReceiveCount once, on first use (a failure to ask is
+// reported once and means no dead-letter receipts). Thread-safe.
+class last_receive_check {
+ public:
+  last_receive_check(client& sqs, std::string queue_url) : sqs_(sqs), queue_url_(std::move(queue_url)) {}
+  bool operator()(const received_message& message);
+
+ private:
+  client& sqs_;
+  std::string queue_url_;
+  std::once_flag read_;
+  std::optional<int> max_receives_;
 };
 
 // The queue's RedrivePolicy maxReceiveCount, or nullopt when it has no

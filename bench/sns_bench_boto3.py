@@ -13,6 +13,8 @@ import time
 
 import boto3
 
+import boto3_queue  # beside this script
+
 endpoint, topic, events, queues = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 settings = dict(endpoint_url=endpoint, region_name="us-east-1",
                 aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -21,12 +23,7 @@ sqs = boto3.client("sqs", **settings)
 
 
 def receive_and_delete(queue_url):
-    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                              AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
-    if got:
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
-    return len(got)
+    return boto3_queue.receive_and_delete(sqs, queue_url)
 
 
 def entry(i, n):

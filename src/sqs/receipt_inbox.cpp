@@ -36,6 +36,7 @@ struct receipt_inbox::impl {
 
   mutable std::mutex mutex;
   std::condition_variable deadline_moved;
+  mutable std::condition_variable counted;  // after each message read: wait_for_stats()
   std::unordered_map<std::string, std::shared_ptr<detail::receipt_tracking>> tracked;
   std::multimap<std::chrono::steady_clock::time_point, std::string> deadlines;
   counters seen;
@@ -128,6 +129,11 @@ struct receipt_inbox::impl {
   }
 
   void take(const received_message& message) {
+    count(message);
+    counted.notify_all();
+  }
+
+  void count(const received_message& message) {
     const auto receipt = decode_receipt(message);
     // Counted under the same lock as the receipt is added: whoever its
     // receipt wakes reads counters that include it. (A state's lock is
@@ -143,6 +149,13 @@ struct receipt_inbox::impl {
       return;
     }
     ++(found->second->add(*receipt) ? seen.receipts : seen.repeated);
+  }
+
+  // The counters now. Caller holds mutex.
+  counters snapshot() const {
+    counters out = seen;
+    out.tracked = tracked.size();
+    return out;
   }
 
   // The closer thread: at each deadline, what is still awaited resolves
@@ -185,9 +198,13 @@ delivery_receipts receipt_inbox::track(const std::string& id, std::chrono::milli
 
 receipt_inbox::counters receipt_inbox::stats() const {
   std::lock_guard lock(impl_->mutex);
-  counters out = impl_->seen;
-  out.tracked = impl_->tracked.size();
-  return out;
+  return impl_->snapshot();
+}
+
+bool receipt_inbox::wait_for_stats(const std::function<bool(const counters&)>& condition,
+                                   std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->counted.wait_for(lock, timeout, [&] { return condition(impl_->snapshot()); });
 }
 
 }  // namespace sqs

@@ -30,6 +30,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -115,6 +116,11 @@ class receipt_inbox {
   };
   // Thread-safe.
   counters stats() const;
+  // Blocks until condition(stats()) holds (checked at once and after each
+  // message the inbox reads) or timeout passes; returns whether it held.
+  // For tests and monitoring: "the second receipt has come". Thread-safe.
+  bool wait_for_stats(const std::function<bool(const counters&)>& condition,
+                      std::chrono::milliseconds timeout) const;
 
  private:
   struct impl;

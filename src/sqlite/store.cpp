@@ -55,7 +55,8 @@ struct change {
   bool joined_to_next = false;  // written in the same transaction as the next change
   std::uint64_t ticket = 0;
   journal_state* journal = nullptr;
-  stored_message message;  // accepted: all of it; delivered: id, receive_count, visible_at; settled: id, state
+  stored_message
+      message;  // accepted: all of it; delivered: id, receive_count, visible_at; settled: id, state
 };
 
 }  // namespace
@@ -69,6 +70,7 @@ struct journal_state {
   detail::statement deliver;
   detail::statement settle;
   detail::statement purge;
+  detail::statement remove;
   detail::statement save_counters;
   std::chrono::milliseconds dedup_window{};
   bool open = false;  // a channel uses it now
@@ -78,6 +80,10 @@ struct journal_state {
   // Settled messages may be deleted once their dedup window has passed:
   // (highest id of a write, latest sent_at in it), oldest first.
   std::deque<std::pair<std::uint64_t, stored_time>> written;
+  // The highest id a purge has covered. A message at or below it that is
+  // settled only now (acked after its window passed) is deleted at once:
+  // the purge that covered it found it unsettled and will not come back.
+  std::uint64_t purged_through = 0;
   std::uint64_t last_ticket = 0;  // the newest change it recorded
   std::mutex callback_mutex;
   std::function<void(const journal_write&)> on_write;
@@ -85,7 +91,8 @@ struct journal_state {
 
 class store::impl {
  public:
-  impl(std::filesystem::path file, store_options chosen) : path(std::move(file)), options(std::move(chosen)) {}
+  impl(std::filesystem::path file, store_options chosen)
+      : path(std::move(file)), options(std::move(chosen)) {}
 
   ~impl() {
     stop_writer();
@@ -151,7 +158,9 @@ class store::impl {
     return last_ticket;
   }
 
-  void start_writer() { writer = std::thread([this] { write_loop(); }); }
+  void start_writer() {
+    writer = std::thread([this] { write_loop(); });
+  }
 
   void stop_writer() {
     {
@@ -182,7 +191,15 @@ class store::impl {
   std::vector<change> take_batch(std::unique_lock<std::mutex>& lock);
   void write(std::vector<change>& batch);
   void apply(change& item);
-  void purge_settled(stored_time now);
+  // What a purge deleted in one journal: through this id, the first
+  // `covered` entries of its written list.
+  struct purge_done {
+    journal_state* journal;
+    std::uint64_t through;
+    std::size_t covered;
+  };
+  std::vector<purge_done> purge_settled(stored_time now);
+  void purged(const std::vector<purge_done>& done);
   void report(std::vector<change>& batch, const std::string& reason);
 
   std::mutex buffer_mutex;
@@ -203,8 +220,8 @@ class store::impl {
 
 void store::impl::open_file() {
   const std::string where = path.string();
-  int result = sqlite3_open_v2(where.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                               nullptr);
+  int result = sqlite3_open_v2(where.c_str(), &db,
+                               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (result != SQLITE_OK) detail::fail(db, result, fmt::format("opening {}", where));
   sqlite3_extended_result_codes(db, 1);
   if (sqlite3_db_readonly(db, "main") == 1) {
@@ -221,8 +238,8 @@ void store::impl::open_file() {
     tables = single_integer(db, "SELECT count(*) FROM sqlite_schema");
   } catch (const error& e) {
     if (e.code() == errc::invalid_store) {
-      throw error(errc::invalid_store, fmt::format("opening {}: not an SQLite database, or a corrupt one ({})",
-                                                   where, e.what()));
+      throw error(errc::invalid_store,
+                  fmt::format("opening {}: not an SQLite database, or a corrupt one ({})", where, e.what()));
     }
     if (sqlite3_errcode(db) == SQLITE_BUSY) {
       throw error(errc::storage_failed, fmt::format("opening {}: in use by another store or process", where));
@@ -237,8 +254,9 @@ void store::impl::open_file() {
                             where, application_id, tables));
   }
   if (version > format_version) {
-    throw error(errc::invalid_store, fmt::format("opening {}: written by a newer courier (format {}, this one reads {})",
-                                                 where, version, format_version));
+    throw error(errc::invalid_store,
+                fmt::format("opening {}: written by a newer courier (format {}, this one reads {})", where,
+                            version, format_version));
   }
   if (!fresh && options.verify_on_open) {
     detail::statement check(db, "PRAGMA quick_check");
@@ -247,7 +265,8 @@ void store::impl::open_file() {
       if (check.text(0) != "ok") problems += fmt::format("{}{}", problems.empty() ? "" : "; ", check.text(0));
     }
     if (!problems.empty()) {
-      throw error(errc::invalid_store, fmt::format("opening {}: the file is corrupt: {:.300}", where, problems));
+      throw error(errc::invalid_store,
+                  fmt::format("opening {}: the file is corrupt: {:.300}", where, problems));
     }
   }
   try {
@@ -294,7 +313,8 @@ journal_state& store::impl::journal(std::string_view name) {
   if (found == journals.end()) {
     auto state = std::make_unique<journal_state>();
     state->name = std::string(name);
-    detail::statement lookup(db, "SELECT table_name, last_id, last_sequence FROM courier_channels WHERE name = ?");
+    detail::statement lookup(
+        db, "SELECT table_name, last_id, last_sequence FROM courier_channels WHERE name = ?");
     lookup.bind(1, name);
     if (lookup.step()) {
       state->table = std::string(lookup.text(0));
@@ -323,12 +343,15 @@ journal_state& store::impl::journal(std::string_view name) {
     }
     const std::string& table = state->table;
     state->insert = detail::statement(
-        db, fmt::format("INSERT INTO {}(id, sequence, grp, key, body, sent_at, visible_at, receive_count, state) "
-                        "VALUES(?, ?, ?, ?, ?, ?, ?, 0, 0)",
-                        table));
-    state->deliver = detail::statement(db, fmt::format("UPDATE {} SET receive_count = ?, visible_at = ? WHERE id = ?", table));
+        db,
+        fmt::format("INSERT INTO {}(id, sequence, grp, key, body, sent_at, visible_at, receive_count, state) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, 0, 0)",
+                    table));
+    state->deliver = detail::statement(
+        db, fmt::format("UPDATE {} SET receive_count = ?, visible_at = ? WHERE id = ?", table));
     state->settle = detail::statement(db, fmt::format("UPDATE {} SET state = ? WHERE id = ?", table));
     state->purge = detail::statement(db, fmt::format("DELETE FROM {} WHERE id <= ? AND state != 0", table));
+    state->remove = detail::statement(db, fmt::format("DELETE FROM {} WHERE id = ?", table));
     state->save_counters =
         detail::statement(db, "UPDATE courier_channels SET last_id = ?, last_sequence = ? WHERE name = ?");
     found = journals.emplace(std::string(name), std::move(state)).first;
@@ -349,9 +372,10 @@ recovered_channel store::impl::recover(journal_state& journal, std::chrono::mill
   state.last_id = journal.last_id;
   state.last_sequence = journal.last_sequence;
   const stored_time now = wall_now();
-  detail::statement rows(db, fmt::format("SELECT id, sequence, grp, key, body, sent_at, visible_at, receive_count, "
-                                         "state FROM {} ORDER BY id",
-                                         journal.table));
+  detail::statement rows(
+      db, fmt::format("SELECT id, sequence, grp, key, body, sent_at, visible_at, receive_count, "
+                      "state FROM {} ORDER BY id",
+                      journal.table));
   std::uint64_t highest = 0;
   stored_time latest = 0;
   while (rows.step()) {
@@ -387,13 +411,14 @@ std::vector<change> store::impl::take_batch(std::unique_lock<std::mutex>& lock) 
   if (options.sync == sync_policy::group_commit && options.commit_delay.count() > 0 &&
       buffer.size() < options.max_batch && !stopping) {
     // Gather more: the senders already waiting share this commit.
-    buffer_cv.wait_for(lock, options.commit_delay, [&] { return buffer.size() >= options.max_batch || stopping; });
+    buffer_cv.wait_for(lock, options.commit_delay,
+                       [&] { return buffer.size() >= options.max_batch || stopping; });
   }
   std::size_t take = std::min(buffer.size(), options.max_batch);
   if (options.sync == sync_policy::every_send) {
     // Up to and including the first send: each send its own transaction.
-    const auto first_send = std::find_if(buffer.begin(), buffer.end(),
-                                         [](const change& item) { return item.by_send; });
+    const auto first_send =
+        std::find_if(buffer.begin(), buffer.end(), [](const change& item) { return item.by_send; });
     if (first_send != buffer.end()) take = static_cast<std::size_t>(first_send - buffer.begin()) + 1;
   }
   // A dead letter and its removal from its channel go in one transaction.
@@ -468,24 +493,41 @@ void store::impl::apply(change& item) {
           .run();
       break;
     case change::kind::settled:
-      journal.settle.bind(1, static_cast<std::int64_t>(message.state)).bind(2, message.id).run();
+      if (message.id <= journal.purged_through) {
+        journal.remove.bind(1, message.id).run();
+      } else {
+        journal.settle.bind(1, static_cast<std::int64_t>(message.state)).bind(2, message.id).run();
+      }
       break;
   }
 }
 
 // Deletes settled messages whose keys can no longer deduplicate. Caller
-// holds connection_mutex inside a transaction.
-void store::impl::purge_settled(stored_time now) {
+// holds connection_mutex inside a transaction; it calls purged() once that
+// transaction commits, so a rolled-back purge is tried again.
+std::vector<store::impl::purge_done> store::impl::purge_settled(stored_time now) {
   next_purge = now + options.retention_interval.count();
+  std::vector<purge_done> done;
   std::lock_guard registry(journals_mutex);
   for (auto& [name, journal] : journals) {
-    std::uint64_t through = 0;
-    auto& written = journal->written;
-    while (!written.empty() && written.front().second + journal->dedup_window.count() <= now) {
-      through = written.front().first;
-      written.pop_front();
-    }
-    if (through != 0) journal->purge.bind(1, through).run();
+    const auto& written = journal->written;
+    std::size_t covered = 0;
+    while (covered < written.size() && written[covered].second + journal->dedup_window.count() <= now)
+      ++covered;
+    if (covered == 0) continue;
+    const std::uint64_t through = written[covered - 1].first;
+    journal->purge.bind(1, through).run();
+    done.push_back({journal.get(), through, covered});
+  }
+  return done;
+}
+
+void store::impl::purged(const std::vector<purge_done>& done) {
+  std::lock_guard registry(journals_mutex);
+  for (const purge_done& purge : done) {
+    auto& written = purge.journal->written;
+    written.erase(written.begin(), written.begin() + static_cast<std::ptrdiff_t>(purge.covered));
+    purge.journal->purged_through = purge.through;
   }
 }
 
@@ -508,8 +550,10 @@ void store::impl::write(std::vector<change>& batch) {
             .bind(3, std::string_view(journal.name))
             .run();
       }
-      if (purge_due) purge_settled(now);
+      std::vector<purge_done> purges;
+      if (purge_due) purges = purge_settled(now);
       detail::exec(db, "COMMIT");
+      purged(purges);
     } catch (const std::exception& e) {
       reason = e.what();
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -588,13 +632,17 @@ class journal_handle final : public channel_journal {
     store_.close_journal(journal_);
   }
   std::uint64_t record_accepted(stored_message message, bool by_send) override {
-    return store_.record(
-        change{.what = change::kind::accepted, .by_send = by_send, .journal = &journal_, .message = std::move(message)});
-  }
-  std::uint64_t record_delivered(std::uint64_t id, std::uint32_t receive_count, stored_time visible_until) override {
-    return store_.record(change{.what = change::kind::delivered,
+    return store_.record(change{.what = change::kind::accepted,
+                                .by_send = by_send,
                                 .journal = &journal_,
-                                .message = {.id = id, .visible_at = visible_until, .receive_count = receive_count}});
+                                .message = std::move(message)});
+  }
+  std::uint64_t record_delivered(std::uint64_t id, std::uint32_t receive_count,
+                                 stored_time visible_until) override {
+    return store_.record(
+        change{.what = change::kind::delivered,
+               .journal = &journal_,
+               .message = {.id = id, .visible_at = visible_until, .receive_count = receive_count}});
   }
   std::uint64_t record_settled(std::uint64_t id, stored_state outcome) override {
     return store_.record(

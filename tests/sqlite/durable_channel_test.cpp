@@ -19,6 +19,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -85,6 +86,20 @@ std::int64_t count_rows(courier::sqlite::store& store, const std::string& sql) {
     sqlite3_finalize(query);
   });
   return result;
+}
+
+// Polls query until it counts `expected` rows or `limit` passes; returns the
+// last count. For the store's writer thread, whose purges run on the wall
+// clock: the test waits for the state, not for a moment.
+std::int64_t rows_once_settled(courier::sqlite::store& store, const std::string& query, std::int64_t expected,
+                               std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::int64_t rows = count_rows(store, query);
+  while (rows != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+    rows = count_rows(store, query);
+  }
+  return rows;
 }
 
 TEST_F(durable_channel, messages_keys_and_group_order_survive_a_reopen) {
@@ -248,9 +263,31 @@ TEST_F(durable_channel, settled_messages_are_deleted_once_their_window_has_passe
       ++acked;
     }
   }
-  std::this_thread::sleep_for(400ms);  // the window, plus a few retention passes
-  EXPECT_EQ(count_rows(*store, "SELECT count(*) FROM courier_messages_1"), 1);
+  EXPECT_EQ(rows_once_settled(*store, "SELECT count(*) FROM courier_messages_1", 1), 1);
   EXPECT_EQ(count_rows(*store, "SELECT count(*) FROM courier_messages_1 WHERE grp = 'bolt'"), 1);
+}
+
+TEST_F(durable_channel, a_message_acked_after_its_window_passed_is_deleted_too) {
+  auto store = courier::sqlite::store::open(file(), {.retention_interval = 5ms});
+  auto options = fifo(store);
+  options.dedup_window = 30ms;
+  options.time_source = nullptr;
+  courier::channel<parcel> channel(options);
+  channel.send(parcel{1, "acme"}, {.group = "acme", .idempotency_key = "slow"});
+  auto slow = channel.receive(1, 1s);
+  ASSERT_EQ(slow.size(), 1u);
+  // A later message settled and purged proves a purge has passed the slow
+  // one while it was still in flight.
+  channel.send(parcel{2, "bolt"}, {.group = "bolt", .idempotency_key = "quick"});
+  auto quick = channel.receive(1, 1s);
+  ASSERT_EQ(quick.size(), 1u);
+  quick[0].ack();
+  ASSERT_EQ(rows_once_settled(*store, "SELECT count(*) FROM courier_messages_1 WHERE grp = 'bolt'", 0), 0);
+  ASSERT_EQ(count_rows(*store, "SELECT count(*) FROM courier_messages_1"), 1);
+  slow[0].ack();
+  // Kept, it would stay until the store is opened again: under a backlog
+  // older than the window, the file would grow with every message.
+  EXPECT_EQ(rows_once_settled(*store, "SELECT count(*) FROM courier_messages_1", 0), 0);
 }
 
 TEST_F(durable_channel, the_file_stays_the_same_size_under_a_steady_stream) {

@@ -37,6 +37,13 @@
 // channel_journal.hpp). Delivery receipts (track_delivery) live in memory
 // only: they do not survive a restart.
 //
+// Asio. async_receive and async_send are the same operations without a
+// blocked thread: an operation that cannot finish parks in the channel and
+// is woken by the progress that would have woken a blocked caller; every
+// attempt runs on the completion handler's executor. They are declared here
+// and defined in <courier/asio.hpp>, so code that does not use them does not
+// compile Asio.
+//
 // Thread-safety: every public member function is thread-safe.
 #pragma once
 
@@ -49,6 +56,7 @@
 #include "courier/delivery_receipt.hpp"
 #include "courier/detail/call_handler.hpp"
 #include "courier/detail/channel/engine.hpp"
+#include "courier/detail/channel/parked_operations.hpp"
 #include "courier/detail/channel/waiters.hpp"
 #include "courier/detail/spin_then_block.hpp"
 #include "courier/error.hpp"
@@ -86,6 +94,18 @@ struct ack_batch_result {
   bool ok() const noexcept { return failed.empty(); }
 };
 
+namespace detail {
+// Specialised in <courier/asio.hpp>; the primary template says where.
+template <class Channel, class Token>
+struct asio_channel_ops {
+  static_assert(sizeof(Token) == 0, "channel::async_receive and async_send need #include <courier/asio.hpp>");
+};
+template <class T, class Handler>
+class async_receive_op;
+template <class T, class Handler>
+class async_send_op;
+}  // namespace detail
+
 template <class T>
 class channel {
   static_assert(std::is_copy_constructible_v<T>,
@@ -113,12 +133,23 @@ class channel {
 
   // Closes the channel (see close()) and waits until every caller it woke
   // has left. Stop consumers before destroying their channel.
+  // Pending Asio operations complete with channel_closed (on their
+  // executors, later).
   ~channel() {
     if (journal_) journal_->stop();  // first: the journal's thread calls back into this channel until stopped
-    std::unique_lock lock(mutex_);
-    close_locked();
-    engine_.abandon_all();
-    waiters_.wait_until_all_left(lock);
+    {
+      std::unique_lock lock(mutex_);
+      close_locked();
+      engine_.abandon_all();
+      // The journal has stopped: a write not reported by now never will be.
+      for (auto& waiting : write_waiters_) {
+        *waiting.failure = "the channel was destroyed before its write was reported";
+        waiting.waiter->wake();
+      }
+      write_waiters_.clear();
+      waiters_.wait_until_all_left(lock);
+    }
+    anchor_->abandon();  // the woken Asio operations find the channel gone
   }
 
   // Refuses all further sends and receives (they throw channel_closed), wakes
@@ -182,6 +213,41 @@ class channel {
   // (channel_closed).
   std::vector<delivery<T>> receive(std::size_t max = 1, std::chrono::milliseconds wait = {}) {
     return receive_or_wait(max, wait, nullptr);
+  }
+
+  // receive() as an Asio asynchronous operation: completes with up to max
+  // messages once at least one is visible, or with an error, never with
+  // none. Signature void(boost::system::error_code, std::vector<delivery<T>>);
+  // the handler runs on the token's associated executor, and so does every
+  // attempt to take messages. Any completion token (a callback,
+  // use_awaitable, use_future, deferred). Errors: channel_closed (as a
+  // courier error code) once the channel is closed or destroyed;
+  // operation_aborted when cancelled (Asio per-operation cancellation,
+  // every type): a cancelled receive has taken nothing. A message is taken
+  // only in the step that completes the operation, and a cancellation that
+  // arrives while it is being taken puts it back, visible at once, its
+  // receive count as before; so `co_await (ch.async_receive(1, use_awaitable)
+  // || timer.async_wait(use_awaitable))` never loses a message (see
+  // docs/guarantees.md for the one case this cannot cover). Needs
+  // <courier/asio.hpp>. Thread-safe.
+  template <class CompletionToken>
+  auto async_receive(std::size_t max, CompletionToken&& token) {
+    return detail::asio_channel_ops<channel, CompletionToken>::receive(*this, max,
+                                                                       std::forward<CompletionToken>(token));
+  }
+
+  // send() as an Asio asynchronous operation: completes once the message is
+  // accepted (waiting for room while the channel is full, with no timeout:
+  // cancel it to stop waiting) and, on a durable channel, durable.
+  // Signature void(boost::system::error_code, send_result). Errors (courier
+  // error codes): missing_group, channel_closed, storage_failed; and
+  // operation_aborted when cancelled while waiting for room (then nothing
+  // was sent). Once accepted, a cancellation changes nothing: the send
+  // completes with its result. Needs <courier/asio.hpp>. Thread-safe.
+  template <class CompletionToken>
+  auto async_send(T message, send_options options, CompletionToken&& token) {
+    return detail::asio_channel_ops<channel, CompletionToken>::send(
+        *this, std::move(message), std::move(options), std::forward<CompletionToken>(token));
   }
 
   // Settles the delivery: the message is done and will not be delivered
@@ -327,6 +393,150 @@ class channel {
   const channel_options<T>& options() const noexcept { return options_; }
 
  private:
+  template <class, class>
+  friend struct detail::asio_channel_ops;
+  template <class, class>
+  friend class detail::async_receive_op;
+  template <class, class>
+  friend class detail::async_send_op;
+
+  // ---- The Asio operations' way in (<courier/asio.hpp>) ----
+
+  // What an asynchronous receive's attempt found.
+  struct async_take {
+    bool closed = false;
+    std::vector<delivery<T>> taken;
+    // Parked with nothing taken: when something becomes due (a visibility
+    // timeout, a delay) that no other call may be there to apply.
+    std::optional<std::chrono::steady_clock::time_point> retry_at;
+  };
+
+  // Hands out up to max messages, or parks waiter (taking nothing) to be
+  // woken when a message may be ready or the channel closes.
+  async_take take_or_park(std::size_t max, const std::shared_ptr<detail::parked_operation>& waiter) {
+    async_take out;
+    out.taken.reserve(std::min<std::size_t>(max, 256));
+    const auto read = clock_->now();
+    std::unique_lock lock(mutex_);
+    const detail::wake_on_exit wake(waiters_, engine_);
+    if (engine_.closed()) {
+      out.closed = true;
+      return out;
+    }
+    const auto now = engine_.advance(read);
+    engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
+      out.taken.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count,
+                             handle);
+    });
+    if (!out.taken.empty()) return out;
+    waiters_.parked_receivers().park(waiter);
+    if (const auto due = engine_.next_due()) out.retry_at = std::chrono::steady_clock::now() + (*due - now);
+    return out;
+  }
+
+  // Takes a parked receive back; false when it was woken meanwhile.
+  bool unpark_receiver(const detail::parked_operation* waiter) {
+    std::unique_lock lock(mutex_);
+    return waiters_.parked_receivers().unpark(waiter);
+  }
+
+  // A receive that was woken but will not take (it was cancelled) hands
+  // its wake-up to the next parked one, so a ready message is not left.
+  void pass_on_wake() {
+    std::unique_lock lock(mutex_);
+    if (engine_.has_ready()) waiters_.parked_receivers().wake(1);
+  }
+
+  // Undoes the hand-out of deliveries no receiver saw (see
+  // channel_engine::release); a delivery no longer open is left alone.
+  void put_back(std::vector<delivery<T>>& taken) {
+    const auto read = clock_->now();
+    std::unique_lock lock(mutex_);
+    const detail::wake_on_exit wake(waiters_, engine_);
+    const auto now = engine_.advance(read);
+    for (auto it = taken.rbegin(); it != taken.rend(); ++it) {  // each goes to the front: last first
+      const auto found = engine_.check(it->receipt(), /*allow_expired=*/true, now);
+      if (found.held != nullptr) engine_.release(*found.held, now);
+      it->let_expire();
+    }
+  }
+
+  using prepared_send = typename engine::new_message;
+
+  // A send's message made ready for the lock (see send_or_wait). Throws
+  // courier::error (missing_group).
+  prepared_send prepare_send(T&& message, send_options&& options) const {
+    if (options_.ordering == ordering::fifo && options.group.empty()) {
+      throw error(errc::missing_group, "async_send() on a FIFO channel: send_options::group is empty");
+    }
+    return engine_.prepare(std::move(message), std::move(options));
+  }
+
+  // What an asynchronous send's attempt did.
+  struct async_offer {
+    enum class outcome { closed, parked, done, awaiting_write } what = outcome::closed;
+    send_result result = {};
+  };
+
+  // Accepts fresh (or answers it from the dedup window), or parks waiter
+  // until there is room. On a durable channel an accepted message waits
+  // for its write: waiter is woken once the write is decided, with
+  // *failure set when it failed.
+  async_offer send_or_park(prepared_send& fresh, const std::shared_ptr<detail::parked_operation>& waiter,
+                           std::string* failure) {
+    async_offer out;
+    const auto read = clock_->now();
+    std::unique_lock lock(mutex_);
+    const detail::wake_on_exit wake(waiters_, engine_);
+    if (engine_.closed()) return out;
+    const auto now = engine_.advance(read);
+    std::optional<typename engine::accepted> accepted = engine_.duplicate(fresh.key, fresh.track, now);
+    if (!accepted) {
+      if (!engine_.has_room()) {
+        waiters_.parked_senders().park(waiter);
+        out.what = async_offer::outcome::parked;
+        return out;
+      }
+      accepted = engine_.enqueue(std::move(fresh), now);
+    }
+    out.result = std::move(accepted->result);
+    out.what = async_offer::outcome::done;
+    if (journal_ && accepted->ticket > written_through_) {
+      write_waiters_.push_back({accepted->ticket, out.result.id.value, waiter, failure});
+      out.what = async_offer::outcome::awaiting_write;
+    }
+    return out;
+  }
+
+  bool unpark_sender(const detail::parked_operation* waiter) {
+    std::unique_lock lock(mutex_);
+    return waiters_.parked_senders().unpark(waiter);
+  }
+
+  const std::shared_ptr<detail::channel_anchor>& anchor() const noexcept { return anchor_; }
+
+  // An asynchronous send waiting for the write that holds its message.
+  struct write_waiter {
+    std::uint64_t ticket;
+    std::uint64_t id;
+    std::shared_ptr<detail::parked_operation> waiter;
+    std::string* failure;
+  };
+
+  // The journal decided every change through write.last_ticket: wakes the
+  // asynchronous sends waiting for them. Under the lock.
+  void wake_write_waiters(const journal_write& write) {
+    written_through_ = std::max(written_through_, write.last_ticket);
+    if (write_waiters_.empty()) return;
+    std::erase_if(write_waiters_, [&](write_waiter& waiting) {
+      if (waiting.ticket > write.last_ticket) return false;
+      if (std::find(write.failed_ids.begin(), write.failed_ids.end(), waiting.id) != write.failed_ids.end())
+        *waiting.failure = write.failure.empty() ? std::string("the write failed") : write.failure;
+      waiting.waiter->wake();
+      return true;
+    });
+  }
+
   void close_locked() {
     if (engine_.closed()) return;
     engine_.close();
@@ -446,6 +656,7 @@ class channel {
       std::unique_lock lock(mutex_);
       const detail::wake_on_exit wake(waiters_, engine_);
       engine_.journal_wrote(write, engine_.advance(read));
+      wake_write_waiters(write);
     });
   }
 
@@ -463,6 +674,9 @@ class channel {
   detail::channel_waiters waiters_;
   std::once_flag dead_letters_made_;
   std::unique_ptr<channel> dead_letters_;
+  std::vector<write_waiter> write_waiters_;  // durable channels: async sends waiting for their write
+  std::uint64_t written_through_ = 0;        // the journal's newest decided ticket
+  const std::shared_ptr<detail::channel_anchor> anchor_ = std::make_shared<detail::channel_anchor>();
 };
 
 }  // namespace v1

@@ -4,12 +4,22 @@
 // delivery_receipt, a shared future of the message's outcome. Senders that do
 // not ask pay nothing: the shared state is made only on request. Duplicate
 // sends share the receipt of the message they duplicate.
+//
+// Three ways to learn the outcome: block (get, wait_for), look (peek), or
+// be told: on_outcome() takes a callback, and async_wait() (with
+// <courier/asio.hpp>) completes an Asio operation, so a coroutine awaits
+// its receipt without a thread blocked on it.
 #pragma once
 
+#include "courier/detail/set_once.hpp"
+
 #include <chrono>
-#include <future>
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -37,29 +47,71 @@ constexpr std::string_view to_string(delivery_outcome outcome) noexcept {
   return "unknown";
 }
 
+namespace detail {
+// Specialised in <courier/asio.hpp>; the primary template says where.
+template <class Receipt, class Token>
+struct asio_receipt_ops {
+  static_assert(sizeof(Token) == 0, "delivery_receipt::async_wait needs #include <courier/asio.hpp>");
+};
+}  // namespace detail
+
 class delivery_receipt {
  public:
+  using state = detail::set_once<delivery_outcome>;
+
   delivery_receipt() = default;  // tracks nothing: valid() is false
-  explicit delivery_receipt(std::shared_future<delivery_outcome> outcome) : outcome_(std::move(outcome)) {}
+  explicit delivery_receipt(std::shared_ptr<state> outcome) : outcome_(std::move(outcome)) {}
 
-  // True when this receipt tracks a message. Thread-safe.
-  bool valid() const noexcept { return outcome_.valid(); }
-
-  // Blocks until the outcome is known. Precondition: valid(). Thread-safe.
-  delivery_outcome get() const { return outcome_.get(); }
-
-  // The outcome if it is known within timeout, else nothing. Thread-safe.
-  template <class Rep, class Period>
-  std::optional<delivery_outcome> wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    if (outcome_.wait_for(timeout) != std::future_status::ready) return std::nullopt;
-    return outcome_.get();
+  // A receipt whose outcome is known already.
+  static delivery_receipt known(delivery_outcome outcome) {
+    auto ready = std::make_shared<state>();
+    ready->set(outcome);
+    return delivery_receipt(std::move(ready));
   }
 
-  // The outcome if already known; never blocks. Thread-safe.
-  std::optional<delivery_outcome> peek() const { return wait_for(std::chrono::seconds(0)); }
+  // True when this receipt tracks a message. Thread-safe.
+  bool valid() const noexcept { return outcome_ != nullptr; }
+
+  // Blocks until the outcome is known. Precondition: valid(). Thread-safe.
+  delivery_outcome get() const { return outcome_->wait(); }
+
+  // The outcome if it is known within timeout, else nothing. Precondition:
+  // valid(). Thread-safe.
+  template <class Rep, class Period>
+  std::optional<delivery_outcome> wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return outcome_->wait_for(timeout);
+  }
+
+  // The outcome if already known; never blocks. Precondition: valid().
+  // Thread-safe.
+  std::optional<delivery_outcome> peek() const { return outcome_->peek(); }
+
+  // Calls then(outcome) once the outcome is known: at once on this thread
+  // if it is (returns 0), else on the thread that settles the message, which
+  // may hold a channel's lock: then must not block or call back into the
+  // channel; post the work elsewhere. Returns a registration for
+  // forget_outcome(). Precondition: valid(). Thread-safe.
+  std::uint64_t on_outcome(std::function<void(delivery_outcome)> then) const {
+    return outcome_->when_set([then = std::move(then)](const delivery_outcome& outcome) { then(outcome); });
+  }
+
+  // Takes back an on_outcome() callback. Returns true when it had not been
+  // called (it never will be). Thread-safe.
+  bool forget_outcome(std::uint64_t registration) const { return outcome_->forget(registration); }
+
+  // Waits for the outcome without blocking a thread: an Asio asynchronous
+  // operation with signature void(boost::system::error_code,
+  // delivery_outcome), completed on the token's associated executor;
+  // cancellable (operation_aborted). Needs <courier/asio.hpp>.
+  // Precondition: valid(). Thread-safe.
+  template <class CompletionToken>
+  auto async_wait(CompletionToken&& token) const {
+    return detail::asio_receipt_ops<delivery_receipt, CompletionToken>::wait(
+        *this, std::forward<CompletionToken>(token));
+  }
 
  private:
-  std::shared_future<delivery_outcome> outcome_;
+  std::shared_ptr<state> outcome_;
 };
 
 }  // namespace v1

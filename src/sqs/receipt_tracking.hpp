@@ -7,8 +7,8 @@
 #include "courier/sqs/receipt_inbox.hpp"
 
 #include <condition_variable>
-#include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -34,9 +34,9 @@ struct receipt_tracking {
         if (seen.consumer == receipt.consumer) return false;
       }
       received_.push_back(receipt);
-      if (first_ && received_.size() == 1) first_->promise.set_value(receipt.outcome);
+      if (first_ && received_.size() == 1) first_->set(receipt.outcome);
       if (auto named = named_.find(receipt.consumer); named != named_.end())
-        named->second.promise.set_value(receipt.outcome);
+        named->second->set(receipt.outcome);
     }
     changed_.notify_all();
     return true;
@@ -49,9 +49,9 @@ struct receipt_tracking {
       std::lock_guard lock(mutex_);
       if (closed_) return;
       closed_ = why;
-      if (first_ && received_.empty()) first_->promise.set_value(why);
+      if (first_ && received_.empty()) first_->set(why);
       for (auto& [consumer, awaited] : named_) {
-        if (!answered(consumer)) awaited.promise.set_value(why);
+        if (!answered(consumer)) awaited->set(why);
       }
     }
     changed_.notify_all();
@@ -60,27 +60,28 @@ struct receipt_tracking {
   delivery_receipt first() {
     std::lock_guard lock(mutex_);
     if (!first_) {
-      first_.emplace();
+      first_ = std::make_shared<delivery_receipt::state>();
       if (!received_.empty()) {
-        first_->promise.set_value(received_.front().outcome);
+        first_->set(received_.front().outcome);
       } else if (closed_) {
-        first_->promise.set_value(*closed_);
+        first_->set(*closed_);
       }
     }
-    return delivery_receipt(first_->future);
+    return delivery_receipt(first_);
   }
 
   delivery_receipt from(const std::string& consumer) {
     std::lock_guard lock(mutex_);
     auto [it, fresh] = named_.try_emplace(consumer);
     if (fresh) {
+      it->second = std::make_shared<delivery_receipt::state>();
       if (const auto* seen = answer_of(consumer)) {
-        it->second.promise.set_value(seen->outcome);
+        it->second->set(seen->outcome);
       } else if (closed_) {
-        it->second.promise.set_value(*closed_);
+        it->second->set(*closed_);
       }
     }
-    return delivery_receipt(it->second.future);
+    return delivery_receipt(it->second);
   }
 
   std::map<std::string, delivery_outcome> wait_all(const std::vector<std::string>& consumers) {
@@ -106,11 +107,6 @@ struct receipt_tracking {
   }
 
  private:
-  struct awaited {
-    std::promise<delivery_outcome> promise;
-    std::shared_future<delivery_outcome> future = promise.get_future().share();
-  };
-
   const remote_receipt* answer_of(const std::string& consumer) const {
     for (const auto& seen : received_) {
       if (seen.consumer == consumer) return &seen;
@@ -121,9 +117,9 @@ struct receipt_tracking {
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<remote_receipt> received_;  // one per consumer; a message has few consumers
-  std::optional<awaited> first_;
-  std::map<std::string, awaited> named_;
+  std::vector<remote_receipt> received_;            // one per consumer; a message has few consumers
+  std::shared_ptr<delivery_receipt::state> first_;  // made on the first request
+  std::map<std::string, std::shared_ptr<delivery_receipt::state>> named_;
   std::optional<delivery_outcome> closed_;
 };
 

@@ -229,6 +229,25 @@ class channel_engine {
     }
   }
 
+  // Undoes the hand-out of item's open delivery, which never reached a
+  // receiver (an Asio receive cancelled while it took the message): the
+  // message is visible at once, first in line, with the receive count it
+  // had before, and the delivery's receipt is stale.
+  void release(record& item, clock::time_point now) {
+    item.open = false;
+    leave_flight(item);
+    --item.receive_count;
+    --stats_.deliveries;
+    item.visible_at = now;
+    if (bridge_) bridge_->delivered(item.id.value, item.receive_count, item.visible_at);
+    item.status = record_state::ready;
+    ready_.push_front(item.id.value);
+    ++progress_.readied;
+  }
+
+  // Whether a receive would find something now (or a settled entry it skips).
+  bool has_ready() const noexcept { return !ready_.empty(); }
+
   // When something is next due (a visibility, a delay, a receipt deadline).
   std::optional<clock::time_point> next_due() const { return timers_.next_due(); }
 

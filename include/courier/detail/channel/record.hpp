@@ -14,7 +14,6 @@
 #include "courier/detail/channel/delivery_timers.hpp"
 
 #include <cstdint>
-#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,9 +32,7 @@ enum class record_state : std::uint8_t {
 
 // The promise behind a sender's delivery_receipt; made only when asked for.
 struct delivery_tracking {
-  std::promise<delivery_outcome> promise;
-  std::shared_future<delivery_outcome> future = promise.get_future().share();
-  bool resolved = false;
+  std::shared_ptr<delivery_receipt::state> outcome = std::make_shared<delivery_receipt::state>();
 };
 
 template <class T>

@@ -13,7 +13,6 @@
 #include "courier/detail/expiring_map.hpp"
 
 #include <cstdint>
-#include <future>
 #include <memory>
 
 namespace courier {
@@ -28,15 +27,12 @@ class sender_receipts {
   // The receipt of a message still held; tracking starts now if it had not.
   static delivery_receipt of_held(std::unique_ptr<delivery_tracking>& tracked) {
     if (!tracked) tracked = std::make_unique<delivery_tracking>();
-    return delivery_receipt(tracked->future);
+    return delivery_receipt(tracked->outcome);
   }
 
   // Tells the sender, if it is tracking and has not been told yet.
   static void resolve(const std::unique_ptr<delivery_tracking>& tracked, delivery_outcome outcome) {
-    if (tracked && !tracked->resolved) {
-      tracked->resolved = true;
-      tracked->promise.set_value(outcome);
-    }
+    if (tracked) tracked->outcome->set(outcome);  // only the first outcome counts
   }
 
   void dead_lettered(std::uint64_t id, clock::time_point at) {
@@ -47,10 +43,8 @@ class sender_receipts {
   // The receipt of a message no longer held: it was acked or dead-lettered.
   delivery_receipt of_settled(std::uint64_t id, clock::time_point now) {
     dead_lettered_.expire(now);
-    std::promise<delivery_outcome> known;
-    known.set_value(dead_lettered_.find(id) != nullptr ? delivery_outcome::dead_lettered
-                                                       : delivery_outcome::acked);
-    return delivery_receipt(known.get_future().share());
+    return delivery_receipt::known(dead_lettered_.find(id) != nullptr ? delivery_outcome::dead_lettered
+                                                                      : delivery_outcome::acked);
   }
 
  private:

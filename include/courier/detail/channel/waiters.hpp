@@ -4,11 +4,14 @@
 // Every member but ready_signal() is called with the channel's lock held
 // (the condition variables wait on it). The engine only counts what it did
 // (channel_engine::progress); catch_up() turns new progress into wake-ups,
-// notifying only when someone sleeps: a notify costs a system call.
+// notifying only when someone sleeps: a notify costs a system call. Asio
+// operations park here too (parked_operations.hpp) and are woken by the
+// same progress.
 // Receivers that spin before they sleep watch ready_signal() without the
 // lock.
 #pragma once
 
+#include "courier/detail/channel/parked_operations.hpp"
 #include "courier/detail/spin_then_block.hpp"
 
 #include <atomic>
@@ -30,11 +33,13 @@ class channel_waiters {
   void catch_up(std::uint64_t readied, std::uint64_t settled) {
     if (readied != readied_seen_) {
       notify(ready_cv_, sleeping_receivers_, readied - readied_seen_);
+      if (!parked_receivers_.empty()) parked_receivers_.wake(readied - readied_seen_);
       readied_seen_ = readied;
       signal();
     }
     if (settled != settled_seen_) {
       notify(space_cv_, sleeping_senders_, settled - settled_seen_);
+      if (!parked_senders_.empty()) parked_senders_.wake(settled - settled_seen_);
       settled_seen_ = settled;
     }
   }
@@ -56,7 +61,13 @@ class channel_waiters {
     signal();
     ready_cv_.notify_all();
     space_cv_.notify_all();
+    parked_receivers_.wake_all();
+    parked_senders_.wake_all();
   }
+
+  // Asio receives waiting for a message and sends waiting for room.
+  parked_operations& parked_receivers() noexcept { return parked_receivers_; }
+  parked_operations& parked_senders() noexcept { return parked_senders_; }
 
   // Changes whenever receivers should look again. Read without the lock.
   std::uint64_t ready_signal() const noexcept { return ready_signal_.load(std::memory_order_relaxed); }
@@ -113,6 +124,8 @@ class channel_waiters {
   std::condition_variable_any ready_cv_;  // a message may have become ready
   std::condition_variable_any space_cv_;  // a message was settled
   std::condition_variable_any left_cv_;   // a blocked caller left (the destructor waits)
+  parked_operations parked_receivers_;
+  parked_operations parked_senders_;
   int sleeping_receivers_ = 0;
   int sleeping_senders_ = 0;
   int blocked_ = 0;

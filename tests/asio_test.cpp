@@ -15,6 +15,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -368,8 +369,9 @@ TEST(asio, fifo_groups_keep_their_order_through_async_receives) {
 // coroutine receives against a timer that often wins. Every message must
 // arrive exactly once, each on its first delivery (a message a cancelled
 // receive had taken would come back with receive count 2 after the
-// visibility timeout, or not at all).
-TEST(asio, a_receive_raced_against_a_timer_never_loses_or_doubles_a_message) {
+// visibility timeout, or not at all). io_threads > 1: the coroutine runs on
+// a strand of an io_context that several threads run.
+void race_receives_against_a_timer(int io_threads) {
   constexpr int messages = 100'000;
   const auto seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
@@ -401,7 +403,7 @@ TEST(asio, a_receive_raced_against_a_timer_never_loses_or_doubles_a_message) {
     }
   });
   asio::co_spawn(
-      io,
+      asio::make_strand(io),
       [&]() -> asio::awaitable<void> {
         std::minstd_rand random(seed);
         asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -425,7 +427,10 @@ TEST(asio, a_receive_raced_against_a_timer_never_loses_or_doubles_a_message) {
         }
       },
       asio::detached);
+  std::vector<std::thread> runners;
+  for (int i = 1; i < io_threads; ++i) runners.emplace_back([&] { io.run(); });
   io.run();
+  for (auto& runner : runners) runner.join();
   producer.join();
   int missing = 0, doubled = 0;
   for (int count : seen) {
@@ -439,6 +444,14 @@ TEST(asio, a_receive_raced_against_a_timer_never_loses_or_doubles_a_message) {
   std::printf("the timer won %d times; %d messages\n", timeouts, received);
   EXPECT_EQ(channel.stats().in_flight, 0u);
   EXPECT_EQ(channel.stats().waiting, 0u);
+}
+
+TEST(asio, a_receive_raced_against_a_timer_never_loses_or_doubles_a_message) {
+  race_receives_against_a_timer(1);
+}
+
+TEST(asio, the_same_race_on_a_strand_run_by_two_threads_loses_nothing_either) {
+  race_receives_against_a_timer(2);
 }
 
 }  // namespace

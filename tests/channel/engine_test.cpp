@@ -187,4 +187,25 @@ TEST(channel_engine, closing_abandons_what_is_not_in_flight_and_a_receipt_deadli
   EXPECT_FALSE(flying.peek());  // its consumer may still ack it
 }
 
+TEST(channel_engine,
+     a_released_delivery_is_first_in_line_with_its_receive_count_as_before_and_its_receipt_stale) {
+  bench b({.ordering = ordering::fifo, .visibility_timeout = 100ms});
+  b.send("a1", "a");
+  b.send("a2", "a");
+  b.send("b1", "b");
+  const auto taken = b.receive(1);
+  ASSERT_EQ(bodies(taken), std::vector<std::string>{"a1"});
+  const auto at = b.core.advance(b.now);
+  const auto found = b.core.check(taken[0].handle, true, at);
+  ASSERT_NE(found.held, nullptr);
+  b.core.release(*found.held, at);
+  EXPECT_EQ(b.core.stats().in_flight, 0u);
+  EXPECT_EQ(b.core.stats().deliveries, 0u) << "the hand-out is undone, not counted";
+  EXPECT_NE(b.ack(taken[0].handle), receipt_verdict::open);
+  const auto again = b.receive(3);
+  ASSERT_EQ(bodies(again), (std::vector<std::string>{"a1", "b1"}))
+      << "first in line, its group still ordered";
+  EXPECT_EQ(again[0].receive_count, 1u);
+}
+
 }  // namespace

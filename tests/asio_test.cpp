@@ -186,6 +186,31 @@ TEST(asio, a_cancelled_receive_takes_nothing_and_the_next_receive_sees_a_first_d
   EXPECT_EQ(next[0].receive_count(), 1u);
 }
 
+TEST(asio, a_message_taken_by_a_receive_that_is_then_cancelled_goes_back_with_its_receive_count) {
+  asio::io_context io;
+  courier::channel<job> channel;
+  channel.send(job{6});
+  asio::cancellation_signal cancel;
+  error_code result;
+  std::size_t got = 99;
+  // The receive takes the message as it starts; its completion is not run yet.
+  channel.async_receive(
+      1, asio::bind_cancellation_slot(cancel.slot(),
+                                      on(io, [&](error_code code, std::vector<courier::delivery<job>> b) {
+                                        result = code;
+                                        got = b.size();
+                                      })));
+  EXPECT_EQ(channel.stats().in_flight, 1u);
+  cancel.emit(asio::cancellation_type::terminal);
+  io.run();
+  EXPECT_EQ(result, asio::error::operation_aborted);
+  EXPECT_EQ(got, 0u);
+  auto next = channel.receive(1);  // visible at once: no visibility timeout to wait out
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].message().number, 6);
+  EXPECT_EQ(next[0].receive_count(), 1u);
+}
+
 TEST(asio, a_receive_cancelled_after_it_was_woken_passes_the_message_on) {
   asio::io_context io;
   courier::channel<job> channel;

@@ -41,6 +41,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -99,6 +100,11 @@ class asio_completion {
   boost::asio::cancellation_slot slot_;
 };
 
+// Operations are allocated through Asio's per-thread recycling allocator,
+// as Asio's own are: a receive per message would otherwise be a malloc and
+// a free per message.
+inline constexpr boost::asio::recycling_allocator<void> recycled{};
+
 // Which cancellations an operation here honours: all of them, since a
 // cancelled operation has done nothing.
 inline bool asks_to_cancel(boost::asio::cancellation_type type) {
@@ -113,11 +119,7 @@ class async_receive_op final : public parked_operation,
  public:
   async_receive_op(channel<T>& origin, std::shared_ptr<channel_anchor> anchor, std::size_t max,
                    Handler&& handler)
-      : channel_(origin),
-        anchor_(std::move(anchor)),
-        max_(max),
-        completion_(std::move(handler)),
-        timer_(completion_.executor()) {}
+      : channel_(origin), anchor_(std::move(anchor)), max_(max), completion_(std::move(handler)) {}
 
   void start() {
     // The slot holds a plain pointer: the operation lives until it
@@ -126,7 +128,16 @@ class async_receive_op final : public parked_operation,
     completion_.on_cancel([this](boost::asio::cancellation_type type) {
       if (asks_to_cancel(type)) cancel();
     });
-    schedule();
+    // On an acked channel the first look happens here, on the caller's
+    // thread, and whatever it takes is checked against a cancellation when
+    // the completion runs (and put back if one came): one post fewer per
+    // receive. Without acks a taken message is settled and cannot go back,
+    // so that channel's receives look on the executor only.
+    if (channel_.options().acknowledge) {
+      first_look();
+    } else {
+      schedule();
+    }
   }
 
   void wake() noexcept override { schedule(); }
@@ -136,13 +147,56 @@ class async_receive_op final : public parked_operation,
     boost::asio::post(completion_.executor(), [self = this->shared_from_this()] { self->attempt(); });
   }
 
+  void first_look() {
+    if (!anchor_->enter()) {
+      post_finish(asio_error(errc::channel_closed), {});
+      return;
+    }
+    auto found = channel_.take_or_park(max_, this->shared_from_this());
+    // Parked, but a cancellation may have come while it was not (see attempt).
+    const bool cancelled_while_looking = found.taken.empty() && !found.closed &&
+                                         cancelled_.load(std::memory_order_acquire) &&
+                                         channel_.unpark_receiver(this);
+    anchor_->leave();
+    if (found.closed) {
+      post_finish(asio_error(errc::channel_closed), {});
+    } else if (cancelled_while_looking) {
+      post_finish(boost::asio::error::operation_aborted, {});
+    } else if (!found.taken.empty()) {
+      boost::asio::post(completion_.executor(),
+                        [self = this->shared_from_this(), taken = std::move(found.taken)]() mutable {
+                          self->hand_over(std::move(taken));
+                        });
+    } else if (found.retry_at) {
+      arm_timer(*found.retry_at);
+    }
+  }
+
+  // Completes with messages taken earlier, unless a cancellation came
+  // meanwhile: then they go back first.
+  void hand_over(std::vector<delivery<T>> taken) {
+    if (cancelled_.load(std::memory_order_acquire)) {
+      if (anchor_->enter()) {
+        channel_.put_back(taken);
+        anchor_->leave();
+      }
+      finish(boost::asio::error::operation_aborted, {});
+      return;
+    }
+    finish({}, std::move(taken));
+  }
+
+  void post_finish(boost::system::error_code code, std::vector<delivery<T>> taken) {
+    boost::asio::post(completion_.executor(),
+                      [self = this->shared_from_this(), code, taken = std::move(taken)]() mutable {
+                        self->finish(code, std::move(taken));
+                      });
+  }
+
   // Owns the operation's next step: it was started, woken, or taken back
   // by its timer.
   void attempt() {
-    {
-      std::lock_guard lock(timer_mutex_);
-      timer_.cancel();
-    }
+    cancel_timer();
     if (cancelled_.load(std::memory_order_acquire)) {
       if (anchor_->enter()) {
         channel_.pass_on_wake();  // it may have been woken for a message
@@ -189,18 +243,21 @@ class async_receive_op final : public parked_operation,
   // Completes the operation, first cancelling its timer: a pending wait
   // would keep the io_context's run() going until it fired.
   void finish(boost::system::error_code code, std::vector<delivery<T>> taken) {
-    {
-      std::lock_guard lock(timer_mutex_);
-      timer_.cancel();
-    }
+    cancel_timer();
     completion_.complete(code, std::move(taken));
+  }
+
+  void cancel_timer() {
+    std::lock_guard lock(timer_mutex_);
+    if (timer_) timer_->cancel();
   }
 
   // Something falls due at `at` that no other call may be there to apply.
   void arm_timer(std::chrono::steady_clock::time_point at) {
     std::lock_guard lock(timer_mutex_);
-    timer_.expires_at(at);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code code) {
+    if (!timer_) timer_.emplace(completion_.executor());
+    timer_->expires_at(at);
+    timer_->async_wait([self = this->shared_from_this()](boost::system::error_code code) {
       if (code == boost::asio::error::operation_aborted) return;
       if (!self->anchor_->enter()) return;  // the channel's destruction woke it
       const bool mine = self->channel_.unpark_receiver(self.get());
@@ -227,7 +284,8 @@ class async_receive_op final : public parked_operation,
   asio_completion<Handler, std::vector<delivery<T>>> completion_;
   std::atomic<bool> cancelled_{false};
   std::mutex timer_mutex_;  // an attempt and a stale timer's handler may run at once on a threaded executor
-  boost::asio::steady_timer timer_;
+  std::optional<boost::asio::steady_timer>
+      timer_;  // made when first needed: most receives never park with something due
 };
 
 template <class T, class Handler>
@@ -344,8 +402,8 @@ struct asio_channel_ops<channel<T>, Token> {
             });
             return;
           }
-          std::make_shared<async_receive_op<T, handler_type>>(origin, origin.anchor(), max,
-                                                              std::move(handler))
+          std::allocate_shared<async_receive_op<T, handler_type>>(recycled, origin, origin.anchor(), max,
+                                                                  std::move(handler))
               ->start();
         },
         token);
@@ -367,8 +425,8 @@ struct asio_channel_ops<channel<T>, Token> {
                               });
             return;
           }
-          std::make_shared<async_send_op<T, handler_type>>(origin, origin.anchor(), std::move(*fresh),
-                                                           std::move(handler))
+          std::allocate_shared<async_send_op<T, handler_type>>(recycled, origin, origin.anchor(),
+                                                               std::move(*fresh), std::move(handler))
               ->start();
         },
         token);

@@ -4,6 +4,8 @@
 // and that a receive raced against a timer never loses or doubles a message.
 #include "courier/asio.hpp"
 
+#include "courier/bus.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -12,6 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,6 +22,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -477,6 +481,84 @@ TEST(asio, a_receive_raced_against_a_timer_never_loses_or_doubles_a_message) {
 
 TEST(asio, the_same_race_on_a_strand_run_by_two_threads_loses_nothing_either) {
   race_receives_against_a_timer(2);
+}
+
+struct scanned {
+  int publisher = 0;
+  int sequence = 0;
+};
+
+// Runs io on `threads` threads until the returned guard is reset and the
+// work is done.
+struct io_threads {
+  io_threads(asio::io_context& io, int threads) : work(asio::make_work_guard(io)) {
+    for (int i = 0; i < threads; ++i) runners.emplace_back([&io] { io.run(); });
+  }
+  ~io_threads() {
+    work.reset();
+    for (auto& runner : runners) runner.join();
+  }
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::vector<std::thread> runners;
+};
+
+TEST(asio, an_observer_on_an_io_context_keeps_each_publishers_order_and_never_runs_twice_at_once) {
+  constexpr int per_publisher = 20'000;
+  asio::io_context io;
+  courier::bus bus;
+  std::atomic<int> running{0}, overlaps{0}, seen{0};
+  std::vector<int> last(2, -1);
+  int out_of_order = 0;
+  auto subscription = bus.subscribe<scanned>(
+      [&](const scanned& scan) {
+        if (running.fetch_add(1) != 0) ++overlaps;
+        if (scan.sequence <= last[scan.publisher]) ++out_of_order;  // plain data: calls never overlap
+        last[scan.publisher] = scan.sequence;
+        running.fetch_sub(1);
+        seen.fetch_add(1);
+      },
+      {.executor = courier::on(io.get_executor())});
+  {
+    io_threads runners(io, 2);
+    std::vector<std::thread> publishers;
+    for (int publisher = 0; publisher < 2; ++publisher) {
+      publishers.emplace_back([&, publisher] {
+        for (int i = 0; i < per_publisher; ++i) bus.publish(scanned{publisher, i});
+      });
+    }
+    for (auto& publisher : publishers) publisher.join();
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (seen.load() < 2 * per_publisher && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+  }
+  EXPECT_EQ(seen.load(), 2 * per_publisher);
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(out_of_order, 0);
+}
+
+TEST(asio, an_observer_disconnected_while_events_are_queued_for_it_never_runs_after_disconnect_returns) {
+  asio::io_context io;
+  courier::bus bus;
+  std::atomic<bool> disconnected{false}, publishing{true};
+  std::atomic<int> calls{0}, late{0};
+  auto subscription = bus.subscribe<scanned>(
+      [&](const scanned&) {
+        if (disconnected.load()) ++late;
+        calls.fetch_add(1);
+      },
+      {.executor = courier::on(io.get_executor())});
+  io_threads runners(io, 2);
+  std::thread publisher([&] {
+    for (int i = 0; publishing.load(); ++i) bus.publish(scanned{0, i});
+  });
+  while (calls.load() < 1000) std::this_thread::yield();  // events flowing, some queued
+  subscription.disconnect();
+  disconnected = true;
+  const int at_disconnect = calls.load();
+  publishing = false;
+  publisher.join();
+  EXPECT_EQ(late.load(), 0);
+  EXPECT_EQ(calls.load(), at_disconnect);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // courier/asio.hpp: the Asio forms of courier's waits. Include it to use
 // channel<T>::async_receive, channel<T>::async_send and
 // delivery_receipt::async_wait with any completion token: a callback,
-// use_awaitable (C++20 coroutines), use_future, deferred.
+// use_awaitable (C++20 coroutines), use_future, deferred; and courier::on(ex)
+// to run a bus observer on an Asio executor.
 //
 // Design. An operation never blocks a thread and never holds a message it
 // might not hand over:
@@ -33,6 +34,7 @@
 #include "courier/channel.hpp"
 #include "courier/delivery_receipt.hpp"
 #include "courier/error.hpp"
+#include "courier/observer_executor.hpp"
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -57,6 +59,16 @@
 
 namespace courier {
 inline namespace v1 {
+
+// An observer_executor that posts to an Asio executor (an io_context's, a
+// strand, a thread_pool's): subscribe<E>(handler, {.executor =
+// courier::on(io.get_executor())}) runs the observer on that io_context.
+// The posted work keeps the io_context's run() going while it waits.
+template <class Executor>
+observer_executor on(Executor executor) {
+  return observer_executor(
+      [executor](observer_executor::job work) { boost::asio::post(executor, std::move(work)); });
+}
 
 // A courier error code as Asio reports errors. Thread-safe.
 inline boost::system::error_code asio_error(errc code) noexcept {

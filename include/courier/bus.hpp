@@ -19,6 +19,10 @@
 // it was called has been handled. The destructor refuses new posts, then
 // handles (shutdown_policy::drain, default) or discards what is queued.
 //
+// subscribe_options::executor runs an observer elsewhere: publish() hands
+// it a copy of the event, and it runs on that executor, in order (see
+// observer_executor.hpp).
+//
 // courier::bus is thread-safe; courier::bus_st uses Signals2's dummy_mutex and
 // must be used from one thread, except post(), which any thread may call.
 #pragma once
@@ -34,6 +38,7 @@
 #include "courier/event_ref.hpp"
 #include "courier/subscription.hpp"
 
+#include <fmt/format.h>
 #include <boost/config.hpp>
 #include <boost/signals2/signal.hpp>
 #include <boost/signals2/signal_type.hpp>
@@ -75,13 +80,27 @@ class basic_bus {
 
   // Calls handler(const Event&) for every Event published from now until the
   // returned subscription is disconnected or destroyed. Throws what Signals2
-  // throws on allocation failure. Thread-safe (bus) / single thread (bus_st).
+  // throws on allocation failure, and courier::error (invalid_option) for an
+  // executor when Event cannot be copied. Thread-safe (bus) / single thread
+  // (bus_st).
   template <class Event, class Handler>
   requires std::invocable<Handler&, const Event&>
   [[nodiscard]] subscription subscribe(Handler&& handler, subscribe_options<Event> options = {}) {
     static_assert(std::is_same_v<Event, std::remove_cvref_t<Event>>,
                   "subscribe<Event>: name the event type without const or &");
     const auto entry = entry_for<Event>();
+    if (options.executor) {
+      if constexpr (std::is_copy_constructible_v<Event>) {
+        return subscribe_on_executor<Event>(
+            entry, std::function<void(const Event&)>(std::forward<Handler>(handler)), options);
+      } else {
+        throw error(
+            errc::invalid_option,
+            fmt::format("subscribe<{}>: an observer on an executor gets a copy of each event, and this "
+                        "event type cannot be copied",
+                        event_name<Event>()));
+      }
+    }
     if (options.filter) {
       return connect(entry, options.priority, options.owner,
                      [handler = std::forward<Handler>(handler),
@@ -106,9 +125,16 @@ class basic_bus {
 
   // Calls handler(event_ref) for every event of every type, after the typed
   // observers of that event. For bridges and loggers. Same rules as subscribe.
+  // Throws courier::error (invalid_option) for an executor: an event_ref
+  // views an event that is gone once publish() returns.
   template <class Handler>
   requires std::invocable<Handler&, const event_ref&>
   [[nodiscard]] subscription subscribe_all(Handler&& handler, subscribe_options<event_ref> options = {}) {
+    if (options.executor) {
+      throw error(
+          errc::invalid_option,
+          "subscribe_all: subscribe_options::executor needs a copy of the event, and an event_ref is a view");
+    }
     if (options.filter) {
       return connect(all_, options.priority, options.owner,
                      [handler = std::forward<Handler>(handler),
@@ -246,13 +272,50 @@ class basic_bus {
     return std::static_pointer_cast<type_entry<Event>>(types_.owner(index));
   }
 
+  // An observer on an executor: publish() queues a call with a copy of the
+  // event in the subscription's gate (detail/executor_gate.hpp), which runs
+  // the calls there in order. The handler lives in the calls, not in the
+  // Signals2 slot, so a call still running when the slot goes keeps it. The
+  // handler is a std::function here so that this, and its connect(), is
+  // compiled once per event type, not once per subscribe() call site.
+  template <class Event>
+  subscription subscribe_on_executor(const std::shared_ptr<type_entry<Event>>& entry,
+                                     std::function<void(const Event&)> handler,
+                                     subscribe_options<Event>& options) {
+    const std::string_view name = event_name<Event>();
+    auto gate = std::make_shared<detail::executor_gate>(
+        std::move(options.executor), [report = queue_.error_handler(), name](std::exception_ptr failure) {
+          report(async_error{name, std::move(failure)});
+        });
+    auto shared_handler = std::make_shared<const std::function<void(const Event&)>>(std::move(handler));
+    const bool tracks_owner = tracks(options.owner);
+    auto enqueue = [gate, shared_handler, owner = options.owner, tracks_owner,
+                    filter = std::move(options.filter)](const Event& event) {
+      if (filter && !filter(event)) return;
+      gate->enqueue([shared_handler, owner, tracks_owner, copy = event] {
+        if (!tracks_owner) {
+          (*shared_handler)(copy);
+        } else if (const auto alive = owner.lock()) {  // kept alive for the call, as Signals2 does
+          (*shared_handler)(copy);
+        }
+      });
+    };
+    return connect(entry, options.priority, options.owner, std::move(enqueue), std::move(gate));
+  }
+
+  static bool tracks(const std::weak_ptr<const void>& owner) noexcept {
+    return owner.owner_before(std::weak_ptr<const void>{}) || std::weak_ptr<const void>{}.owner_before(owner);
+  }
+
   // Connects call to signal with a release_signal inside the stored slot, so
   // the subscription learns when Signals2 lets go of it (see subscription.hpp).
   template <class Entry, class Call>
   subscription connect(const std::shared_ptr<Entry>& entry, int priority,
-                       const std::weak_ptr<const void>& owner, Call&& call) {
+                       const std::weak_ptr<const void>& owner, Call&& call,
+                       std::shared_ptr<detail::executor_gate> gate = nullptr) {
     std::shared_ptr<std::atomic<std::size_t>> observers(entry, &entry->observers);
     auto state = std::make_shared<detail::subscription_state>(observers, ThreadingPolicy::thread_safe);
+    state->gate = std::move(gate);
     auto released = std::make_shared<detail::release_signal>(state);
     typename decltype(entry->signal)::slot_type slot(
         [call = std::forward<Call>(call), released = std::move(released)](const auto& event,
@@ -263,9 +326,7 @@ class basic_bus {
             deliver_run_to(call, *run, released->state());
           }
         });
-    const bool tracks_owner =
-        owner.owner_before(std::weak_ptr<const void>{}) || std::weak_ptr<const void>{}.owner_before(owner);
-    if (tracks_owner) slot.track_foreign(owner);
+    if (tracks(owner)) slot.track_foreign(owner);
     observers->fetch_add(1, std::memory_order_acq_rel);
     try {
       state->connection = entry->signal.connect(priority, slot);

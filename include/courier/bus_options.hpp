@@ -5,6 +5,8 @@
 // dummy_mutex and skips every cross-thread wait.
 #pragma once
 
+#include "courier/observer_executor.hpp"
+
 #include <boost/signals2/dummy_mutex.hpp>
 #include <boost/signals2/mutex.hpp>
 
@@ -82,6 +84,12 @@ struct subscribe_options {
   // When set, calls stop once the owner is gone, and the owner is kept alive
   // for the length of each call (Signals2's track_foreign).
   std::weak_ptr<const void> owner = {};
+  // When set, the observer runs there with a copy of each event, instead of
+  // inside publish() (see observer_executor.hpp for the rules; courier::on()
+  // in <courier/asio.hpp> makes one from an Asio executor). The priority
+  // and the filter apply when the event is published; the owner is checked
+  // again when the call runs.
+  observer_executor executor = {};
 };
 
 }  // namespace v1

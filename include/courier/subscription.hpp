@@ -9,6 +9,7 @@
 // The wait costs nothing on the publish path.
 #pragma once
 
+#include "courier/detail/executor_gate.hpp"
 #include "courier/detail/publish_scope.hpp"
 
 #include <fmt/format.h>
@@ -53,6 +54,8 @@ struct subscription_state {
   std::atomic<int> blocks{0};
   // Set when Signals2 destroyed our slot: no call is running, none will start.
   std::atomic<bool> released{false};
+  // Observers on an executor: the queue of their calls, closed on disconnect.
+  std::shared_ptr<executor_gate> gate;
 
   // True while this observer is connected, unblocked and its type's only
   // observer: the condition for handing it a run of posted events.
@@ -160,7 +163,8 @@ class subscription {
   // Stops the observer. Called from outside any observer it also waits until
   // calls already running on other threads have returned; called from inside
   // an observer (any publish on this thread) it does not wait, because the
-  // call it would wait for may be its own caller. Idempotent, never throws.
+  // call it would wait for may be its own caller. An observer on an executor
+  // is handed nothing of what was queued for it. Idempotent, never throws.
   // Thread-safe.
   void disconnect() noexcept {
     if (!state_) return;
@@ -171,6 +175,8 @@ class subscription {
     if (state_->thread_safe && !detail::inside_publish()) {
       state_->released.wait(false, std::memory_order_acquire);
     }
+    // After the slot: nothing more is queued, then nothing queued runs.
+    if (state_->gate) state_->gate->close(/*wait=*/!detail::inside_publish());
   }
 
   // True while the observer can still be called: not disconnected, and its

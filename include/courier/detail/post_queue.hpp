@@ -157,6 +157,10 @@ class post_queue final : private batch_error_sink {
     report(event_type, std::move(exception));
   }
 
+  // The error handler, for paths that may outlive the bus (observers on an
+  // executor). Thread-safe.
+  const async_error_handler& error_handler() const noexcept { return on_error_; }
+
  private:
   void start_worker_once() {
     std::call_once(worker_started_, [this] { worker_ = std::thread([this] { run_worker(); }); });

@@ -6,17 +6,18 @@
 //
 // Design. An operation never blocks a thread and never holds a message it
 // might not hand over:
-// - Every attempt runs on the completion handler's associated executor (a
-//   post), takes the channel's lock once, and either finishes or parks in
-//   the channel. The progress that wakes a blocked receive() wakes a parked
+// - An attempt takes the channel's lock once and either finishes or parks
+//   in the channel. A receive on an acked channel makes its first attempt
+//   at once, on the calling thread; every other attempt is posted to the
+//   completion handler's associated executor. The progress that wakes a blocked receive() wakes a parked
 //   operation, which posts its next attempt. A parked receive with
 //   something due later (a visibility timeout, a delay) sets a timer for it.
-// - A receive takes messages only in the attempt that completes it, and
-//   calls the handler in that same step: a cancellation (Asio
-//   per-operation cancellation, any type) either comes first, and nothing is
-//   taken, or finds the operation finished. One arriving while the messages
-//   are being taken puts them back (channel_engine::release: visible at once,
-//   receive count as before). This is what asio's own concurrent_channel does
+// - A receive hands its messages over in the step that completes it, on
+//   its executor: a cancellation (Asio per-operation cancellation, any
+//   type) that comes before that step finds them not handed over and puts
+//   them back (channel_engine::release: visible at once, receive count as
+//   before), or finds nothing taken yet; one that comes after finds the
+//   operation finished. This is what asio's own concurrent_channel does
 //   not do (chriskohlhoff/asio#1041: a receive cancelled inside operator||
 //   loses its message).
 // - Closing or destroying the channel completes every pending operation

@@ -39,8 +39,8 @@
 //
 // Asio. async_receive and async_send are the same operations without a
 // blocked thread: an operation that cannot finish parks in the channel and
-// is woken by the progress that would have woken a blocked caller; every
-// attempt runs on the completion handler's executor. They are declared here
+// is woken by the progress that would have woken a blocked caller, and
+// completes on its handler's executor. They are declared here
 // and defined in <courier/asio.hpp>, so code that does not use them does not
 // compile Asio.
 //
@@ -218,8 +218,9 @@ class channel {
   // receive() as an Asio asynchronous operation: completes with up to max
   // messages once at least one is visible, or with an error, never with
   // none. Signature void(boost::system::error_code, std::vector<delivery<T>>);
-  // the handler runs on the token's associated executor, and so does every
-  // attempt to take messages. Any completion token (a callback,
+  // the handler runs on the token's associated executor (the first look
+  // may run on the calling thread; every later one on that executor). Any
+  // completion token (a callback,
   // use_awaitable, use_future, deferred). Errors: channel_closed (as a
   // courier error code) once the channel is closed or destroyed;
   // operation_aborted when cancelled (Asio per-operation cancellation,

@@ -118,7 +118,7 @@ class channel {
   // Throws courier::error (invalid_option) for options that cannot work.
   explicit channel(channel_options<T> options = {})
       : options_(std::move(options)),
-        clock_(options_.time_source ? options_.time_source : steady_clock::shared()),
+        clock_(options_.time_source ? options_.time_source : coarse_clock::shared()),
         dead_letter_port_(*this),
         engine_(options_, dead_letter_port_) {
     if (options_.visibility_timeout <= clock::duration::zero()) {
@@ -590,7 +590,9 @@ class channel {
     if (max == 0) return out;
     out.reserve(std::min<std::size_t>(max, 256));  // allocate before the lock, not while holding it
     const auto stopped = [stop] { return stop != nullptr && stop->load(std::memory_order_acquire); };
-    const auto real_deadline = std::chrono::steady_clock::now() + wait;
+    // The real clock is read only once a look finds nothing: a receive that
+    // finds a message reads one clock, the channel's.
+    std::optional<std::chrono::steady_clock::time_point> real_deadline;
     bool spun = false;
     std::unique_lock lock(mutex_);
     const detail::wake_on_exit wake(waiters_, engine_);
@@ -600,9 +602,10 @@ class channel {
       engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
         out.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count, handle);
       });
-      if (!out.empty() || stopped()) return out;
+      if (!out.empty() || stopped() || wait <= std::chrono::milliseconds::zero()) return out;
       const auto real_now = std::chrono::steady_clock::now();
-      if (real_now >= real_deadline) return out;
+      if (!real_deadline) real_deadline = real_now + wait;
+      if (real_now >= *real_deadline) return out;
       waiters_.catch_up(engine_.progress_so_far());  // before the lock is let go
       if (!spun) {
         // Most waits end within microseconds, when the producer's next send
@@ -614,7 +617,7 @@ class channel {
         lock.lock();
         continue;
       }
-      auto wake_at = real_deadline;
+      auto wake_at = *real_deadline;
       if (const auto due = engine_.next_due()) wake_at = std::min(wake_at, real_now + (*due - now));
       waiters_.sleep_receiver(lock, wake_at);
     }

@@ -51,7 +51,8 @@ struct channel_options {
   std::size_t capacity = std::numeric_limits<std::size_t>::max();
   // How long send() waits for room before it fails with channel_full.
   std::chrono::milliseconds send_timeout = std::chrono::seconds(30);
-  // Empty: steady_clock. Tests pass a manual_clock.
+  // Empty: coarse_clock (timeouts to a kernel tick, 1-10 ms); steady_clock::
+  // shared() for nanoseconds. Tests pass a manual_clock.
   std::shared_ptr<const clock> time_source = {};
   // Empty: the channel lives in memory only. Set (courier::sqlite::durable<T>),
   // the channel recovers its messages and keys from the store when it is

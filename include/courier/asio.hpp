@@ -80,8 +80,9 @@ namespace detail {
 
 // What every asynchronous operation here holds: its handler, a work guard
 // on the handler's executor (so run() does not return while it waits), and
-// its cancellation slot. complete() runs on that executor.
-template <class Handler, class... Results>
+// its cancellation slot. complete() runs on that executor. Args: the
+// handler's arguments (an error first).
+template <class Handler, class... Args>
 class asio_completion {
  public:
   using executor_type = boost::asio::associated_executor_t<Handler, boost::asio::system_executor>;
@@ -101,10 +102,10 @@ class asio_completion {
   }
 
   // Calls the handler. Only once, on its executor.
-  void complete(boost::system::error_code code, Results... results) {
+  void complete(Args... args) {
     if (slot_.is_connected()) slot_.clear();
     auto work = std::move(work_);
-    std::move(handler_)(code, std::move(results)...);
+    std::move(handler_)(std::move(args)...);
   }
 
  private:
@@ -294,7 +295,7 @@ class async_receive_op final : public parked_operation,
   channel<T>& channel_;
   const std::shared_ptr<channel_anchor> anchor_;
   const std::size_t max_;
-  asio_completion<Handler, std::vector<delivery<T>>> completion_;
+  asio_completion<Handler, boost::system::error_code, std::vector<delivery<T>>> completion_;
   std::atomic<bool> cancelled_{false};
   std::mutex timer_mutex_;  // an attempt and a stale timer's handler may run at once on a threaded executor
   std::optional<boost::asio::steady_timer>
@@ -388,7 +389,7 @@ class async_send_op final : public parked_operation,
   channel<T>& channel_;
   const std::shared_ptr<channel_anchor> anchor_;
   prepared fresh_;
-  asio_completion<Handler, send_result> completion_;
+  asio_completion<Handler, boost::system::error_code, send_result> completion_;
   std::atomic<bool> cancelled_{false};
   // Written by the attempt that saw the message accepted, read by the one
   // the journal's report posts (the post orders them); failure_ is written
@@ -408,7 +409,8 @@ struct asio_channel_ops<channel<T>, Token> {
         [&origin, max](auto handler) {
           using handler_type = std::decay_t<decltype(handler)>;
           if (max == 0) {
-            asio_completion<handler_type, std::vector<delivery<T>>> completion(std::move(handler));
+            asio_completion<handler_type, boost::system::error_code, std::vector<delivery<T>>> completion(
+                std::move(handler));
             auto executor = completion.executor();
             boost::asio::post(executor, [completion = std::move(completion)]() mutable {
               completion.complete(boost::asio::error::invalid_argument, {});
@@ -430,7 +432,8 @@ struct asio_channel_ops<channel<T>, Token> {
           try {
             fresh.emplace(origin.prepare_send(std::move(message), std::move(options)));
           } catch (const error& refused) {
-            asio_completion<handler_type, send_result> completion(std::move(handler));
+            asio_completion<handler_type, boost::system::error_code, send_result> completion(
+                std::move(handler));
             auto executor = completion.executor();
             boost::asio::post(executor,
                               [completion = std::move(completion), code = refused.code()]() mutable {
@@ -475,7 +478,7 @@ class async_receipt_wait final : public std::enable_shared_from_this<async_recei
   }
 
   delivery_receipt receipt_;
-  asio_completion<Handler, delivery_outcome> completion_;
+  asio_completion<Handler, boost::system::error_code, delivery_outcome> completion_;
   std::atomic<bool> done_{false};
   std::atomic<std::uint64_t> registration_{0};
 };

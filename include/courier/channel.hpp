@@ -57,6 +57,7 @@
 #include "courier/detail/call_handler.hpp"
 #include "courier/detail/channel/engine.hpp"
 #include "courier/detail/channel/parked_operations.hpp"
+#include "courier/detail/channel_anchor.hpp"
 #include "courier/detail/channel/waiters.hpp"
 #include "courier/detail/spin_then_block.hpp"
 #include "courier/error.hpp"

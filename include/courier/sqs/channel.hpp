@@ -36,11 +36,13 @@
 #include "courier/channel_options.hpp"
 #include "courier/consumer.hpp"
 #include "courier/detail/call_handler.hpp"
+#include "courier/detail/channel_anchor.hpp"
 #include "courier/error.hpp"
 #include "courier/event_name.hpp"
 #include "courier/idempotent_store.hpp"
 #include "courier/json/codec.hpp"
 #include "courier/sqs/client.hpp"
+#include "courier/sqs/detail/call_pool.hpp"
 #include "courier/sqs/detail/failure_pause.hpp"
 #include "courier/sqs/receipt_inbox.hpp"
 #include "courier/sqs/receipts.hpp"
@@ -86,6 +88,10 @@ struct channel_options {
   std::shared_ptr<receipt_inbox> receipts = {};
   // Consumers: the name their receipts carry; empty: the queue's name.
   std::string consumer_name = {};
+  // async_receive() and async_send() (courier/sqs/asio.hpp): the threads
+  // that make their SQS calls. A long poll holds one for its wait; more
+  // operations than threads wait their turn.
+  std::size_t async_threads = 4;
 };
 
 // What SQS said about an accepted send.
@@ -112,6 +118,19 @@ struct sqs_receipt {
 
 template <class T>
 class channel;
+
+namespace detail {
+// Specialised in <courier/sqs/asio.hpp>; the primary template says where.
+template <class Channel, class Token>
+struct asio_sqs_ops {
+  static_assert(sizeof(Token) == 0,
+                "sqs::channel::async_receive and async_send need #include <courier/sqs/asio.hpp>");
+};
+template <class T, class Handler>
+class sqs_receive_op;
+template <class T, class Handler>
+class sqs_send_op;
+}  // namespace detail
 
 template <class T>
 class delivery {
@@ -255,8 +274,12 @@ class channel {
     return future;
   }
 
-  // Sends what send_async() queued, then stops its thread.
+  // Sends what send_async() queued, then stops its thread. Asio operations
+  // still pending complete with channel_closed: a long poll is abandoned
+  // (within about a second), and what it had received comes back after
+  // its visibility timeout.
   ~channel() {
+    close_async_operations();
     {
       std::lock_guard lock(batch_mutex_);
       stopping_ = true;
@@ -273,6 +296,37 @@ class channel {
   std::vector<delivery<T>> receive(std::size_t max = 1, std::chrono::seconds wait = {},
                                    const std::atomic<bool>* cancel = nullptr) {
     return receive_decoding(max, wait, cancel, nullptr);
+  }
+
+  // receive() as an Asio asynchronous operation: the call runs on one of
+  // the channel's threads (channel_options::async_threads), never on the
+  // caller's, and completes on the token's associated executor with up to
+  // max messages, or none when wait passed. Signature
+  // void(std::exception_ptr, std::vector<delivery<T>>): failures are the
+  // exceptions receive() throws (sqs::error with AWS's code and message,
+  // which an error_code would lose); use_awaitable rethrows them. Any
+  // completion token. Cancellation (Asio per-operation, every type) ends
+  // a long poll within about a second and completes with sqs::error
+  // "Cancelled"; messages SQS handed over meanwhile are made visible again
+  // at once (ChangeMessageVisibility 0), never handed to the cancelled
+  // caller. SQS still counts that receive: ApproximateReceiveCount (and a
+  // redrive policy's maxReceiveCount) see one more. Needs
+  // <courier/sqs/asio.hpp>. Thread-safe.
+  template <class CompletionToken>
+  auto async_receive(std::size_t max, std::chrono::seconds wait, CompletionToken&& token) {
+    return detail::asio_sqs_ops<channel, CompletionToken>::receive(*this, max, wait,
+                                                                   std::forward<CompletionToken>(token));
+  }
+
+  // send() as an Asio asynchronous operation, on the channel's threads.
+  // Signature void(std::exception_ptr, sent). A cancellation that comes
+  // before the request is made completes with sqs::error "Cancelled" and
+  // nothing sent; once made, the send completes with what SQS said (it
+  // cannot be taken back). Needs <courier/sqs/asio.hpp>. Thread-safe.
+  template <class CompletionToken>
+  auto async_send(T message, send_options options, CompletionToken&& token) {
+    return detail::asio_sqs_ops<channel, CompletionToken>::send(*this, std::move(message), std::move(options),
+                                                                std::forward<CompletionToken>(token));
   }
 
   void ack(const sqs_receipt& handle) { sqs_.delete_message(options_.queue_url, handle.handle); }
@@ -413,6 +467,63 @@ class channel {
 
  private:
   friend class delivery<T>;
+  template <class, class>
+  friend struct detail::asio_sqs_ops;
+  template <class, class>
+  friend class detail::sqs_receive_op;
+  template <class, class>
+  friend class detail::sqs_send_op;
+
+  // ---- The Asio operations' way in (<courier/sqs/asio.hpp>) ----
+
+  // Runs call on the channel's threads (started on first use). False once
+  // the channel is being destroyed: call does not run.
+  bool run_async(std::function<void()> call) { return calls_.submit(std::move(call)); }
+
+  const std::shared_ptr<courier::detail::channel_anchor>& anchor() const noexcept { return anchor_; }
+
+  // A long poll in progress: abort is what its request watches; the
+  // destructor sets it.
+  void track_poll(std::atomic<bool>* abort) {
+    std::lock_guard lock(polls_mutex_);
+    polls_.push_back(abort);
+    if (closing_) abort->store(true, std::memory_order_release);
+  }
+  void untrack_poll(std::atomic<bool>* abort) {
+    std::lock_guard lock(polls_mutex_);
+    std::erase(polls_, abort);
+  }
+  bool closing() const {
+    std::lock_guard lock(polls_mutex_);
+    return closing_;
+  }
+
+  // Messages received for an operation that was cancelled: visible again
+  // at once. Best effort: one SQS refuses comes back after its visibility
+  // timeout.
+  void put_back(const std::vector<delivery<T>>& taken) noexcept {
+    std::vector<receipt_entry> entries;
+    for (std::size_t i = 0; i < taken.size(); ++i) {
+      entries.push_back({std::to_string(i), taken[i].raw().receipt_handle, std::chrono::seconds(0)});
+      if (entries.size() == 10 || i + 1 == taken.size()) {
+        try {
+          sqs_.change_message_visibility_batch(options_.queue_url, entries);
+        } catch (...) {
+        }
+        entries.clear();
+      }
+    }
+  }
+
+  void close_async_operations() {
+    {
+      std::lock_guard lock(polls_mutex_);
+      closing_ = true;
+      for (auto* abort : polls_) abort->store(true, std::memory_order_release);
+    }
+    calls_.stop();  // what was submitted runs, and finds the channel closing
+    anchor_->abandon();
+  }
 
   static sent accepted(const sent_message& what, const delivery_receipts& tracking) {
     sent out{what.message_id, what.sequence_number, {}, tracking};
@@ -603,6 +714,14 @@ class channel {
   std::vector<pending_send> pending_;
   bool stopping_ = false;
   std::thread batcher_;  // started by the first send_async()
+
+  // The Asio operations (courier/sqs/asio.hpp).
+  detail::call_pool calls_{options_.async_threads};
+  mutable std::mutex polls_mutex_;
+  std::vector<std::atomic<bool>*> polls_;
+  bool closing_ = false;
+  const std::shared_ptr<courier::detail::channel_anchor> anchor_ =
+      std::make_shared<courier::detail::channel_anchor>();
 };
 
 }  // namespace sqs

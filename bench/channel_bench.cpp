@@ -7,9 +7,6 @@
 // receipts); mutex: one lock for the batch's acks).
 // BM_channel_ack_each/<impl>/fifo/16/1: the same with one ack call per
 // message.
-// BM_channel_one_thread/<impl>/<mode>/64: one thread sends 64 messages (16
-// groups in fifo mode), then receives and acks them; messages/s. The
-// channel's own cost per message, without a second thread.
 //   impl   courier   courier::channel<T>
 //          mutex     std::mutex + std::deque + std::unordered_set: the channel
 //                    a careful engineer writes in an afternoon (no visibility
@@ -275,28 +272,6 @@ void channel_throughput(benchmark::State& state, mode m, acks style = acks::batc
   state.SetItemsProcessed(expected);
 }
 
-// One thread sends a burst, then receives and acks it: what the channel
-// itself costs a message, without a second thread's cache-line traffic
-// and scheduling, which make the two-thread runs above swing by up to 2x
-// from run to run on a shared VM: these show more plainly what a change to
-// the channel's own work does.
-template <class Subject>
-void channel_one_thread(benchmark::State& state, mode m) {
-  const auto burst = static_cast<std::size_t>(state.range(0));
-  Subject subject(m);
-  std::vector<std::string> group_names;
-  for (int g = 0; g < 16; ++g) group_names.push_back(fmt::format("group-{}", g));
-  std::uint64_t n = 0;
-  for (auto _ : state) {
-    for (std::size_t i = 0; i < burst; ++i, ++n) {
-      subject.send(work{n, 0}, group_names[n % group_names.size()],
-                   uses_keys(m) ? fmt::format("{}", n) : std::string());
-    }
-    for (std::size_t got = 0; got < burst;) got += subject.consume(64);
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * burst));
-}
-
 void latency(benchmark::State& state, mode m) {
   constexpr int messages = 50'000;
   constexpr auto interval = std::chrono::microseconds(10);  // 100,000 messages/s offered
@@ -374,14 +349,6 @@ void register_benchmarks() {
       ->Args({16, 1})
       ->UseRealTime();
   for (mode m : {mode::standard, mode::acked, mode::exactly_once, mode::fifo}) {
-    benchmark::RegisterBenchmark(fmt::format("BM_channel_one_thread/courier/{}", name_of(m)).c_str(),
-                                 [m](benchmark::State& s) { channel_one_thread<courier_subject>(s, m); })
-        ->Arg(64);
-    benchmark::RegisterBenchmark(fmt::format("BM_channel_one_thread/mutex/{}", name_of(m)).c_str(),
-                                 [m](benchmark::State& s) { channel_one_thread<mutex_subject>(s, m); })
-        ->Arg(64);
-  }
-  for (mode m : {mode::standard, mode::acked, mode::exactly_once, mode::fifo}) {
     benchmark::RegisterBenchmark(fmt::format("BM_latency/{}", name_of(m)).c_str(),
                                  [m](benchmark::State& s) { latency(s, m); })
         ->Iterations(1)
@@ -399,7 +366,6 @@ int main(int argc, char** argv) {
   courier_bench::ratio_reporter reporter({
       {"BM_channel", "courier", "mutex", true},
       {"BM_channel_ack_each", "courier", "mutex", true},
-      {"BM_channel_one_thread", "courier", "mutex", true},
   });
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

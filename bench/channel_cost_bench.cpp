@@ -1,5 +1,6 @@
 // What a channel's bookkeeping costs per message, on one thread: send 64,
-// receive them, ack them in one call. No second thread means no lock
+// receive them, ack them in one call (BM_one_thread); or one message at a
+// time (BM_one_by_one). No second thread means no lock
 // handoffs and no scheduler, so this is the figure a change to the engine
 // moves (the two-thread courier_channel_bench is dominated by contention
 // and by this machine's noise). Google Benchmark; items/s is messages.
@@ -66,6 +67,27 @@ void BM_one_thread(benchmark::State& state, mode m) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
 }
+
+// The same message by message: send one, receive it, ack it. Every call
+// pays for its lock and its clock read alone, as in a consumer that
+// handles and acks each message (and in the Asio operations).
+void BM_one_by_one(benchmark::State& state, mode m) {
+  channel<int> subject(options_for(m));
+  std::uint64_t next = 0;
+  for (auto _ : state) {
+    send_options options;
+    if (m == mode::exactly_once) options.idempotency_key = std::to_string(next);
+    subject.send(static_cast<int>(next++), std::move(options));
+    auto delivered = subject.receive(1);
+    if (m != mode::standard) subject.ack(delivered.front().receipt());
+    benchmark::DoNotOptimize(delivered.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK_CAPTURE(BM_one_by_one, standard, mode::standard);
+BENCHMARK_CAPTURE(BM_one_by_one, acked, mode::acked);
+BENCHMARK_CAPTURE(BM_one_by_one, exactly_once, mode::exactly_once);
 
 BENCHMARK_CAPTURE(BM_one_thread, standard, mode::standard);
 BENCHMARK_CAPTURE(BM_one_thread, acked, mode::acked);

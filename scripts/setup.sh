@@ -12,6 +12,7 @@ apt_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang          # the libFuzzer target of the WebSocket frame decoder
   chromium       # the browser the dashboard test drives
+  prometheus     # promtool: the metrics tests check courier's exposition with it
 )
 # Node (for the WebSocket peers) from Debian unless one is already on PATH.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

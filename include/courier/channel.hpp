@@ -55,10 +55,11 @@
 #include "courier/delivery.hpp"
 #include "courier/delivery_receipt.hpp"
 #include "courier/detail/call_handler.hpp"
+#include "courier/detail/channel/channel_metrics.hpp"
 #include "courier/detail/channel/engine.hpp"
 #include "courier/detail/channel/parked_operations.hpp"
-#include "courier/detail/channel_anchor.hpp"
 #include "courier/detail/channel/waiters.hpp"
+#include "courier/detail/channel_anchor.hpp"
 #include "courier/detail/spin_then_block.hpp"
 #include "courier/error.hpp"
 #include "courier/message_id.hpp"
@@ -126,7 +127,15 @@ class channel {
       throw error(errc::invalid_option, "channel_options::visibility_timeout must be positive");
     }
     if (options_.capacity == 0) throw error(errc::invalid_option, "channel_options::capacity must not be 0");
+    if (options_.metrics && options_.name.empty()) {
+      throw error(errc::invalid_option, "channel_options::metrics needs channel_options::name");
+    }
     if (options_.durable) open_durable();
+    if (options_.metrics) {
+      metrics_ = options_.metrics->add([this](metric_set& out) {
+        detail::report_channel(out, options_.name, options_.ordering == ordering::fifo, stats());
+      });
+    }
   }
 
   channel(const channel&) = delete;
@@ -137,6 +146,7 @@ class channel {
   // Pending Asio operations complete with channel_closed (on their
   // executors, later).
   ~channel() {
+    metrics_.reset();                // first: a scrape in progress reads this channel
     if (journal_) journal_->stop();  // first: the journal's thread calls back into this channel until stopped
     {
       std::unique_lock lock(mutex_);
@@ -387,9 +397,14 @@ class channel {
     });
   }
 
-  channel_stats stats() const {
+  // The channel's counts, and its gauges as of now: like every call, it
+  // first applies what is due (visibility timeouts that ran out, delays
+  // that ended). Thread-safe.
+  channel_stats stats() {
+    const auto read = clock_->now();
     std::unique_lock lock(mutex_);
-    return engine_.stats();
+    const detail::wake_on_exit wake(waiters_, engine_);
+    return engine_.stats(engine_.advance(read));
   }
 
   const channel_options<T>& options() const noexcept { return options_; }
@@ -682,6 +697,7 @@ class channel {
   std::vector<write_waiter> write_waiters_;  // durable channels: async sends waiting for their write
   std::uint64_t written_through_ = 0;        // the journal's newest decided ticket
   const std::shared_ptr<detail::channel_anchor> anchor_ = std::make_shared<detail::channel_anchor>();
+  metrics_registry::registration metrics_;  // last: removed first, before what its collector reads
 };
 
 }  // namespace v1

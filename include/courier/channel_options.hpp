@@ -11,6 +11,7 @@
 #include "courier/clock.hpp"
 #include "courier/delivery_receipt.hpp"
 #include "courier/message_id.hpp"
+#include "courier/metrics.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -59,6 +60,13 @@ struct channel_options {
   // made and writes every change to it; send() returns once the message is
   // durable. See channel_journal.hpp.
   durability<T> durable = {};
+  // Where the channel reports its figures (courier/metrics.hpp: sends,
+  // deliveries, acks, redeliveries, what waits and for how long), read at
+  // scrape time: nothing is added to a send or a receive. name is the
+  // messaging_destination_name label, required with metrics and unique
+  // within the registry. Empty: reported nowhere.
+  std::shared_ptr<metrics_registry> metrics = {};
+  std::string name = {};
 };
 
 struct send_options {

@@ -1,6 +1,7 @@
 // A channel's counters, for tests, dashboards and the benchmark.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -13,8 +14,16 @@ struct channel_stats {
   std::uint64_t deliveries = 0;  // messages handed to consumers, redeliveries included
   std::uint64_t acked = 0;
   std::uint64_t dead_lettered = 0;
-  std::size_t waiting = 0;  // accepted, not yet acked or dead-lettered
+  std::uint64_t redeliveries = 0;        // deliveries of a message delivered before
+  std::uint64_t nacked = 0;              // deliveries given back by nack()
+  std::uint64_t visibility_expired = 0;  // deliveries whose visibility timeout ran out unsettled
+  std::size_t waiting = 0;               // accepted, not yet acked or dead-lettered
   std::size_t in_flight = 0;
+  std::size_t groups = 0;  // FIFO: message groups holding a message (one at most in flight each)
+  // How long ago the message first in line to be received was sent (a
+  // redelivered one joins the back of the line); zero when none is ready.
+  // By the channel's clock.
+  std::chrono::nanoseconds oldest_ready_age{0};
 };
 
 }  // namespace v1

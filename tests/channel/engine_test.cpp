@@ -114,7 +114,7 @@ TEST(channel_engine, past_max_receives_a_message_goes_to_the_sink_and_its_group_
   EXPECT_EQ(b.dead.letters[0].body, "poison");
   EXPECT_EQ(b.dead.letters[0].group, "g");
   EXPECT_EQ(b.dead.letters[0].sequence, 1u);
-  EXPECT_EQ(b.core.stats().dead_lettered, 1u);
+  EXPECT_EQ(b.core.stats(b.now).dead_lettered, 1u);
 }
 
 TEST(channel_engine, a_nack_delay_and_an_extend_move_the_next_delivery_to_exact_times) {
@@ -146,7 +146,7 @@ TEST(channel_engine, a_key_seen_within_the_window_is_answered_with_the_first_sen
   EXPECT_EQ(seen->result.id, first.result.id);
   b.now += 1s;
   EXPECT_FALSE(b.core.duplicate(b.core.key_of("x", "order-1"), false, b.core.advance(b.now)));
-  EXPECT_EQ(b.core.stats().duplicates, 1u);
+  EXPECT_EQ(b.core.stats(b.now).duplicates, 1u);
 }
 
 TEST(channel_engine, progress_counts_what_became_ready_and_what_left) {
@@ -169,7 +169,7 @@ TEST(channel_engine, without_acknowledgement_a_message_is_settled_as_it_is_hande
   const auto receipt = b.core.enqueue(std::move(sent), b.now).result.receipt;
   EXPECT_EQ(bodies(b.receive()), (std::vector<std::string>{"x"}));
   EXPECT_EQ(receipt.peek(), delivery_outcome::acked);
-  EXPECT_EQ(b.core.stats().waiting, 0u);
+  EXPECT_EQ(b.core.stats(b.now).waiting, 0u);
 }
 
 TEST(channel_engine, closing_abandons_what_is_not_in_flight_and_a_receipt_deadline_times_out) {
@@ -199,8 +199,8 @@ TEST(channel_engine,
   const auto found = b.core.check(taken[0].handle, true, at);
   ASSERT_NE(found.held, nullptr);
   b.core.release(*found.held, at);
-  EXPECT_EQ(b.core.stats().in_flight, 0u);
-  EXPECT_EQ(b.core.stats().deliveries, 0u) << "the hand-out is undone, not counted";
+  EXPECT_EQ(b.core.stats(b.now).in_flight, 0u);
+  EXPECT_EQ(b.core.stats(b.now).deliveries, 0u) << "the hand-out is undone, not counted";
   EXPECT_NE(b.ack(taken[0].handle), receipt_verdict::open);
   const auto again = b.receive(3);
   ASSERT_EQ(bodies(again), (std::vector<std::string>{"a1", "b1"}))

@@ -142,10 +142,16 @@ class channel_engine {
   clock::time_point advance(clock::time_point read) {
     if (read > latest_now_) latest_now_ = read;
     const auto now = latest_now_;
-    while (record* expired = timers_.expired_in_flight(now)) give_back(*expired, now);
+    while (record* expired = timers_.expired_in_flight(now)) {
+      ++stats_.visibility_expired;
+      give_back(*expired, now);
+    }
     while (const auto due = timers_.pop_due(now)) apply(*due, now);
     return now;
   }
+
+  // The latest time advance() saw.
+  clock::time_point latest_now() const noexcept { return latest_now_; }
 
   // The answer to a send whose key was accepted within the window, if it was.
   std::optional<accepted> duplicate(const dedup_key& key, bool track, clock::time_point now) {
@@ -171,6 +177,7 @@ class channel_engine {
     record& fresh = records_.add(std::move(owned));
     fresh.sequence = message.sequence != 0 ? message.sequence : ++last_sequence_;
     fresh.visible_at = now + std::max(message.delay, std::chrono::milliseconds::zero());
+    fresh.accepted_at = now;
     ++stats_.accepted;
     accepted out{{fresh.id, fresh.sequence, false, {}}};
     if (bridge_) {
@@ -212,6 +219,7 @@ class channel_engine {
       item.status = record_state::in_flight;
       item.open = true;
       ++item.receive_count;
+      if (item.receive_count > 1) ++stats_.redeliveries;
       item.delivery = ++last_delivery_;
       item.visible_at = now + options_.visibility_timeout;
       if (options_.acknowledge) {
@@ -238,6 +246,7 @@ class channel_engine {
     leave_flight(item);
     --item.receive_count;
     --stats_.deliveries;
+    if (item.receive_count > 0) --stats_.redeliveries;
     item.visible_at = now;
     if (bridge_) bridge_->delivered(item.id.value, item.receive_count, item.visible_at);
     item.status = record_state::ready;
@@ -271,6 +280,7 @@ class channel_engine {
   // Gives item's open delivery back, to be delivered again after delay.
   void nack(record& item, std::chrono::milliseconds delay, clock::time_point now) {
     item.open = false;
+    ++stats_.nacked;
     item.visible_at = now + std::max(delay, std::chrono::milliseconds::zero());
     if (bridge_) bridge_->delivered(item.id.value, item.receive_count, item.visible_at);
     give_back(item, now);
@@ -322,10 +332,18 @@ class channel_engine {
         [&](const typename durable_bridge<T>::unsaved& entry) { drop_unsaved(entry, now); });
   }
 
-  channel_stats stats() const {
+  // The counts, and the gauges as of now.
+  channel_stats stats(clock::time_point now) const {
     channel_stats copy = stats_;
     copy.waiting = records_.size();
     copy.in_flight = in_flight_;
+    copy.groups = groups_.size();
+    for (const std::uint64_t id : ready_) {  // the first that is still ready (settled ones are skipped later)
+      const record* found = records_.find(id);
+      if (found == nullptr || found->status != record_state::ready) continue;
+      copy.oldest_ready_age = std::max(now - found->accepted_at, clock::duration::zero());
+      break;
+    }
     return copy;
   }
 
@@ -355,6 +373,7 @@ class channel_engine {
       case timer_kind::visibility:
         if (item.status == record_state::in_flight && item.delivery == due.delivery &&
             item.visible_at <= now) {
+          ++stats_.visibility_expired;
           give_back(item, now);
         }
         break;
@@ -467,6 +486,7 @@ class channel_engine {
       // A delivery in flight at the crash comes back when its visibility
       // would have run out; a delayed message when its delay ends.
       item.visible_at = std::max(latest_now_, bridge_->from_stored(kept.visible_at));
+      item.accepted_at = std::min(latest_now_, bridge_->from_stored(kept.sent_at));
       join_queue(item, latest_now_);
     }
   }

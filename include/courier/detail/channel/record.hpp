@@ -50,6 +50,7 @@ struct channel_record {
   std::uint32_t receive_count = 0;
   std::uint64_t delivery = 0;  // the current delivery's number, 0 before the first
   clock::time_point visible_at;
+  clock::time_point accepted_at;  // when the channel accepted it (stats: the age of the first in line)
   std::unique_ptr<delivery_tracking> tracked;
   deadline_hook in_flight_hook;  // in delivery_timers' in-flight list
 

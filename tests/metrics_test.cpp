@@ -1,0 +1,170 @@
+// courier/metrics.hpp and courier/prometheus.hpp: the registry, the text
+// exposition, and a channel's figures after a scripted run (exact counts,
+// promtool accepting the exposition).
+#include "courier/metrics.hpp"
+
+#include "courier/channel.hpp"
+#include "courier/prometheus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+double value_of(const courier::metric_set& metrics, const std::string& name, const std::string& destination) {
+  const auto* family = metrics.find(name);
+  if (family == nullptr) throw std::runtime_error("no family " + name);
+  for (const auto& sample : family->samples) {
+    for (const auto& [label, value] : sample.labels) {
+      if (label == "messaging_destination_name" && value == destination) return sample.value;
+    }
+  }
+  throw std::runtime_error("no sample of " + name + " for " + destination);
+}
+
+// promtool check metrics on text: its exit status and what it said.
+std::pair<int, std::string> promtool_check(const std::string& text) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("courier_metrics_" + std::to_string(::getpid()) + "_" +
+                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "exposition.txt") << text;
+  const std::string command = "promtool check metrics < " + (dir / "exposition.txt").string() + " > " +
+                              (dir / "promtool.out").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  std::stringstream said;
+  said << std::ifstream(dir / "promtool.out").rdbuf();
+  std::filesystem::remove_all(dir);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, said.str()};
+}
+
+TEST(metrics_registry, reads_every_collector_merging_families_by_name_until_its_registration_ends) {
+  courier::metrics_registry registry;
+  auto report = [](const char* who, double value) {
+    return [who, value](courier::metric_set& out) {
+      out.add("jobs_total", courier::metric_type::counter, "Jobs.",
+              {.labels = {{"who", who}}, .value = value});
+    };
+  };
+  auto first = registry.add(report("a", 1));
+  {
+    auto second = registry.add(report("b", 2));
+    const auto both = registry.read();
+    ASSERT_EQ(both.families().size(), 1u);
+    EXPECT_EQ(both.families()[0].samples.size(), 2u);
+  }
+  const auto one = registry.read();
+  ASSERT_EQ(one.families().size(), 1u);
+  ASSERT_EQ(one.families()[0].samples.size(), 1u);
+  EXPECT_EQ(one.families()[0].samples[0].value, 1);
+  courier::metrics_registry::registration moved = std::move(first);
+  EXPECT_EQ(registry.read().families().size(), 1u) << "a moved registration still holds its collector";
+  moved.reset();
+  EXPECT_TRUE(registry.read().families().empty());
+}
+
+TEST(prometheus, renders_help_type_escaped_labels_and_histograms) {
+  courier::metric_set metrics;
+  metrics.add("jobs_total", courier::metric_type::counter, "Jobs done.\nAll of them.",
+              {.labels = {{"queue", "a\"b\\c\nd"}}, .value = 3});
+  metrics.add("job_duration_seconds", courier::metric_type::histogram, "How long a job took.",
+              {.labels = {{"queue", "q"}}, .buckets = {{0.1, 2}, {1, 5}}, .sum = 2.5, .count = 6});
+  EXPECT_EQ(courier::render_prometheus(metrics),
+            "# HELP jobs_total Jobs done.\\nAll of them.\n"
+            "# TYPE jobs_total counter\n"
+            "jobs_total{queue=\"a\\\"b\\\\c\\nd\"} 3\n"
+            "# HELP job_duration_seconds How long a job took.\n"
+            "# TYPE job_duration_seconds histogram\n"
+            "job_duration_seconds_bucket{queue=\"q\",le=\"0.1\"} 2\n"
+            "job_duration_seconds_bucket{queue=\"q\",le=\"1\"} 5\n"
+            "job_duration_seconds_bucket{queue=\"q\",le=\"+Inf\"} 6\n"
+            "job_duration_seconds_sum{queue=\"q\"} 2.5\n"
+            "job_duration_seconds_count{queue=\"q\"} 6\n");
+  const auto [status, said] = promtool_check(courier::render_prometheus(metrics));
+  EXPECT_EQ(status, 0) << said;
+}
+
+struct parcel {
+  int number = 0;
+};
+
+TEST(channel_metrics, count_exactly_what_a_scripted_run_did) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  auto clock = std::make_shared<courier::manual_clock>();
+  courier::channel<parcel> orders({.ordering = courier::ordering::fifo,
+                                   .visibility_timeout = 30s,
+                                   .max_receives = 2,
+                                   .time_source = clock,
+                                   .metrics = registry,
+                                   .name = "orders"});
+  for (int n = 1; n <= 5; ++n) {
+    orders.send(parcel{n}, {.group = n % 2 == 1 ? "odd" : "even", .idempotency_key = std::to_string(n)});
+  }
+  orders.send(parcel{1}, {.group = "odd", .idempotency_key = "1"});  // a duplicate
+  auto first = orders.receive(10);  // the heads of both groups: 1 (odd), 2 (even)
+  ASSERT_EQ(first.size(), 2u);
+  first[0].ack();
+  first[1].nack();
+  auto second = orders.receive(10);  // 3 (odd) and 2 again (even, its 2nd receive)
+  ASSERT_EQ(second.size(), 2u);
+  clock->advance(
+      31s);  // both expire: 3 comes back, 2 is dead-lettered (max_receives 2), 4 is next in its group
+  clock->advance(5s);  // 3, first in line, was sent 36 s ago
+
+  const auto metrics = registry->read();
+  auto value = [&](const char* name) { return value_of(metrics, name, "orders"); };
+  EXPECT_EQ(value("messaging_client_sent_messages_total"), 5);
+  EXPECT_EQ(value("courier_channel_duplicate_sends_total"), 1);
+  EXPECT_EQ(value("messaging_client_consumed_messages_total"), 4);
+  EXPECT_EQ(value("courier_channel_redeliveries_total"), 1);
+  EXPECT_EQ(value("courier_channel_acked_total"), 1);
+  EXPECT_EQ(value("courier_channel_nacked_total"), 1);
+  EXPECT_EQ(value("courier_channel_visibility_expired_total"), 2);
+  EXPECT_EQ(value("courier_channel_dead_lettered_total"), 1);
+  EXPECT_EQ(value("courier_channel_messages"), 3);  // 3, 4, 5
+  EXPECT_EQ(value("courier_channel_messages_in_flight"), 0);
+  EXPECT_EQ(value("courier_channel_groups"), 2);
+  EXPECT_EQ(value("courier_channel_groups_in_flight"), 0);
+  EXPECT_EQ(value("courier_channel_oldest_ready_age_seconds"), 36);
+}
+
+TEST(channel_metrics, promtool_accepts_the_exposition_of_several_channels) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  courier::channel<parcel> orders(
+      {.ordering = courier::ordering::fifo, .metrics = registry, .name = "orders"});
+  courier::channel<parcel> mail({.metrics = registry, .name = "mail \"express\""});
+  orders.send(parcel{1}, {.group = "g"});
+  mail.send(parcel{2});
+  const std::string text = courier::render_prometheus(registry->read());
+  EXPECT_NE(text.find("messaging_client_sent_messages_total{messaging_system=\"courier\","
+                      "messaging_destination_name=\"orders\"} 1"),
+            std::string::npos)
+      << text;
+  const auto [status, said] = promtool_check(text);
+  EXPECT_EQ(status, 0) << said << "\n" << text;
+}
+
+TEST(channel_metrics, a_destroyed_channel_is_no_longer_reported_and_a_name_is_required) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  {
+    courier::channel<parcel> orders({.metrics = registry, .name = "orders"});
+    EXPECT_FALSE(registry->read().families().empty());
+  }
+  EXPECT_TRUE(registry->read().families().empty());
+  try {
+    courier::channel<parcel> unnamed({.metrics = registry});
+    ADD_FAILURE() << "a channel with metrics and no name was made";
+  } catch (const courier::error& e) {
+    EXPECT_EQ(e.code(), courier::make_error_code(courier::errc::invalid_option));
+  }
+}
+
+}  // namespace

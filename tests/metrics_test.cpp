@@ -5,14 +5,10 @@
 
 #include "courier/channel.hpp"
 #include "courier/prometheus.hpp"
+#include "promtool.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace {
@@ -28,22 +24,6 @@ double value_of(const courier::metric_set& metrics, const std::string& name, con
     }
   }
   throw std::runtime_error("no sample of " + name + " for " + destination);
-}
-
-// promtool check metrics on text: its exit status and what it said.
-std::pair<int, std::string> promtool_check(const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("courier_metrics_" + std::to_string(::getpid()) + "_" +
-                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir / "exposition.txt") << text;
-  const std::string command = "promtool check metrics < " + (dir / "exposition.txt").string() + " > " +
-                              (dir / "promtool.out").string() + " 2>&1";
-  const int status = std::system(command.c_str());
-  std::stringstream said;
-  said << std::ifstream(dir / "promtool.out").rdbuf();
-  std::filesystem::remove_all(dir);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, said.str()};
 }
 
 TEST(metrics_registry, reads_every_collector_merging_families_by_name_until_its_registration_ends) {
@@ -88,7 +68,7 @@ TEST(prometheus, renders_help_type_escaped_labels_and_histograms) {
             "job_duration_seconds_bucket{queue=\"q\",le=\"+Inf\"} 6\n"
             "job_duration_seconds_sum{queue=\"q\"} 2.5\n"
             "job_duration_seconds_count{queue=\"q\"} 6\n");
-  const auto [status, said] = promtool_check(courier::render_prometheus(metrics));
+  const auto [status, said] = courier_test::promtool_check(courier::render_prometheus(metrics));
   EXPECT_EQ(status, 0) << said;
 }
 
@@ -148,7 +128,7 @@ TEST(channel_metrics, promtool_accepts_the_exposition_of_several_channels) {
                       "messaging_destination_name=\"orders\"} 1"),
             std::string::npos)
       << text;
-  const auto [status, said] = promtool_check(text);
+  const auto [status, said] = courier_test::promtool_check(text);
   EXPECT_EQ(status, 0) << said << "\n" << text;
 }
 

@@ -56,6 +56,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
   std::optional<asio::steady_timer> sweeper;
   std::vector<std::thread> threads;
   std::atomic<bool> started{false};
+  std::atomic<std::uint16_t> bound_port{0};  // the port listened on, for the metrics' labels
   std::atomic<bool> stopped{false};
 
   std::mutex connections_mutex;  // guards connections
@@ -75,6 +76,7 @@ void server_impl::start() {
     throw error(errc::invalid_option, fmt::format("ws::server: cannot listen on {}:{}: {}", options.host,
                                                   options.port, ec.message()));
   }
+  bound_port = acceptor.local_endpoint().port();
   hub.seal();
   sweeper.emplace(io);
   sweep();
@@ -163,11 +165,43 @@ server::server(courier::bus& bus, server_options options)
     : bus_(bus), own_io_(std::make_unique<asio::io_context>()) {
   impl_ = std::make_shared<detail::server_impl>(*own_io_, true, std::move(options));
   check_options();
+  report_metrics();
 }
 
 server::server(courier::bus& bus, boost::asio::io_context& io, server_options options) : bus_(bus) {
   impl_ = std::make_shared<detail::server_impl>(io, false, std::move(options));
   check_options();
+  report_metrics();
+}
+
+// The server's figures, read at scrape time from the counts it keeps anyway.
+void server::report_metrics() {
+  if (!impl_->options.metrics) return;
+  metrics_ = impl_->options.metrics->add([this](metric_set& out) {
+    const server_stats now = stats();
+    const metric_sample labels{
+        .labels = {{"messaging_system", "courier"},
+                   {"server_address", impl_->options.host},
+                   {"server_port", std::to_string(impl_->bound_port != 0 ? impl_->bound_port.load()
+                                                                         : impl_->options.port)}}};
+    auto add = [&](const char* name, metric_type type, const char* help, double value) {
+      metric_sample sample = labels;
+      sample.value = value;
+      out.add(name, type, help, std::move(sample));
+    };
+    add("courier_ws_connections", metric_type::gauge, "Connections open: WebSocket clients, and HTTP requests being answered (a scrape counts itself).",
+        static_cast<double>(now.connections));
+    add("courier_ws_sessions", metric_type::gauge, "Sessions kept, connected or waiting for a resume.",
+        static_cast<double>(now.sessions));
+    add("courier_ws_events_sent_total", metric_type::counter, "Event frames sent to clients.",
+        static_cast<double>(now.events_sent));
+    add("courier_ws_unacked_events", metric_type::gauge,
+        "Events queued in sessions, sent or not, and not yet acked by their client.",
+        static_cast<double>(now.unacked));
+    add("courier_ws_frames_refused_total", metric_type::counter,
+        "Error frames sent for bad input (malformed, oversized, over the rate, forbidden).",
+        static_cast<double>(now.frames_refused));
+  });
 }
 
 void server::check_options() const {
@@ -180,6 +214,7 @@ void server::check_options() const {
 }
 
 server::~server() {
+  metrics_.reset();  // first: a scrape in progress reads this server
   stop();
   // Handlers still in flight may hold the implementation a while (see
   // server_impl); what they could reach of this object goes now.

@@ -1,6 +1,8 @@
 // What the server answers an HTTP request with before a WebSocket is opened
 // (docs/protocol.md §1): the path, the courier.v1 subprotocol, the Origin
-// allow-list and a bearer token; or, for a plain GET, the application's page.
+// allow-list and a bearer token; or, for a plain GET, the metrics exposition
+// (server_options::metrics, under the same Origin and token rules) or the
+// application's page.
 // A function of the request and the options alone (it calls the
 // application's authorize and pages), so every rule is tested without a
 // socket.

@@ -110,6 +110,25 @@ int refused_status(std::uint16_t port, peer_options options) {
   }
 }
 
+http_reply http_get(std::uint16_t port, const std::string& target,
+                    const std::vector<std::pair<std::string, std::string>>& headers) {
+  namespace http = beast::http;
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::empty_body> request(http::verb::get, target, 11);
+  request.set(http::field::host, "127.0.0.1");
+  for (const auto& [name, value] : headers) request.set(name, value);
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  return {static_cast<int>(response.result_int()), std::string(response[http::field::content_type]),
+          response.body()};
+}
+
 std::string resume_token_of(const std::string& welcome) {
   boost::system::error_code ec;
   const auto frame = boost::json::parse(welcome, ec);

@@ -68,6 +68,15 @@ class raw_peer {
 // The HTTP status a refused upgrade got (0 if it was accepted).
 int refused_status(std::uint16_t port, peer_options options);
 
+// A plain HTTP/1.1 GET of target on the loopback port, with headers.
+struct http_reply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+http_reply http_get(std::uint16_t port, const std::string& target,
+                    const std::vector<std::pair<std::string, std::string>>& headers = {});
+
 // The resume token a welcome frame carries ("" if it is not one).
 std::string resume_token_of(const std::string& welcome);
 

@@ -4,6 +4,7 @@
 // docs/protocol.md §8, after which the server still serves everyone else.
 #include "courier/ws/server.hpp"
 
+#include "../promtool.hpp"
 #include "courier/testing/recorder.hpp"
 #include "courier/ws/client.hpp"
 #include "raw_peer.hpp"
@@ -411,6 +412,78 @@ TEST(ws_server_on_application_io, runs_on_the_applications_threads_and_stops_fro
   EXPECT_EQ(still_running.get_future().wait_for(5s), std::future_status::ready);
   work.reset();
   runner.join();
+}
+
+}  // namespace
+
+namespace {
+
+// The sample of metric in a Prometheus exposition ("" when absent).
+std::string sample_line(const std::string& exposition, const std::string& metric) {
+  std::size_t at = 0;
+  while ((at = exposition.find(metric, at)) != std::string::npos) {
+    const bool line_start = at == 0 || exposition[at - 1] == '\n';
+    const std::size_t end = exposition.find('\n', at);
+    if (line_start && (exposition[at + metric.size()] == '{' || exposition[at + metric.size()] == ' '))
+      return exposition.substr(at, end - at);
+    at = end;
+  }
+  return "";
+}
+
+TEST_F(ws_server, get_metrics_serves_the_registrys_exposition_with_the_servers_figures) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  courier::channel<parcel> orders({.metrics = registry, .name = "orders"});
+  orders.send(parcel{1, "acme"});
+  start({.metrics = registry});
+  inbox got;
+  auto client = courier_ws_test::subscribed_client({.url = url()}, got);
+  ASSERT_TRUE(client);
+  for (int i = 0; i < 3; ++i) bus_.publish(parcel{i, "acme"});
+  ASSERT_TRUE(got.wait_for(3));
+  ASSERT_TRUE(server_->wait_for_stats([](const auto& stats) { return stats.unacked == 0; }, 5s));
+
+  const auto reply = courier_ws_test::http_get(server_->port(), "/metrics");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_THAT(reply.content_type, HasSubstr("text/plain; version=0.0.4"));
+  // The client's, and the scrape's own while it is answered.
+  EXPECT_THAT(sample_line(reply.body, "courier_ws_connections"), ::testing::EndsWith(" 2"));
+  EXPECT_THAT(sample_line(reply.body, "courier_ws_sessions"), ::testing::EndsWith(" 1"));
+  EXPECT_THAT(sample_line(reply.body, "courier_ws_events_sent_total"), ::testing::EndsWith(" 3"));
+  EXPECT_THAT(sample_line(reply.body, "courier_ws_unacked_events"), ::testing::EndsWith(" 0"));
+  EXPECT_THAT(sample_line(reply.body, "courier_ws_connections"),
+              HasSubstr("server_port=\"" + std::to_string(server_->port()) + "\""));
+  EXPECT_THAT(sample_line(reply.body, "messaging_client_sent_messages_total"),
+              HasSubstr("messaging_destination_name=\"orders\"} 1"))
+      << "the page is the whole registry, the channel's figures too";
+  EXPECT_EQ(courier_ws_test::http_get(server_->port(), "/metrics?x=1").status, 200);
+  const auto [status, said] = courier_test::promtool_check(reply.body);
+  EXPECT_EQ(status, 0) << said << "\n" << reply.body;
+}
+
+TEST_F(ws_server, get_metrics_needs_a_bearer_token_when_the_server_checks_tokens) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  start({.authorize = [](std::string_view token) { return token == "scraper-secret"; },
+         .allowed_origins = {"https://dashboard.example"},
+         .metrics = registry});
+  EXPECT_EQ(courier_ws_test::http_get(server_->port(), "/metrics").status, 401);
+  EXPECT_EQ(
+      courier_ws_test::http_get(server_->port(), "/metrics", {{"Authorization", "Bearer wrong"}}).status,
+      401);
+  EXPECT_EQ(courier_ws_test::http_get(
+                server_->port(), "/metrics",
+                {{"Authorization", "Bearer scraper-secret"}, {"Origin", "https://evil.example"}})
+                .status,
+            403);
+  const auto allowed =
+      courier_ws_test::http_get(server_->port(), "/metrics", {{"Authorization", "Bearer scraper-secret"}});
+  EXPECT_EQ(allowed.status, 200);
+  EXPECT_THAT(allowed.body, HasSubstr("courier_ws_connections"));
+}
+
+TEST_F(ws_server, without_a_registry_there_is_no_metrics_page) {
+  start();
+  EXPECT_EQ(courier_ws_test::http_get(server_->port(), "/metrics").status, 404);
 }
 
 }  // namespace

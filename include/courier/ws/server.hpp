@@ -26,6 +26,7 @@
 #include "courier/channel.hpp"
 #include "courier/event_name.hpp"
 #include "courier/json/codec.hpp"
+#include "courier/metrics.hpp"
 #include "courier/ws/detail/topic_publisher.hpp"
 #include "courier/ws/frames.hpp"
 
@@ -99,6 +100,15 @@ struct server_options {
   std::chrono::milliseconds dedup_window = std::chrono::minutes(5);
   // Plain HTTP GETs of other paths: the page for a target, or nullopt (404).
   std::function<std::optional<http_page>(std::string_view target)> pages = {};
+  // Set: the server reports its figures there (connections, sessions,
+  // events sent, unacked events, frames refused; docs/observability.md) and
+  // answers GET metrics_path with the registry's whole Prometheus
+  // exposition (every component registered in it). The same rules as an
+  // upgrade guard it: the Origin allow-list, and with authorize a bearer
+  // token in the Authorization header (required here: a scrape has no
+  // hello frame). Empty: neither.
+  std::shared_ptr<metrics_registry> metrics = {};
+  std::string metrics_path = "/metrics";
 };
 
 struct topic_options {
@@ -179,6 +189,7 @@ class server {
 
  private:
   void check_options() const;
+  void report_metrics();
   std::size_t add_topic(const std::string& name, const topic_options& options);
   void set_topic(std::size_t index, subscription observer, std::unique_ptr<detail::topic_base> handler);
   void fan_out(std::size_t topic, std::string data, const detail::client_origin* origin);
@@ -186,6 +197,8 @@ class server {
   std::string publish_id_prefix(std::size_t topic) const;
 
   courier::bus& bus_;
+  metrics_registry::registration
+      metrics_;  // reset first in ~server(): its collector reads the implementation
   // Set when the server runs its own threads. Declared before impl_, so it
   // is destroyed after it: the handlers it still holds release the
   // implementation last.

@@ -4,7 +4,7 @@
 // channel destroyed under a pending operation.
 #include "courier/sqs/asio.hpp"
 
-#include "moto_env.hpp"
+#include "queue_fixture.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -38,21 +38,7 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using courier::sqs::delivery;
 
-struct sqs_asio : ::testing::Test {
-  courier::sqs::client sqs{courier_test::fixture_options()};
-  std::vector<std::string> queues;
-
-  std::string queue(bool fifo, std::map<std::string, std::string> attributes = {}) {
-    if (fifo) attributes["FifoQueue"] = "true";
-    const std::string name = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-                             std::to_string(queues.size()) + (fifo ? ".fifo" : "");
-    queues.push_back(sqs.create_queue(name, attributes));
-    return queues.back();
-  }
-  void TearDown() override {
-    for (const auto& url : queues) sqs.delete_queue(url);
-  }
-
+struct sqs_asio : courier_test::queue_fixture {
   std::string attribute(const std::string& url, const std::string& name) {
     return sqs.get_queue_attributes(url, {name}).at(name);
   }

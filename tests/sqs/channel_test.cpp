@@ -3,7 +3,7 @@
 
 #include "courier/idempotent_store.hpp"
 #include "courier/testing/faulty.hpp"
-#include "moto_env.hpp"
+#include "queue_fixture.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -36,23 +36,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 
-courier::sqs::client_options moto_options() { return courier_test::fixture_options(); }
-
-struct sqs_channel : ::testing::Test {
-  courier::sqs::client sqs{moto_options()};
-  std::vector<std::string> queues;
-
-  std::string queue(bool fifo, std::map<std::string, std::string> attributes = {}) {
-    if (fifo) attributes["FifoQueue"] = "true";
-    const std::string name = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-                             std::to_string(queues.size()) + (fifo ? ".fifo" : "");
-    queues.push_back(sqs.create_queue(name, attributes));
-    return queues.back();
-  }
-  void TearDown() override {
-    for (const auto& url : queues) sqs.delete_queue(url);
-  }
-};
+using sqs_channel = courier_test::queue_fixture;
 
 std::vector<int> parcels(const std::vector<courier::sqs::delivery<pickup>>& got) {
   std::vector<int> out;

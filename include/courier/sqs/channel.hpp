@@ -276,8 +276,9 @@ class channel {
 
   // Sends what send_async() queued, then stops its thread. Asio operations
   // still pending complete with channel_closed: a long poll is abandoned
-  // (within about a second), and what it had received comes back after
-  // its visibility timeout.
+  // (within about a second) and what it had received is made visible again;
+  // messages already on their way to a completion that is then cancelled
+  // come back after their visibility timeout.
   ~channel() {
     close_async_operations();
     {

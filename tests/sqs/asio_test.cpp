@@ -58,8 +58,8 @@ std::string error_of(std::exception_ptr failure) {
 
 TEST_F(sqs_asio, coroutines_send_receive_and_ack) {
   const std::string url = queue(false);
+  asio::io_context io;  // before the channel: its threads post to io until the channel is gone
   courier::sqs::channel<pickup> pickups(sqs, {.queue_url = url});
-  asio::io_context io;
   std::vector<int> parcels;
   std::exception_ptr failure;
   asio::co_spawn(
@@ -90,9 +90,9 @@ TEST_F(sqs_asio, coroutines_send_receive_and_ack) {
 }
 
 TEST_F(sqs_asio, the_handler_runs_on_its_executor_and_not_on_the_callers_thread) {
+  asio::io_context io;
   courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(false)});
   pickups.send(pickup{"acme", 5});
-  asio::io_context io;
   bool on_io = false;
   std::vector<int> parcels;
   pickups.async_receive(
@@ -107,8 +107,8 @@ TEST_F(sqs_asio, the_handler_runs_on_its_executor_and_not_on_the_callers_thread)
 }
 
 TEST_F(sqs_asio, a_long_poll_raced_against_a_timer_ends_when_the_timer_wins) {
-  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(false)});
   asio::io_context io;
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(false)});
   std::size_t winner = 99;
   const auto started = std::chrono::steady_clock::now();
   asio::co_spawn(
@@ -128,9 +128,11 @@ TEST_F(sqs_asio, a_long_poll_raced_against_a_timer_ends_when_the_timer_wins) {
 
 TEST_F(sqs_asio, a_receive_cancelled_after_its_poll_took_a_message_puts_it_back_at_once) {
   const std::string url = queue(false, {{"VisibilityTimeout", "60"}});
+  // Not running yet: the receive cannot complete before the cancellation.
+  // Declared before the channel, whose threads post to it until the channel is gone.
+  asio::io_context io;
   courier::sqs::channel<pickup> pickups(sqs, {.queue_url = url});
   pickups.send(pickup{"acme", 7});
-  asio::io_context io;  // not running yet: the receive cannot complete before the cancellation
   asio::cancellation_signal signal;
   std::exception_ptr failure;
   std::size_t handed_over = 99;
@@ -177,8 +179,8 @@ TEST_F(sqs_asio, destroying_the_channel_completes_a_pending_long_poll_with_chann
 }
 
 TEST_F(sqs_asio, failures_come_to_the_handler_as_the_exceptions_the_blocking_calls_throw) {
-  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(true)});
   asio::io_context io;
+  courier::sqs::channel<pickup> pickups(sqs, {.queue_url = queue(true)});
   std::exception_ptr failure;
   pickups.async_send(
       pickup{"acme", 1}, {},

@@ -9,7 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -114,6 +116,73 @@ TEST(channel_metrics, count_exactly_what_a_scripted_run_did) {
   EXPECT_EQ(value("courier_channel_groups"), 2);
   EXPECT_EQ(value("courier_channel_groups_in_flight"), 0);
   EXPECT_EQ(value("courier_channel_oldest_ready_age_seconds"), 36);
+}
+
+const courier::metric_sample& sample_of(const courier::metric_set& metrics, const std::string& name,
+                                        const std::string& destination) {
+  const auto* family = metrics.find(name);
+  if (family == nullptr) throw std::runtime_error("no family " + name);
+  for (const auto& sample : family->samples) {
+    for (const auto& [label, value] : sample.labels) {
+      if (label == "messaging_destination_name" && value == destination) return sample;
+    }
+  }
+  throw std::runtime_error("no sample of " + name + " for " + destination);
+}
+
+TEST(latency_histogram, a_bound_belongs_to_its_own_bucket_and_buckets_render_cumulative) {
+  courier::latency_histogram histogram;
+  histogram.record(5ms);     // le 0.005
+  histogram.record(5001us);  // le 0.01
+  histogram.record(-1ms);    // a clock step back counts as 0
+  histogram.record(11s);     // above every bound: only +Inf
+  EXPECT_EQ(histogram.counts[0], 2u);
+  EXPECT_EQ(histogram.counts[1], 1u);
+  EXPECT_EQ(histogram.counts.back(), 1u);
+  const auto sample = histogram.sample({});
+  EXPECT_EQ(sample.count, 4u);
+  EXPECT_EQ(sample.buckets.front(), (std::pair<double, std::uint64_t>{0.005, 2}));
+  EXPECT_EQ(sample.buckets[1].second, 3u);
+  EXPECT_EQ(sample.buckets.back(), (std::pair<double, std::uint64_t>{10.0, 3}));
+  EXPECT_DOUBLE_EQ(sample.sum, 0.005 + 0.005001 + 11);
+}
+
+TEST(channel_metrics, send_to_ack_is_measured_by_the_channels_clock) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  auto clock = std::make_shared<courier::manual_clock>();
+  courier::channel<parcel> orders({.time_source = clock, .metrics = registry, .name = "orders"});
+  for (int n = 0; n < 3; ++n) orders.send(parcel{n});
+  auto taken = orders.receive(3);
+  ASSERT_EQ(taken.size(), 3u);
+  taken[0].ack();  // at once: le 0.005
+  clock->advance(30ms);
+  taken[1].ack();  // le 0.05
+  clock->advance(1970ms);
+  taken[2].nack();  // not an ack: not measured
+  const auto sample = sample_of(registry->read(), "courier_channel_send_to_ack_seconds", "orders");
+  EXPECT_EQ(sample.count, 2u);
+  EXPECT_DOUBLE_EQ(sample.sum, 0.030);
+  EXPECT_EQ(sample.buckets[0].second, 1u);  // le 0.005
+  EXPECT_EQ(sample.buckets[2].second, 1u);  // le 0.025: the 30 ms ack is above it
+  EXPECT_EQ(sample.buckets[3].second, 2u);  // le 0.05
+}
+
+TEST(channel_metrics, consume_times_each_handler_call) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  courier::channel<parcel> orders({.metrics = registry, .name = "orders"});
+  for (int n = 0; n < 3; ++n) orders.send(parcel{n});
+  std::atomic<int> handled{0};
+  {
+    auto consumer = orders.consume([&](const parcel&) {
+      std::this_thread::sleep_for(20ms);
+      ++handled;
+    });
+    while (orders.stats().acked < 3) std::this_thread::sleep_for(1ms);
+  }  // the consumer's thread ended: its counts stay in the total
+  const auto sample = sample_of(registry->read(), "messaging_process_duration_seconds", "orders");
+  EXPECT_EQ(sample.count, 3u);
+  EXPECT_GE(sample.sum, 0.060);
+  EXPECT_EQ(sample.buckets[1].second, 0u) << "each call slept 20 ms: none is at most 10 ms";
 }
 
 TEST(channel_metrics, promtool_accepts_the_exposition_of_several_channels) {

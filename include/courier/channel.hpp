@@ -60,6 +60,7 @@
 #include "courier/detail/channel/parked_operations.hpp"
 #include "courier/detail/channel/waiters.hpp"
 #include "courier/detail/channel_anchor.hpp"
+#include "courier/detail/handler_timings.hpp"
 #include "courier/detail/spin_then_block.hpp"
 #include "courier/error.hpp"
 #include "courier/message_id.hpp"
@@ -381,6 +382,10 @@ class channel {
     // the application's one; with concurrency > 1 it must be thread-safe.
     auto shared = std::make_shared<Handler>(std::move(handler));
     auto body = [this, shared, options, on_error](const std::atomic<bool>& stop) {
+      // Timed only when someone can read it: two clock reads per message.
+      const bool metered = options_.metrics != nullptr;
+      std::optional<detail::handler_timings::recorder> timing;
+      if (metered) timing.emplace(handler_timings_);
       while (!stop.load(std::memory_order_acquire)) {
         std::vector<delivery<T>> batch;
         try {
@@ -388,7 +393,15 @@ class channel {
         } catch (const error&) {
           return;  // the channel is closing
         }
-        for (auto& item : batch) detail::handle_then_ack(*shared, item, on_error);
+        if (!metered) {
+          for (auto& item : batch) detail::handle_then_ack(*shared, item, on_error);
+          continue;
+        }
+        for (auto& item : batch) {
+          const auto started = std::chrono::steady_clock::now();
+          detail::handle_then_ack(*shared, item, on_error);
+          timing->record(std::chrono::steady_clock::now() - started);
+        }
       }
     };
     return consumer(std::max<std::size_t>(options.concurrency, 1), std::move(body), [this] {
@@ -402,9 +415,14 @@ class channel {
   // that ended). Thread-safe.
   channel_stats stats() {
     const auto read = clock_->now();
-    std::unique_lock lock(mutex_);
-    const detail::wake_on_exit wake(waiters_, engine_);
-    return engine_.stats(engine_.advance(read));
+    channel_stats out;
+    {
+      std::unique_lock lock(mutex_);
+      const detail::wake_on_exit wake(waiters_, engine_);
+      out = engine_.stats(engine_.advance(read));
+    }
+    handler_timings_.add_to(out.handler_duration);
+    return out;
   }
 
   const channel_options<T>& options() const noexcept { return options_; }
@@ -697,7 +715,8 @@ class channel {
   std::vector<write_waiter> write_waiters_;  // durable channels: async sends waiting for their write
   std::uint64_t written_through_ = 0;        // the journal's newest decided ticket
   const std::shared_ptr<detail::channel_anchor> anchor_ = std::make_shared<detail::channel_anchor>();
-  metrics_registry::registration metrics_;  // last: removed first, before what its collector reads
+  detail::handler_timings handler_timings_;  // consume()'s threads, with a metrics registry
+  metrics_registry::registration metrics_;   // last: removed first, before what its collector reads
 };
 
 }  // namespace v1

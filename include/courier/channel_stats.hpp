@@ -1,6 +1,8 @@
 // A channel's counters, for tests, dashboards and the benchmark.
 #pragma once
 
+#include "courier/latency_histogram.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +26,12 @@ struct channel_stats {
   // redelivered one joins the back of the line); zero when none is ready.
   // By the channel's clock.
   std::chrono::nanoseconds oldest_ready_age{0};
+  // From send to ack (at-most-once: to delivery), by the channel's clock
+  // (the default coarse clock ticks every few ms: fine for these buckets).
+  latency_histogram send_to_ack = {};
+  // How long consume()'s handler took per message, by steady_clock;
+  // recorded only while the channel has a metrics registry.
+  latency_histogram handler_duration = {};
 };
 
 }  // namespace v1

@@ -49,6 +49,12 @@ inline void report_channel(metric_set& out, const std::string& name, bool fifo, 
   add("courier_channel_oldest_ready_age_seconds", gauge,
       "How long ago the message first in line to be received was sent; 0 when none is ready.",
       std::chrono::duration<double>(stats.oldest_ready_age).count());
+  out.add("courier_channel_send_to_ack_seconds", histogram,
+          "From a message's send to its ack (at-most-once: to its delivery), by the channel's clock.",
+          stats.send_to_ack.sample(labels.labels));
+  out.add("messaging_process_duration_seconds", histogram,
+          "How long consume()'s handler took per message, its ack included.",
+          stats.handler_duration.sample(labels.labels));
   if (fifo) {
     add("courier_channel_groups", gauge, "FIFO message groups holding at least one message.",
         static_cast<double>(stats.groups));

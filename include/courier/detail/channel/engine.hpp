@@ -440,6 +440,7 @@ class channel_engine {
   // Removes a record for good; a FIFO group moves on to its next message.
   void settle(record& item, delivery_outcome outcome, std::uint64_t by_delivery, clock::time_point now) {
     leave_flight(item);
+    if (outcome == delivery_outcome::acked) stats_.send_to_ack.record(now - item.accepted_at);
     // (A dead letter's move was journaled with the letter, see give_back.)
     if (bridge_ && item.saved && outcome == delivery_outcome::acked) bridge_->acked(item.id.value);
     ledger_.settled(item.id.value, by_delivery, outcome, now);

@@ -3,6 +3,7 @@
 // promtool accepting the exposition).
 #include "courier/metrics.hpp"
 
+#include "courier/bus.hpp"
 #include "courier/channel.hpp"
 #include "courier/prometheus.hpp"
 #include "promtool.hpp"
@@ -214,6 +215,78 @@ TEST(channel_metrics, a_destroyed_channel_is_no_longer_reported_and_a_name_is_re
   } catch (const courier::error& e) {
     EXPECT_EQ(e.code(), courier::make_error_code(courier::errc::invalid_option));
   }
+}
+
+struct order_placed {
+  int number = 0;
+};
+struct order_shipped {};
+
+double bus_value(const courier::metric_set& metrics, const std::string& name,
+                 const std::string& event_type = {}) {
+  const auto* family = metrics.find(name);
+  if (family == nullptr) throw std::runtime_error("no family " + name);
+  for (const auto& sample : family->samples) {
+    bool match = event_type.empty();
+    for (const auto& [label, value] : sample.labels) {
+      if (label == "event_type" && value == event_type) match = true;
+    }
+    if (match) return sample.value;
+  }
+  throw std::runtime_error("no sample of " + name + " for " + event_type);
+}
+
+TEST(bus_metrics, count_the_async_path_and_the_observers_per_type) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  std::vector<std::string> errors;
+  courier::bus events({.executor = courier::executor_kind::manual,
+                       .on_error = [&](const courier::async_error& e) { errors.emplace_back(e.event_type); },
+                       .metrics = registry,
+                       .name = "app"});
+  auto placed = events.subscribe<order_placed>([](const order_placed& e) {
+    if (e.number == 3) throw std::runtime_error("no stock");
+  });
+  auto shipped_a = events.subscribe<order_shipped>([](const order_shipped&) {});
+  auto shipped_b = events.subscribe<order_shipped>([](const order_shipped&) {});
+  for (int n = 1; n <= 5; ++n) events.post(order_placed{n});
+  events.publish(order_shipped{});  // publish() is not counted
+
+  auto metrics = registry->read();
+  EXPECT_EQ(bus_value(metrics, "courier_bus_posted_events_total"), 5);
+  EXPECT_EQ(bus_value(metrics, "courier_bus_pending_events"), 5);
+  EXPECT_EQ(events.run_pending(), 5u);
+  metrics = registry->read();
+  EXPECT_EQ(bus_value(metrics, "courier_bus_handled_events_total"), 5);
+  EXPECT_EQ(bus_value(metrics, "courier_bus_pending_events"), 0);
+  EXPECT_EQ(bus_value(metrics, "courier_bus_observer_errors_total"), 1);
+  EXPECT_EQ(errors.size(), 1u);
+  EXPECT_EQ(bus_value(metrics, "courier_bus_observers", std::string(courier::event_name<order_placed>())), 1);
+  EXPECT_EQ(bus_value(metrics, "courier_bus_observers", std::string(courier::event_name<order_shipped>())),
+            2);
+  EXPECT_EQ(bus_value(metrics, "courier_bus_observers", "*"), 0);
+  shipped_b.disconnect();
+  EXPECT_EQ(
+      bus_value(registry->read(), "courier_bus_observers", std::string(courier::event_name<order_shipped>())),
+      1);
+  const auto [status, said] = courier_test::promtool_check(courier::render_prometheus(registry->read()));
+  EXPECT_EQ(status, 0) << said;
+}
+
+TEST(bus_metrics, a_single_threaded_bus_or_a_nameless_one_refuses_a_registry) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      if (attempt == 0) {
+        courier::bus_st events({.metrics = registry, .name = "ui"});
+      } else {
+        courier::bus events({.metrics = registry});
+      }
+      ADD_FAILURE() << "attempt " << attempt << " made a bus";
+    } catch (const courier::error& e) {
+      EXPECT_EQ(e.code(), courier::make_error_code(courier::errc::invalid_option)) << e.what();
+    }
+  }
+  EXPECT_TRUE(registry->read().families().empty());
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // The parcel dashboard: a courier::ws::server that shows parcel deliveries
 // to browsers (index.html, served by the same server) with acks and resume,
-// and takes pickups from them.
+// and takes pickups from them. Pickups wait in a courier::channel for the
+// driver (a consumer that takes 20 ms a pickup, and whose first try at
+// every fourth parcel fails, so it is redelivered); the page shows that
+// queue's depth and redeliveries live from GET /metrics.
 //
 //   dashboard [--port N] [--page FILE] [--state-dir DIR] [--tls-cert PEM --tls-key PEM]
 //
@@ -10,12 +13,16 @@
 //   GET /control/publish?count=N&gap_us=U  publishes N parcel.delivered events, U us apart
 //   GET /control/drop                      drops every connection (clients resume)
 //   GET /control/stats                     {"connections":..,"sessions":..,"unacked":..,"published":..}
+//   GET /control/pickups?count=N           queues N pickups (parcels 0..N-1) for the driver
+//   GET /metrics                           the Prometheus exposition (server, pickups channel)
 // With --state-dir, the port is written to DIR/port once the server listens.
 #include <courier/bus.hpp>
+#include <courier/channel.hpp>
+#include <courier/metrics.hpp>
 #include <courier/ws/server.hpp>
 
-#include <boost/describe.hpp>
 #include <fmt/format.h>
+#include <boost/describe.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -90,7 +97,9 @@ int main(int argc, char** argv) {
       if (!tls) tls.emplace();
       tls->private_key_file = argv[i + 1];
     } else {
-      fmt::print(stderr, "usage: dashboard [--port N] [--page FILE] [--state-dir DIR] [--tls-cert PEM --tls-key PEM]\n");
+      fmt::print(
+          stderr,
+          "usage: dashboard [--port N] [--page FILE] [--state-dir DIR] [--tls-cert PEM --tls-key PEM]\n");
       return 2;
     }
   }
@@ -103,50 +112,70 @@ int main(int argc, char** argv) {
   page << page_in.rdbuf();
 
   courier::bus bus;
+  auto metrics = std::make_shared<courier::metrics_registry>();
+  courier::channel<pickup> pickups({.max_receives = 5, .metrics = metrics, .name = "pickups"});
   std::atomic<int> published{0};
   std::vector<std::thread> publishers;
   std::unique_ptr<courier::ws::server> server;
   server = std::make_unique<courier::ws::server>(
-      bus, courier::ws::server_options{
-               .port = port,
-               .tls = tls,
-               .pages = [&](std::string_view target) -> std::optional<courier::ws::http_page> {
-                 if (target == "/" || target == "/index.html") return courier::ws::http_page{.body = page.str()};
-                 if (target.rfind("/control/publish", 0) == 0) {
-                   const long count = query_number(target, "count", 100);
-                   const long gap_us = query_number(target, "gap_us", 1000);
-                   publishers.emplace_back([&bus, &published, count, gap_us] {
-                     for (long i = 0; i < count && !stop_requested; ++i) {
-                       const int number = published.fetch_add(1);
-                       bus.publish(delivered{number, "acme", "dana"});
-                       std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
-                     }
-                   });
-                   return courier::ws::http_page{.content_type = "application/json",
-                                                 .body = fmt::format(R"({{"publishing":{}}})", count)};
-                 }
-                 if (target == "/control/drop") {
-                   server->drop_connections();
-                   return courier::ws::http_page{.content_type = "application/json", .body = R"({"dropped":true})"};
-                 }
-                 if (target == "/control/stats") {
-                   const auto stats = server->stats();
-                   return courier::ws::http_page{
-                       .content_type = "application/json",
-                       .body = fmt::format(
-                           R"({{"connections":{},"sessions":{},"unacked":{},"events_sent":{},"published":{}}})",
-                           stats.connections, stats.sessions, stats.unacked, stats.events_sent, published.load())};
-                 }
-                 return std::nullopt;
-               },
-           });
+      bus,
+      courier::ws::server_options{
+          .port = port,
+          .tls = tls,
+          .pages = [&](std::string_view target) -> std::optional<courier::ws::http_page> {
+            if (target == "/" || target == "/index.html") return courier::ws::http_page{.body = page.str()};
+            if (target.rfind("/control/publish", 0) == 0) {
+              const long count = query_number(target, "count", 100);
+              const long gap_us = query_number(target, "gap_us", 1000);
+              publishers.emplace_back([&bus, &published, count, gap_us] {
+                for (long i = 0; i < count && !stop_requested; ++i) {
+                  const int number = published.fetch_add(1);
+                  bus.publish(delivered{number, "acme", "dana"});
+                  std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+                }
+              });
+              return courier::ws::http_page{.content_type = "application/json",
+                                            .body = fmt::format(R"({{"publishing":{}}})", count)};
+            }
+            if (target.rfind("/control/pickups", 0) == 0) {
+              const long count = query_number(target, "count", 10);
+              for (long i = 0; i < count; ++i) pickups.send(pickup{"acme", static_cast<int>(i)});
+              return courier::ws::http_page{.content_type = "application/json",
+                                            .body = fmt::format(R"({{"queued":{}}})", count)};
+            }
+            if (target == "/control/drop") {
+              server->drop_connections();
+              return courier::ws::http_page{.content_type = "application/json",
+                                            .body = R"({"dropped":true})"};
+            }
+            if (target == "/control/stats") {
+              const auto stats = server->stats();
+              return courier::ws::http_page{
+                  .content_type = "application/json",
+                  .body = fmt::format(
+                      R"({{"connections":{},"sessions":{},"unacked":{},"events_sent":{},"published":{}}})",
+                      stats.connections, stats.sessions, stats.unacked, stats.events_sent, published.load())};
+            }
+            return std::nullopt;
+          },
+          .metrics = metrics,
+      });
   server->topic<delivered>("parcel.delivered");
   server->topic<pickup>("pickup", {.publish = true, .fifo = true});
-  // Pickups from browsers become deliveries, as a driver would make them.
-  auto driver = bus.subscribe<pickup>([&](const pickup& p) {
-    published.fetch_add(1);
-    bus.publish(delivered{p.parcel, p.vendor, "dana"});
-  });
+  // Pickups from browsers wait for the driver in the channel.
+  auto to_driver = bus.subscribe<pickup>([&](const pickup& p) { pickups.send(p); });
+  // The driver: 20 ms a pickup; the first try at every fourth parcel fails
+  // (the throw nacks it: it comes again). Each pickup done is a delivery.
+  auto driver = pickups.consume(
+      [&](courier::delivery<pickup>& job) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (job.message().parcel % 4 == 0 && job.receive_count() == 1) {
+          throw std::runtime_error("the van would not start");
+        }
+        published.fetch_add(1);
+        bus.publish(delivered{job.message().parcel, job.message().vendor, "dana"});
+      },
+      {}, [](courier::message_id, std::exception_ptr) {});  // a failed try is expected here: no log line
   try {
     server->start();
   } catch (const std::exception& e) {
@@ -158,11 +187,13 @@ int main(int argc, char** argv) {
   if (!state_dir.empty()) {
     std::filesystem::create_directories(state_dir);
     std::ofstream(std::filesystem::path(state_dir) / "port.tmp") << server->port() << "\n";
-    std::filesystem::rename(std::filesystem::path(state_dir) / "port.tmp", std::filesystem::path(state_dir) / "port");
+    std::filesystem::rename(std::filesystem::path(state_dir) / "port.tmp",
+                            std::filesystem::path(state_dir) / "port");
   }
   std::signal(SIGTERM, [](int) { stop_requested = true; });
   std::signal(SIGINT, [](int) { stop_requested = true; });
   while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  driver.stop();
   server->stop();
   for (auto& each : publishers) each.join();
   return 0;

@@ -28,6 +28,8 @@
 #pragma once
 
 #include "courier/bus_options.hpp"
+#include "courier/bus_stats.hpp"
+#include "courier/detail/bus_metrics.hpp"
 #include "courier/detail/post_queue.hpp"
 #include "courier/detail/publish_scope.hpp"
 #include "courier/detail/run_delivery.hpp"
@@ -63,7 +65,20 @@ class basic_bus {
   // Throws courier::error (invalid_option) for a worker thread on a
   // single-threaded bus.
   explicit basic_bus(bus_options options = {})
-      : queue_(*this, choose_executor(options.executor), options.on_shutdown, std::move(options.on_error)) {}
+      : queue_(*this, choose_executor(options.executor), options.on_shutdown, std::move(options.on_error)) {
+    if (options.metrics) {
+      if (options.name.empty())
+        throw error(errc::invalid_option, "bus_options::metrics needs bus_options::name");
+      if constexpr (!ThreadingPolicy::thread_safe) {
+        throw error(
+            errc::invalid_option,
+            "bus_options::metrics: a single-threaded bus cannot be read by a scrape on another thread");
+      }
+      metrics_ = options.metrics->add([this, name = std::move(options.name)](metric_set& out) {
+        detail::report_bus(out, name, stats());
+      });
+    }
+  }
 
   basic_bus(const basic_bus&) = delete;
   basic_bus& operator=(const basic_bus&) = delete;
@@ -71,6 +86,7 @@ class basic_bus {
   // Stops the async path first (see shutdown_policy), then disconnects every
   // observer. Subscriptions may outlive the bus; they become no-ops.
   ~basic_bus() {
+    metrics_.reset();  // first: a scrape in progress reads this bus
     queue_.shutdown();
     // Subscriptions share ownership of the per-type entries, so the signals
     // may outlive the bus: disconnect their slots explicitly.
@@ -185,6 +201,25 @@ class basic_bus {
     queue_.report_error(event_type, std::move(exception));
   }
 
+  // The async path's counts and the observers per event type.
+  // Thread-safe (bus); the owning thread only (bus_st).
+  bus_stats stats() const {
+    bus_stats out;
+    out.posted = queue_.posted_total();
+    out.handled = queue_.handled_total();  // read after posted: never ahead of it
+    out.pending = out.posted > out.handled ? out.posted - out.handled : 0;
+    out.discarded = queue_.discarded();
+    out.observer_errors = queue_.errors_reported();
+    {
+      std::lock_guard lock(types_mutex_);  // for_each reads what a first subscribe inserts
+      types_.for_each([&](const type_entry_base& entry) {
+        out.observers.emplace_back(entry.name(), entry.observers.load(std::memory_order_acquire));
+      });
+    }
+    out.observers.emplace_back("*", all_->observers.load(std::memory_order_acquire));
+    return out;
+  }
+
   // True when Event has at least one connected observer (a hint: another
   // thread may change it at once). Thread-safe.
   template <class Event>
@@ -234,11 +269,13 @@ class basic_bus {
   struct type_entry_base {
     virtual ~type_entry_base() = default;
     virtual void disconnect_all() = 0;
+    virtual std::string_view name() const noexcept = 0;
     std::atomic<std::size_t> observers{0};
   };
   template <class Event>
   struct type_entry final : type_entry_base {
     void disconnect_all() override { signal.disconnect_all_slots(); }
+    std::string_view name() const noexcept override { return event_name<Event>(); }
     // The second argument is null for a publish(), a run of posted events
     // otherwise (detail/run_delivery.hpp).
     signal_of<void(const Event&, detail::run_delivery<Event>*)> signal;
@@ -347,8 +384,9 @@ class basic_bus {
 
   detail::type_table<type_entry_base> types_;
   std::shared_ptr<type_entry<event_ref>> all_ = std::make_shared<type_entry<event_ref>>();
-  typename ThreadingPolicy::mutex types_mutex_;
-  detail::post_queue<basic_bus> queue_;  // last: destroyed first
+  mutable typename ThreadingPolicy::mutex types_mutex_;
+  detail::post_queue<basic_bus> queue_;
+  metrics_registry::registration metrics_;  // last: destroyed first (the destructor resets it earlier still)
 };
 
 // The thread-safe bus.

@@ -5,6 +5,7 @@
 // dummy_mutex and skips every cross-thread wait.
 #pragma once
 
+#include "courier/metrics.hpp"
 #include "courier/observer_executor.hpp"
 
 #include <boost/signals2/dummy_mutex.hpp>
@@ -72,6 +73,11 @@ struct bus_options {
   shutdown_policy on_shutdown = shutdown_policy::drain;
   // Called on the thread that ran the observer. Empty: log to stderr (fmt).
   async_error_handler on_error = {};
+  // Where the bus reports its figures (bus_stats, as courier_bus_*
+  // families labelled bus=name); needs a name. Thread-safe bus only: a
+  // scrape reads the bus from another thread.
+  std::shared_ptr<metrics_registry> metrics = {};
+  std::string name = {};
 };
 
 // Options of one subscription. Aggregate: use designated initializers.

@@ -67,6 +67,12 @@ class metric_set {
     families_.push_back({name, help, type, {std::move(sample)}});
   }
 
+  // Adds a counter's or a gauge's value for one labelled instance.
+  void add(const std::string& name, metric_type type, const std::string& help,
+           const std::vector<std::pair<std::string, std::string>>& labels, double value) {
+    add(name, type, help, metric_sample{.labels = labels, .value = value});
+  }
+
   const std::vector<metric_family>& families() const noexcept { return families_; }
 
   // The family named name, or null.

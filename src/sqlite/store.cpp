@@ -9,10 +9,15 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -180,6 +185,25 @@ class store::impl {
   std::mutex journals_mutex;
   std::map<std::string, std::unique_ptr<journal_state>, std::less<>> journals;
 
+  // What the writer did so far, and the file's size now. Thread-safe.
+  store_stats stats() {
+    store_stats out;
+    out.transactions = transactions.load(std::memory_order_relaxed);
+    out.failed_transactions = failed_transactions.load(std::memory_order_relaxed);
+    out.changes_written = changes_written.load(std::memory_order_relaxed);
+    commit_duration.add_to(out.commit_duration);
+    {
+      std::lock_guard lock(buffer_mutex);
+      out.pending_changes = buffer.size() + retry.size();
+    }
+    std::error_code ignored;
+    for (const char* suffix : {"", "-wal"}) {
+      const auto size = std::filesystem::file_size(path.string() + suffix, ignored);
+      if (!ignored) out.file_bytes += size;
+    }
+    return out;
+  }
+
  private:
   struct failure {
     std::uint64_t first_ticket;
@@ -190,6 +214,10 @@ class store::impl {
   void write_loop();
   std::vector<change> take_batch(std::unique_lock<std::mutex>& lock);
   void write(std::vector<change>& batch);
+  // A count only the writer adds to: no read-modify-write needed.
+  static void bump(std::atomic<std::uint64_t>& count, std::uint64_t by) noexcept {
+    count.store(count.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
   void apply(change& item);
   // What a purge deleted in one journal: through this id, the first
   // `covered` entries of its written list.
@@ -215,6 +243,11 @@ class store::impl {
   bool writer_stopped = false;
   bool failed_while_stopping = false;  // the writer's own
   std::thread writer;
+  // The writer's counts (it is their only writer; see store_stats).
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> failed_transactions{0};
+  std::atomic<std::uint64_t> changes_written{0};
+  courier::detail::single_writer_histogram commit_duration;
   stored_time next_purge = 0;
 };
 
@@ -538,6 +571,7 @@ void store::impl::write(std::vector<change>& batch) {
   std::string reason;
   {
     std::lock_guard connection(connection_mutex);
+    const auto began = std::chrono::steady_clock::now();
     try {
       detail::exec(db, "BEGIN IMMEDIATE");
       for (change& item : batch) apply(item);
@@ -553,8 +587,12 @@ void store::impl::write(std::vector<change>& batch) {
       std::vector<purge_done> purges;
       if (purge_due) purges = purge_settled(now);
       detail::exec(db, "COMMIT");
+      commit_duration.record(std::chrono::steady_clock::now() - began);
+      bump(transactions, 1);
+      bump(changes_written, batch.size());
       purged(purges);
     } catch (const std::exception& e) {
+      bump(failed_transactions, 1);
       reason = e.what();
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       for (change& item : batch) item.journal->counters_changed = false;
@@ -684,11 +722,43 @@ std::shared_ptr<store> store::open(const std::filesystem::path& path, store_opti
   auto state = std::make_unique<impl>(path, std::move(options));
   state->open_file();
   state->start_writer();
-  return std::shared_ptr<store>(new store(std::move(state)));
+  std::shared_ptr<store> opened(new store(std::move(state)));
+  if (const auto& registry = opened->impl_->options.metrics) {
+    store* self = opened.get();
+    opened->metrics_ = registry->add([self](metric_set& out) {
+      const store_stats now = self->stats();
+      const std::vector<std::pair<std::string, std::string>> labels = {
+          {"db_system_name", "sqlite"}, {"db_namespace", self->path().string()}};
+      auto add = [&](const char* name, metric_type type, const char* help, double value) {
+        out.add(name, type, help, labels, value);
+      };
+      using enum metric_type;
+      add("courier_store_transactions_total", counter, "Transactions the store's writer committed.",
+          static_cast<double>(now.transactions));
+      add("courier_store_failed_transactions_total", counter,
+          "Transactions rolled back (a full disk, an I/O error); their changes are written again.",
+          static_cast<double>(now.failed_transactions));
+      add("courier_store_changes_written_total", counter,
+          "Changes committed: sends, deliveries, acks, dead letters.",
+          static_cast<double>(now.changes_written));
+      add("courier_store_pending_changes", gauge, "Changes recorded and waiting for the writer.",
+          static_cast<double>(now.pending_changes));
+      add("courier_store_file_bytes", gauge, "The database file and its write-ahead log.",
+          static_cast<double>(now.file_bytes));
+      auto commit = now.commit_duration.sample(labels);
+      commit.labels.emplace_back("db_operation_name", "COMMIT");
+      out.add("db_client_operation_duration_seconds", histogram,
+              "One write transaction of the store's writer, BEGIN to COMMIT, the sync to disk included.",
+              std::move(commit));
+    });
+  }
+  return opened;
 }
 
 store::store(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
-store::~store() = default;
+store::~store() { metrics_.reset(); }  // first: a scrape in progress reads this store
+
+store_stats store::stats() const { return impl_->stats(); }
 
 std::shared_ptr<channel_journal> store::journal(std::string_view name) {
   journal_state& state = impl_->journal(name);

@@ -270,6 +270,7 @@ void hub::cut_off_slow(session& which) {
                    fmt::format("the backlog grew by more than {} events; the session is kept for {} ms",
                                options_.slow_after, options_.session_ttl.count())));
   }
+  ++slow_consumers_;
   // Detached now: what comes next waits in the session for the resume.
   attached_.erase(found);
   which.detach();
@@ -286,21 +287,14 @@ void hub::sweep(std::chrono::steady_clock::time_point now) {
   for (auto& each : expired) end_session(each);
 }
 
-std::size_t hub::session_count() const {
-  std::lock_guard lock(mutex_);
-  return sessions_.size();
-}
-
-std::size_t hub::unacked() const {
-  std::lock_guard lock(mutex_);
-  std::size_t total = 0;
-  for (const auto& [key, each] : sessions_) total += each->queued();
-  return total;
-}
-
 std::uint64_t hub::events_sent() const {
   std::lock_guard lock(mutex_);
   return events_sent_;
+}
+
+std::uint64_t hub::slow_consumers() const {
+  std::lock_guard lock(mutex_);
+  return slow_consumers_;
 }
 
 }  // namespace ws::detail

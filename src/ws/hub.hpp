@@ -19,6 +19,7 @@
 #include "courier/subscription.hpp"
 #include "courier/ws/server.hpp"
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -95,9 +96,30 @@ class hub {
   // Ends the sessions whose clients did not come back within session_ttl.
   void sweep(std::chrono::steady_clock::time_point now);
 
-  std::size_t session_count() const;
-  std::size_t unacked() const;  // events queued in sessions, sent or not
   std::uint64_t events_sent() const;
+  std::uint64_t slow_consumers() const;
+  // The sessions, their unacked events, and for each bound the sessions
+  // holding at most that many: one consistent snapshot (server_stats).
+  template <std::size_t N>
+  struct unacked_snapshot {
+    std::size_t sessions = 0;
+    std::size_t unacked = 0;
+    std::array<std::size_t, N> at_most = {};
+  };
+  template <std::size_t N>
+  unacked_snapshot<N> unacked_by_session(const std::array<std::size_t, N>& bounds) const {
+    unacked_snapshot<N> out;
+    std::lock_guard lock(mutex_);
+    out.sessions = sessions_.size();
+    for (const auto& [key, each] : sessions_) {
+      const std::size_t queued = each->queued();
+      out.unacked += queued;
+      for (std::size_t i = 0; i < N; ++i) {
+        if (queued <= bounds[i]) ++out.at_most[i];
+      }
+    }
+    return out;
+  }
 
  private:
   struct topic_entry {
@@ -129,6 +151,7 @@ class hub {
   std::uint64_t next_session_ = 1;
   std::uint64_t next_event_ = 1;
   std::uint64_t events_sent_ = 0;
+  std::uint64_t slow_consumers_ = 0;
 };
 
 }  // namespace ws::detail

@@ -32,7 +32,7 @@ void protocol::handle(std::string_view text, const std::shared_ptr<connection>& 
 }
 
 void protocol::refuse(error_frame error, replies& out) {
-  counters_.frame_refused();
+  counters_.frame_refused(error.code);
   out.send(encode(error));
 }
 

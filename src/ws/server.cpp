@@ -179,17 +179,16 @@ void server::report_metrics() {
   if (!impl_->options.metrics) return;
   metrics_ = impl_->options.metrics->add([this](metric_set& out) {
     const server_stats now = stats();
-    const metric_sample labels{
-        .labels = {{"messaging_system", "courier"},
-                   {"server_address", impl_->options.host},
-                   {"server_port", std::to_string(impl_->bound_port != 0 ? impl_->bound_port.load()
-                                                                         : impl_->options.port)}}};
+    const std::vector<std::pair<std::string, std::string>> labels = {
+        {"messaging_system", "courier"},
+        {"server_address", impl_->options.host},
+        {"server_port",
+         std::to_string(impl_->bound_port != 0 ? impl_->bound_port.load() : impl_->options.port)}};
     auto add = [&](const char* name, metric_type type, const char* help, double value) {
-      metric_sample sample = labels;
-      sample.value = value;
-      out.add(name, type, help, std::move(sample));
+      out.add(name, type, help, labels, value);
     };
-    add("courier_ws_connections", metric_type::gauge, "Connections open: WebSocket clients, and HTTP requests being answered (a scrape counts itself).",
+    add("courier_ws_connections", metric_type::gauge,
+        "Connections open: WebSocket clients, and HTTP requests being answered (a scrape counts itself).",
         static_cast<double>(now.connections));
     add("courier_ws_sessions", metric_type::gauge, "Sessions kept, connected or waiting for a resume.",
         static_cast<double>(now.sessions));
@@ -198,9 +197,28 @@ void server::report_metrics() {
     add("courier_ws_unacked_events", metric_type::gauge,
         "Events queued in sessions, sent or not, and not yet acked by their client.",
         static_cast<double>(now.unacked));
-    add("courier_ws_frames_refused_total", metric_type::counter,
-        "Error frames sent for bad input (malformed, oversized, over the rate, forbidden).",
-        static_cast<double>(now.frames_refused));
+    add("courier_ws_slow_consumers_total", metric_type::counter,
+        "Times a session was cut off as too slow (slow_consumer; the session is kept for a resume).",
+        static_cast<double>(now.slow_consumers));
+    for (std::size_t i = 0; i < now.error_frames.size(); ++i) {
+      auto by_code = labels;
+      by_code.emplace_back("code", std::string(detail::error_table[i].name));
+      out.add("courier_ws_error_frames_total", metric_type::counter,
+              "Error frames sent, by code (docs/protocol.md): bad input, limits, slow consumers.", by_code,
+              static_cast<double>(now.error_frames[i]));
+    }
+    // A snapshot over the sessions now, not a count of observations: read
+    // it as a gauge (no rate()).
+    metric_sample unacked{.labels = labels};
+    for (std::size_t i = 0; i < server_stats::unacked_bounds.size(); ++i) {
+      unacked.buckets.emplace_back(static_cast<double>(server_stats::unacked_bounds[i]),
+                                   now.sessions_by_unacked[i]);
+    }
+    unacked.count = now.sessions;
+    unacked.sum = static_cast<double>(now.unacked);
+    out.add("courier_ws_session_unacked_events", metric_type::histogram,
+            "Sessions by the events they hold unacked, now (a snapshot: +Inf counts every session).",
+            std::move(unacked));
   });
 }
 
@@ -257,11 +275,18 @@ void server::drop_connections() {
 }
 
 server_stats server::stats() const {
-  return {.connections = impl_->counters.connections.load(),
-          .sessions = impl_->hub.session_count(),
-          .events_sent = impl_->hub.events_sent(),
-          .unacked = impl_->hub.unacked(),
-          .frames_refused = impl_->counters.frames_refused.load()};
+  const auto snapshot = impl_->hub.unacked_by_session(server_stats::unacked_bounds);
+  server_stats out{.connections = impl_->counters.connections.load(),
+                   .sessions = snapshot.sessions,
+                   .events_sent = impl_->hub.events_sent(),
+                   .unacked = snapshot.unacked,
+                   .frames_refused = impl_->counters.frames_refused.load(),
+                   .slow_consumers = impl_->hub.slow_consumers(),
+                   .sessions_by_unacked = snapshot.at_most};
+  for (std::size_t i = 0; i < out.error_frames.size(); ++i) {
+    out.error_frames[i] = impl_->counters.error_frames[i].load(std::memory_order_relaxed);
+  }
+  return out;
 }
 
 bool server::wait_for_stats(const std::function<bool(const server_stats&)>& condition,

@@ -9,12 +9,16 @@
 // check sees the change or its wait sees the new version.
 #pragma once
 
+#include "courier/ws/error_codes.hpp"
+
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <string_view>
 
 namespace courier {
 inline namespace v1 {
@@ -74,7 +78,9 @@ class change_signal {
 struct server_counters {
   std::atomic<std::size_t> connections{0};
   std::atomic<std::uint64_t> frames_refused{0};  // error frames sent for bad input
-  change_signal changed;                         // also told by the hub (sessions, unacked, events sent)
+  // Every error frame sent, by code (error_code's value; unknown codes as internal_error).
+  std::array<std::atomic<std::uint64_t>, ws::detail::error_table.size()> error_frames{};
+  change_signal changed;  // also told by the hub (sessions, unacked, events sent)
 
   void connection_opened() {
     connections.fetch_add(1);
@@ -84,8 +90,10 @@ struct server_counters {
     connections.fetch_sub(1);
     changed.notify();
   }
-  void frame_refused() {
+  void frame_refused(std::string_view code) {
     frames_refused.fetch_add(1);
+    const auto known = error_code_named(code).value_or(error_code::internal_error);
+    error_frames[static_cast<std::size_t>(known)].fetch_add(1, std::memory_order_relaxed);
     changed.notify();
   }
 };

@@ -331,7 +331,7 @@ class stream_connection final : public connection, private protocol::replies {
     const auto code = static_cast<websocket::close_code>(row.fatal ? row.close : close_code::protocol_error);
     error.fatal = true;
     const std::string reason = error.code;
-    services_.counters.frame_refused();
+    services_.counters.frame_refused(error.code);
     push_out(outgoing{encode(error), std::nullopt});
     push_out(outgoing{{}, websocket::close_reason(code, reason)});
     start_closing();

@@ -68,6 +68,23 @@ try {
   check(true, 'a publish from the page got a receipt, and its retry a duplicate');
   await page.waitForFunction(() => window.courierState.received.includes(42), null, { timeout: 10000 });
   check(true, 'and the pickup came back to the page as a delivery');
+
+  // The pickups queue, live on the page from /metrics: 40 pickups for a
+  // driver taking 20 ms each, every fourth failing its first try (10
+  // redeliveries), the queue seen deep and then empty.
+  const before = await page.evaluate(() => window.courierState.queue);
+  check(before !== null && before.waiting === 0, `the page reads the queue (${JSON.stringify(before)})`);
+  await control('pickups?count=40');
+  await page.waitForFunction((redelivered) => {
+    const queue = window.courierState.queue;
+    return queue && queue.waiting === 0 && queue.redeliveries >= redelivered;
+  }, before.redeliveries + 10, { timeout: 20000 });
+  const after = await page.evaluate(() => ({ queue: window.courierState.queue, most: window.courierState.mostWaiting }));
+  check(after.queue.redeliveries === before.redeliveries + 10,
+        `the page showed ${after.queue.redeliveries - before.redeliveries} redeliveries of 10`);
+  check(after.most >= 10, `the page saw the queue ${after.most} deep`);
+  check(await page.evaluate(() => document.getElementById('redeliveries').textContent) === String(after.queue.redeliveries),
+        'and shows the count');
 } finally {
   await browser.close();
 }

@@ -7,6 +7,8 @@
 #include "courier/ws/error_codes.hpp"
 
 #include <gtest/gtest.h>
+
+#include <array>
 #include <boost/json.hpp>
 
 #include <chrono>
@@ -15,6 +17,9 @@
 #include <vector>
 
 namespace {
+
+// The hub's snapshot without the per-session buckets.
+constexpr std::array<std::size_t, 0> no_bounds{};
 
 using namespace courier::ws;
 using namespace courier::ws::detail;
@@ -66,9 +71,9 @@ TEST(ws_hub, a_session_gets_what_its_topics_publish_and_an_ack_frees_it) {
   EXPECT_TRUE(b.core.subscribe(session, {.topics = {"parcel"}}, false).unknown.empty());
   b.core.fan_out(b.parcel, R"({"n":1})", nullptr);
   EXPECT_EQ(client->ops(), (std::vector<std::string>{"welcome", "event"}));
-  EXPECT_EQ(b.core.unacked(), 1u);
+  EXPECT_EQ(b.core.unacked_by_session(no_bounds).unacked, 1u);
   b.core.ack(session, {.upto = 1});
-  EXPECT_EQ(b.core.unacked(), 0u);
+  EXPECT_EQ(b.core.unacked_by_session(no_bounds).unacked, 0u);
 }
 
 TEST(ws_hub, a_resume_by_token_gets_the_same_session_and_what_it_had_not_acked) {
@@ -113,7 +118,7 @@ TEST(ws_hub, a_session_that_ended_is_named_by_a_ref_that_reaches_nothing) {
   const session_ref session = b.hello(client);
   b.core.detach(session, client.get());
   b.core.sweep(std::chrono::steady_clock::now() + 1s);
-  EXPECT_EQ(b.core.session_count(), 0u);
+  EXPECT_EQ(b.core.unacked_by_session(no_bounds).sessions, 0u);
   EXPECT_TRUE(b.core.subscribe(session, {.topics = {"parcel"}}, false).topics.empty());
   const auto outcome = b.core.ack(session, {.ids = {"x"}});
   EXPECT_TRUE(outcome.unknown_ids.empty());

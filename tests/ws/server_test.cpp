@@ -461,6 +461,48 @@ TEST_F(ws_server, get_metrics_serves_the_registrys_exposition_with_the_servers_f
   EXPECT_EQ(status, 0) << said << "\n" << reply.body;
 }
 
+TEST_F(ws_server, get_metrics_counts_error_frames_by_code_and_sessions_by_unacked_events) {
+  auto registry = std::make_shared<courier::metrics_registry>();
+  start({.metrics = registry});
+  raw_peer quiet(server_->port());  // subscribes and never acks
+  ASSERT_THAT(quiet.hello(), HasSubstr(R"("resumed":false)"));
+  quiet.send(R"({"op":"subscribe","topics":["parcel"],"ref":"s"})");
+  ASSERT_THAT(quiet.read_until("subscribed"), HasSubstr("parcel"));
+  raw_peer careless(server_->port());  // sends bad input, holds nothing
+  ASSERT_THAT(careless.hello(), HasSubstr(R"("resumed":false)"));
+  for (const char* junk : {"this is not json", "[1]", R"({"op":"dance"})"}) {
+    careless.send(junk);
+    careless.read_until(R"("op":"error")");
+  }
+  for (int i = 0; i < 12; ++i) bus_.publish(parcel{i, "acme"});
+  ASSERT_TRUE(server_->wait_for_stats([](const auto& stats) { return stats.unacked == 12; }, 5s));
+
+  const auto reply = courier_ws_test::http_get(server_->port(), "/metrics");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  auto line = [&](const std::string& metric, const std::string& labels) {
+    const std::string needle = metric + "{";
+    for (std::size_t at = reply.body.find(needle); at != std::string::npos;
+         at = reply.body.find(needle, at + 1)) {
+      const std::string whole = reply.body.substr(at, reply.body.find('\n', at) - at);
+      if (whole.find(labels) != std::string::npos) return whole;
+    }
+    return std::string();
+  };
+  EXPECT_THAT(line("courier_ws_error_frames_total", "code=\"malformed_json\""), ::testing::EndsWith(" 2"));
+  EXPECT_THAT(line("courier_ws_error_frames_total", "code=\"unknown_op\""), ::testing::EndsWith(" 1"));
+  EXPECT_THAT(line("courier_ws_error_frames_total", "code=\"rate_limited\""), ::testing::EndsWith(" 0"))
+      << "every code is reported from the start";
+  EXPECT_THAT(line("courier_ws_slow_consumers_total", "server_port"), ::testing::EndsWith(" 0"));
+  // Two sessions: one holds nothing, one holds 12.
+  EXPECT_THAT(line("courier_ws_session_unacked_events_bucket", "le=\"0\""), ::testing::EndsWith(" 1"));
+  EXPECT_THAT(line("courier_ws_session_unacked_events_bucket", "le=\"10\""), ::testing::EndsWith(" 1"));
+  EXPECT_THAT(line("courier_ws_session_unacked_events_bucket", "le=\"100\""), ::testing::EndsWith(" 2"));
+  EXPECT_THAT(line("courier_ws_session_unacked_events_sum", "server_port"), ::testing::EndsWith(" 12"));
+  EXPECT_THAT(line("courier_ws_session_unacked_events_count", "server_port"), ::testing::EndsWith(" 2"));
+  const auto [status, said] = courier_test::promtool_check(reply.body);
+  EXPECT_EQ(status, 0) << said << "\n" << reply.body;
+}
+
 TEST_F(ws_server, get_metrics_needs_a_bearer_token_when_the_server_checks_tokens) {
   auto registry = std::make_shared<courier::metrics_registry>();
   start({.authorize = [](std::string_view token) { return token == "scraper-secret"; },

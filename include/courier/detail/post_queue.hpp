@@ -157,6 +157,19 @@ class post_queue final : private batch_error_sink {
     report(event_type, std::move(exception));
   }
 
+  // Counts since the bus was made, for its metrics. Thread-safe; a reader
+  // racing a post may see it posted and not yet handled, never the reverse.
+  std::uint64_t handled_total() const noexcept {
+    return handled_.count[0].load(std::memory_order_acquire) +
+           handled_.count[1].load(std::memory_order_acquire);
+  }
+  std::uint64_t posted_total() const noexcept {
+    return posted_.count[0].load(std::memory_order_acquire) +
+           posted_.count[1].load(std::memory_order_acquire);
+  }
+  std::uint64_t errors_reported() const noexcept { return errors_reported_.load(std::memory_order_relaxed); }
+  std::uint64_t discarded() const noexcept { return discarded_.load(std::memory_order_relaxed); }
+
   // The error handler, for paths that may outlive the bus (observers on an
   // executor). Thread-safe.
   const async_error_handler& error_handler() const noexcept { return on_error_; }
@@ -268,6 +281,7 @@ class post_queue final : private batch_error_sink {
   }
 
   void report(std::string_view event_type, std::exception_ptr exception) noexcept override {
+    errors_reported_.fetch_add(1, std::memory_order_relaxed);  // the error path: rare, shared is fine
     try {
       on_error_(async_error{event_type, std::move(exception)});
     } catch (...) {
@@ -295,6 +309,7 @@ class post_queue final : private batch_error_sink {
   std::atomic<bool> stop_{false};
   alignas(64) std::atomic<bool> parked_{false};  // read by every post: its own line
   std::atomic<std::size_t> discarded_{0};
+  std::atomic<std::uint64_t> errors_reported_{0};
   std::atomic<std::thread::id> runner_{};
 
   std::mutex drain_mutex_;

@@ -39,13 +39,15 @@
 #include "courier/error.hpp"
 #include "courier/event_name.hpp"
 #include "courier/json/codec.hpp"
+#include "courier/metrics.hpp"
 #include "courier/sns/client.hpp"
 #include "courier/sqs/channel.hpp"
 #include "courier/sqs/receipt_inbox.hpp"
 #include "courier/sqs/receipts.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
-
 #include <string>
 #include <utility>
 
@@ -66,6 +68,12 @@ struct publisher_options {
   // Where receipts of sends with track_delivery come back. Empty:
   // track_delivery is refused.
   std::shared_ptr<sqs::receipt_inbox> receipts = {};
+  // Where the publisher reports what it published, as families labelled
+  // messaging_system="aws_sns" and messaging_destination_name=name (empty:
+  // the topic's name, the ARN's last part). Copies of a publisher share
+  // one count.
+  std::shared_ptr<metrics_registry> metrics = {};
+  std::string name = {};
 };
 
 // What SNS said about a publish, and the event's id.
@@ -86,6 +94,21 @@ class publisher {
       : sns_(sns), topic_arn_(std::move(topic_arn)), options_(options) {
     if (topic_arn_.empty()) throw courier::error(errc::invalid_option, "sns::publisher: topic_arn is empty");
     fifo_ = topic_arn_.ends_with(".fifo");
+    if (options_.metrics) {
+      const std::string name =
+          options_.name.empty() ? topic_arn_.substr(topic_arn_.rfind(':') + 1) : options_.name;
+      counts_ = std::make_shared<publish_counts>();
+      counts_->registration = options_.metrics->add([counts = counts_.get(), name](metric_set& out) {
+        const std::vector<std::pair<std::string, std::string>> labels = {
+            {"messaging_system", "aws_sns"}, {"messaging_destination_name", name}};
+        out.add("messaging_client_sent_messages_total", metric_type::counter,
+                "Messages published and accepted.", labels,
+                static_cast<double>(counts->published.load(std::memory_order_relaxed)));
+        out.add("courier_sns_publish_failures_total", metric_type::counter,
+                "Publishes SNS refused or that did not reach it (after the client's retries).", labels,
+                static_cast<double>(counts->failed.load(std::memory_order_relaxed)));
+      });
+    }
   }
 
   // Publishes event; returns once SNS accepted it. Throws courier::error
@@ -100,7 +123,14 @@ class publisher {
       out.receipts = options_.receipts->track(out.id, options.receipt_timeout);  // encode() began it
       out.receipt = out.receipts.first();
     }
-    const auto done = sns_.publish(topic_arn_, message);
+    published done;
+    try {
+      done = sns_.publish(topic_arn_, message);
+    } catch (...) {
+      if (counts_) counts_->failed.fetch_add(1, std::memory_order_relaxed);
+      throw;
+    }
+    if (counts_) counts_->published.fetch_add(1, std::memory_order_relaxed);
     out.message_id = done.message_id;
     out.sequence = done.sequence_number;
     return out;
@@ -148,10 +178,18 @@ class publisher {
   bool fifo() const noexcept { return fifo_; }
 
  private:
+  // Shared by copies of the publisher; the registration ends with the last.
+  struct publish_counts {
+    std::atomic<std::uint64_t> published{0};
+    std::atomic<std::uint64_t> failed{0};
+    metrics_registry::registration registration;  // last: removed first
+  };
+
   client& sns_;
   std::string topic_arn_;
   publisher_options options_;
   bool fifo_ = false;
+  std::shared_ptr<publish_counts> counts_;  // with a metrics registry
 };
 
 // A publisher of one type, shaped like a channel (value_type, send) so

@@ -31,7 +31,8 @@ namespace sqlite {
 // The channel called name in store, with the given codec.
 template <class T>
 durability<T> durable(const std::shared_ptr<store>& in, std::string_view name,
-                      std::function<std::string(const T&)> encode, std::function<T(std::string_view)> decode) {
+                      std::function<std::string(const T&)> encode,
+                      std::function<T(std::string_view)> decode) {
   return durability<T>{in->journal(name), std::move(encode), std::move(decode)};
 }
 

@@ -26,6 +26,8 @@
 #pragma once
 
 #include "courier/channel_journal.hpp"
+#include "courier/metrics.hpp"
+#include "courier/sqlite/store_stats.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -72,6 +74,9 @@ struct store_options {
   // Largest size the file may grow to, in bytes; 0: no limit. Past it a
   // write fails as it would on a full disk (SQLITE_FULL).
   std::uint64_t max_size = 0;
+  // Where the store reports its figures (store_stats), labelled
+  // db_system_name="sqlite" and db_namespace=the file's path.
+  std::shared_ptr<metrics_registry> metrics = {};
 };
 
 class store : public std::enable_shared_from_this<store> {
@@ -98,6 +103,9 @@ class store : public std::enable_shared_from_this<store> {
   // for work).
   void with_connection(const std::function<void(sqlite3*)>& work);
 
+  // What the writer did so far, and the file's size now. Thread-safe.
+  store_stats stats() const;
+
   const std::filesystem::path& path() const noexcept;
   const store_options& options() const noexcept;
 
@@ -106,6 +114,7 @@ class store : public std::enable_shared_from_this<store> {
  private:
   explicit store(std::unique_ptr<impl> state);
   std::unique_ptr<impl> impl_;
+  metrics_registry::registration metrics_;  // reset first by the destructor
 };
 
 }  // namespace sqlite

@@ -41,8 +41,12 @@
 #include "courier/event_name.hpp"
 #include "courier/idempotent_store.hpp"
 #include "courier/json/codec.hpp"
+#include "courier/metrics.hpp"
+#include "courier/sqs/channel_stats.hpp"
 #include "courier/sqs/client.hpp"
 #include "courier/sqs/detail/call_pool.hpp"
+#include "courier/sqs/detail/channel_counters.hpp"
+#include "courier/sqs/detail/channel_metrics.hpp"
 #include "courier/sqs/detail/failure_pause.hpp"
 #include "courier/sqs/receipt_inbox.hpp"
 #include "courier/sqs/receipts.hpp"
@@ -55,6 +59,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <future>
@@ -92,6 +97,11 @@ struct channel_options {
   // that make their SQS calls. A long poll holds one for its wait; more
   // operations than threads wait their turn.
   std::size_t async_threads = 4;
+  // Where the channel reports its figures (channel_stats, and the queue's
+  // depth: one GetQueueAttributes call per scrape) as families labelled
+  // messaging_destination_name=name; empty name: the queue's name.
+  std::shared_ptr<metrics_registry> metrics = {};
+  std::string name = {};
 };
 
 // What SQS said about an accepted send.
@@ -208,6 +218,35 @@ class channel {
         fmt::print(stderr, "courier: SQS message {} left in the queue: {}\n", m.message_id, e.what());
       };
     }
+    if (options_.metrics) {
+      if (options_.name.empty()) options_.name = queue_name_of(options_.queue_url);
+      metrics_ = options_.metrics->add([this](metric_set& out) {
+        std::optional<queue_depth> depth;
+        try {
+          depth = queue_depth_now();
+        } catch (const std::exception&) {
+          // Reported as courier_sqs_queue_read_failed; the scrape goes on.
+        }
+        detail::report_channel(out, options_.name, stats(), depth);
+      });
+    }
+  }
+
+  // What this channel did so far. Thread-safe.
+  channel_stats stats() const { return counters_.read(); }
+
+  // The queue's depth now, as SQS reports it (one GetQueueAttributes
+  // call). Throws courier::sqs::error. Thread-safe.
+  queue_depth queue_depth_now() {
+    const auto attributes = sqs_.get_queue_attributes(
+        options_.queue_url, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                             "ApproximateNumberOfMessagesDelayed"});
+    auto count = [&](const char* name) -> std::uint64_t {
+      const auto found = attributes.find(name);
+      return found == attributes.end() ? 0 : std::strtoull(found->second.c_str(), nullptr, 10);
+    };
+    return {count("ApproximateNumberOfMessages"), count("ApproximateNumberOfMessagesNotVisible"),
+            count("ApproximateNumberOfMessagesDelayed")};
   }
 
   // Sends message; returns once SQS accepted it. Throws courier::error
@@ -216,6 +255,7 @@ class channel {
   sent send(const T& message, const send_options& options = {}) {
     delivery_receipts tracking;
     const auto result = sqs_.send_message(options_.queue_url, outgoing(message, options, tracking));
+    counters_.add(counters_.sent);
     return accepted(result, tracking);
   }
 
@@ -235,6 +275,7 @@ class channel {
       batch.back().entry_id = std::to_string(i);
     }
     const auto result = sqs_.send_message_batch(options_.queue_url, batch);
+    counters_.add(counters_.sent, result.successful.size());
     std::vector<batch_outcome> out(messages.size());
     for (const auto& [id, what] : result.successful) {
       const std::size_t i = entry_index(id, out.size());
@@ -330,7 +371,10 @@ class channel {
                                                                 std::forward<CompletionToken>(token));
   }
 
-  void ack(const sqs_receipt& handle) { sqs_.delete_message(options_.queue_url, handle.handle); }
+  void ack(const sqs_receipt& handle) {
+    sqs_.delete_message(options_.queue_url, handle.handle);
+    counters_.add(counters_.acked);
+  }
 
   // Acks up to any number of deliveries, 10 per DeleteMessageBatch.
   sqs_ack_result ack(std::span<const sqs_receipt> handles) {
@@ -342,6 +386,7 @@ class channel {
       }
       const auto done = sqs_.delete_message_batch(options_.queue_url, entries);
       result.acked += done.successful.size();
+      counters_.add(counters_.acked, done.successful.size());
       for (const auto& failure : done.failed) {
         const std::size_t i = entry_index(failure.entry_id, handles.size());
         result.failed.emplace_back(i < handles.size() ? handles[i] : sqs_receipt{}, failure);
@@ -353,6 +398,7 @@ class channel {
   // Gives the message back: visible again after delay.
   void nack(const sqs_receipt& handle, std::chrono::seconds delay = {}) {
     sqs_.change_message_visibility(options_.queue_url, handle.handle, delay);
+    counters_.add(counters_.nacked);
   }
 
   void extend(const sqs_receipt& handle, std::chrono::seconds visibility) {
@@ -380,6 +426,9 @@ class channel {
     auto body = [this, shared, options, on_error, lease](const std::atomic<bool>& stop) {
       // Between receives that fail: a server that is down is not asked in a loop.
       detail::failure_pause pause;
+      // Timed only when someone can read it.
+      std::optional<courier::detail::handler_timings::recorder> timing;
+      if (options_.metrics) timing.emplace(counters_.handler_timings);
       while (!stop.load(std::memory_order_acquire)) {
         // Receipts of this receive, sent before its acks.
         receipt_sender answers(sqs_, consumer_name(),
@@ -422,7 +471,11 @@ class channel {
             }
             continue;
           }
-          if (handle_one(*shared, item, lease, on_error)) {
+          const auto started =
+              timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+          const bool handled = handle_one(*shared, item, lease, on_error);
+          if (timing) timing->record(std::chrono::steady_clock::now() - started);
+          if (handled) {
             done.push_back(item.receipt());
           } else if (!group.empty()) {
             held_groups.push_back(group);
@@ -554,8 +607,11 @@ class channel {
                           type == raw.message_attributes.end() ? "none" : type->second.value));
         }
         T message = json::decode<T>(raw.body);
+        if (raw.receive_count() > 1) counters_.add(counters_.redeliveries);
         out.emplace_back(*this, std::move(message), std::move(raw));
+        counters_.add(counters_.received);
       } catch (const courier::error& failure) {
+        counters_.add(counters_.malformed);
         options_.on_malformed(raw, failure);
         if (malformed != nullptr) malformed->push_back(std::move(raw));
       }
@@ -668,6 +724,7 @@ class channel {
       std::exception_ptr failed_call;
       try {
         const auto result = sqs_.send_message_batch(options_.queue_url, messages);
+        counters_.add(counters_.sent, result.successful.size());
         for (const auto& [id, what] : result.successful) {
           const std::size_t i = entry_index(id, batch.size());
           answer(id, [&](auto& p) { p.set_value(accepted(what, batch[i].tracking)); });
@@ -723,6 +780,9 @@ class channel {
   bool closing_ = false;
   const std::shared_ptr<courier::detail::channel_anchor> anchor_ =
       std::make_shared<courier::detail::channel_anchor>();
+
+  detail::channel_counters counters_;
+  metrics_registry::registration metrics_;  // last: removed first, before what its collector reads
 };
 
 }  // namespace sqs

@@ -28,10 +28,12 @@
 #include "courier/json/codec.hpp"
 #include "courier/metrics.hpp"
 #include "courier/ws/detail/topic_publisher.hpp"
+#include "courier/ws/error_codes.hpp"
 #include "courier/ws/frames.hpp"
 
 #include <boost/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -123,6 +125,13 @@ struct server_stats {
   std::uint64_t events_sent = 0;
   std::size_t unacked = 0;           // events queued in sessions, sent or not, not yet acked
   std::uint64_t frames_refused = 0;  // error frames sent for bad input
+  std::uint64_t slow_consumers = 0;  // times a session was cut off as too slow (kept for a resume)
+  // Every error frame sent, by code (index: ws::error_code's value).
+  std::array<std::uint64_t, detail::error_table.size()> error_frames = {};
+  // How many sessions hold at most bound unacked events, for each bound of
+  // unacked_bounds: cumulative, a snapshot over the sessions now.
+  static constexpr std::array<std::size_t, 7> unacked_bounds = {0, 1, 10, 100, 1'000, 10'000, 100'000};
+  std::array<std::size_t, unacked_bounds.size()> sessions_by_unacked = {};
 };
 
 namespace detail {

@@ -15,12 +15,10 @@ inline namespace v1 {
 namespace detail {
 
 inline void report_channel(metric_set& out, const std::string& name, bool fifo, const channel_stats& stats) {
-  const metric_sample labels{
-      .labels = {{"messaging_system", "courier"}, {"messaging_destination_name", name}}};
+  const std::vector<std::pair<std::string, std::string>> labels = {{"messaging_system", "courier"},
+                                                                   {"messaging_destination_name", name}};
   auto add = [&](const char* metric, metric_type type, const char* help, double value) {
-    metric_sample sample = labels;
-    sample.value = value;
-    out.add(metric, type, help, std::move(sample));
+    out.add(metric, type, help, labels, value);
   };
   using enum metric_type;
   add("messaging_client_sent_messages_total", counter,
@@ -51,10 +49,10 @@ inline void report_channel(metric_set& out, const std::string& name, bool fifo, 
       std::chrono::duration<double>(stats.oldest_ready_age).count());
   out.add("courier_channel_send_to_ack_seconds", histogram,
           "From a message's send to its ack (at-most-once: to its delivery), by the channel's clock.",
-          stats.send_to_ack.sample(labels.labels));
+          stats.send_to_ack.sample(labels));
   out.add("messaging_process_duration_seconds", histogram,
           "How long consume()'s handler took per message, its ack included.",
-          stats.handler_duration.sample(labels.labels));
+          stats.handler_duration.sample(labels));
   if (fifo) {
     add("courier_channel_groups", gauge, "FIFO message groups holding at least one message.",
         static_cast<double>(stats.groups));

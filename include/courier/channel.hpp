@@ -224,7 +224,9 @@ class channel {
   // Returns an empty vector when nothing came in time. Throws courier::error
   // (channel_closed).
   std::vector<delivery<T>> receive(std::size_t max = 1, std::chrono::milliseconds wait = {}) {
-    return receive_or_wait(max, wait, nullptr);
+    auto taken = receive_or_wait(max, wait, nullptr);
+    if (options_.tracer) trace_received(taken);
+    return taken;
   }
 
   // receive() as an Asio asynchronous operation: completes with up to max
@@ -268,14 +270,20 @@ class channel {
   // courier::error: stale_receipt (the message was delivered again, nacked,
   // dead-lettered or acked through another delivery), unknown_receipt.
   ack_result ack(const receipt& handle) {
-    const auto read = clock_->now();
-    std::unique_lock lock(mutex_);
-    const detail::wake_on_exit wake(waiters_, engine_);
-    const auto now = engine_.advance(read);
-    const auto found = engine_.check(handle, /*allow_expired=*/true, now);
-    if (found.check.verdict == detail::receipt_verdict::already_acked) return ack_result::already_acked;
-    if (found.held == nullptr) throw detail::receipt_ledger::refusal(found.check, handle, "ack");
-    engine_.ack(*found.held, handle.delivery, now);
+    std::shared_ptr<const trace_context> trace;
+    {
+      const auto read = clock_->now();
+      std::unique_lock lock(mutex_);
+      const detail::wake_on_exit wake(waiters_, engine_);
+      const auto now = engine_.advance(read);
+      const auto found = engine_.check(handle, /*allow_expired=*/true, now);
+      if (found.check.verdict == detail::receipt_verdict::already_acked) return ack_result::already_acked;
+      if (found.held == nullptr) throw detail::receipt_ledger::refusal(found.check, handle, "ack");
+      if (options_.tracer) trace = found.held->trace;
+      engine_.ack(*found.held, handle.delivery, now);
+    }
+    if (options_.tracer)
+      trace_step(&message_tracer::on_settle, messaging_operation::settle, "ack", handle.message, trace.get());
     return ack_result::acked;
   }
 
@@ -286,21 +294,16 @@ class channel {
   // the result with its error and does not stop the others.
   ack_batch_result ack(std::span<const receipt> handles) {
     ack_batch_result result;
-    const auto read = clock_->now();
-    std::unique_lock lock(mutex_);
-    const detail::wake_on_exit wake(waiters_, engine_);
-    const auto now = engine_.advance(read);
-    for (const receipt& handle : handles) {
-      const auto found = engine_.check(handle, /*allow_expired=*/true, now);
-      if (found.held != nullptr) {
-        engine_.ack(*found.held, handle.delivery, now);
-        ++result.acked;
-      } else if (found.check.verdict == detail::receipt_verdict::already_acked) {
-        ++result.already_acked;
-      } else {
-        result.failed.emplace_back(handle, detail::receipt_ledger::refusal(found.check, handle, "ack"));
-      }
+    std::vector<std::pair<message_id, std::shared_ptr<const trace_context>>> traced;  // with a tracer
+    {
+      const auto read = clock_->now();
+      std::unique_lock lock(mutex_);
+      const detail::wake_on_exit wake(waiters_, engine_);
+      const auto now = engine_.advance(read);
+      ack_each(handles, now, result, options_.tracer ? &traced : nullptr);
     }
+    for (const auto& [id, trace] : traced)
+      trace_step(&message_tracer::on_settle, messaging_operation::settle, "ack", id, trace.get());
     return result;
   }
 
@@ -309,7 +312,14 @@ class channel {
   // reached max_receives. Throws like ack(); nacking an acked delivery is
   // stale_receipt.
   void nack(const receipt& handle, std::chrono::milliseconds delay = {}) {
-    with_open_delivery(handle, "nack", [&](auto& held, auto now) { engine_.nack(held, delay, now); });
+    std::shared_ptr<const trace_context> trace;
+    with_open_delivery(handle, "nack", [&](auto& held, auto now) {
+      if (options_.tracer) trace = held.trace;
+      engine_.nack(held, delay, now);
+    });
+    if (options_.tracer)
+      trace_step(&message_tracer::on_settle, messaging_operation::settle, "nack", handle.message,
+                 trace.get());
   }
 
   // Keeps the delivery hidden for visibility from now (SQS
@@ -393,14 +403,33 @@ class channel {
         } catch (const error&) {
           return;  // the channel is closing
         }
-        if (!metered) {
+        if (!metered && !options_.tracer) {
           for (auto& item : batch) detail::handle_then_ack(*shared, item, on_error);
           continue;
         }
+        if (options_.tracer) trace_received(batch);
         for (auto& item : batch) {
-          const auto started = std::chrono::steady_clock::now();
-          detail::handle_then_ack(*shared, item, on_error);
-          timing->record(std::chrono::steady_clock::now() - started);
+          const auto started =
+              metered ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+          if (options_.tracer) {
+            std::exception_ptr failure;
+            auto traced = [&](delivery<T>& each) {
+              try {
+                detail::call_handler(*shared, each);
+              } catch (...) {
+                failure = std::current_exception();
+                throw;
+              }
+            };
+            trace_step(&message_tracer::on_process_start, messaging_operation::process, "process", item.id(),
+                       &item.trace());
+            detail::handle_then_ack(traced, item, on_error);
+            trace_step(&message_tracer::on_process_end, messaging_operation::process, "process", item.id(),
+                       &item.trace(), failure);
+          } else {
+            detail::handle_then_ack(*shared, item, on_error);
+          }
+          if (metered) timing->record(std::chrono::steady_clock::now() - started);
         }
       }
     };
@@ -428,6 +457,56 @@ class channel {
   const channel_options<T>& options() const noexcept { return options_; }
 
  private:
+  // Calls hook of the tracer for one step of message id (trace: what it
+  // carries, null for none). Only with a tracer.
+  using tracer_hook = void (message_tracer::*)(const message_span&);
+  void trace_step(tracer_hook hook, messaging_operation operation, std::string_view operation_name,
+                  message_id id, const trace_context* trace, std::exception_ptr error = {}) const {
+    trace_context carried = trace != nullptr ? *trace : trace_context{};
+    const message_span span{.operation = operation,
+                            .operation_name = operation_name,
+                            .system = "courier",
+                            .destination = options_.name,
+                            .message_id = std::to_string(id.value),
+                            .context = &carried,
+                            .error = std::move(error)};
+    detail::call_tracer([&] { (options_.tracer.get()->*hook)(span); });
+  }
+
+  // The tracer's on_send, which may set the context the message carries.
+  void trace_send(send_options& options) const {
+    message_span span{.operation = messaging_operation::send,
+                      .operation_name = "send",
+                      .system = "courier",
+                      .destination = options_.name,
+                      .context = &options.trace};
+    detail::call_tracer([&] { options_.tracer->on_send(span); });
+  }
+
+  void trace_received(const std::vector<delivery<T>>& taken) const {
+    for (const auto& item : taken)
+      trace_step(&message_tracer::on_receive, messaging_operation::receive, "receive", item.id(),
+                 &item.trace());
+  }
+
+  // ack(span) under the lock: each receipt as ack() would; with traced,
+  // the acked messages' trace contexts for on_settle after the lock.
+  void ack_each(std::span<const receipt> handles, clock::time_point now, ack_batch_result& result,
+                std::vector<std::pair<message_id, std::shared_ptr<const trace_context>>>* traced) {
+    for (const receipt& handle : handles) {
+      const auto found = engine_.check(handle, /*allow_expired=*/true, now);
+      if (found.held != nullptr) {
+        if (traced != nullptr) traced->emplace_back(handle.message, found.held->trace);
+        engine_.ack(*found.held, handle.delivery, now);
+        ++result.acked;
+      } else if (found.check.verdict == detail::receipt_verdict::already_acked) {
+        ++result.already_acked;
+      } else {
+        result.failed.emplace_back(handle, detail::receipt_ledger::refusal(found.check, handle, "ack"));
+      }
+    }
+  }
+
   template <class, class>
   friend struct detail::asio_channel_ops;
   template <class, class>
@@ -461,7 +540,7 @@ class channel {
     const auto now = engine_.advance(read);
     engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
       out.taken.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count,
-                             handle);
+                             handle, item.trace);
     });
     if (!out.taken.empty()) return out;
     waiters_.parked_receivers().park(waiter);
@@ -504,6 +583,7 @@ class channel {
     if (options_.ordering == ordering::fifo && options.group.empty()) {
       throw error(errc::missing_group, "async_send() on a FIFO channel: send_options::group is empty");
     }
+    if (options_.tracer) trace_send(options);
     return engine_.prepare(std::move(message), std::move(options));
   }
 
@@ -593,6 +673,7 @@ class channel {
     if (options_.ordering == ordering::fifo && options.group.empty()) {
       throw error(errc::missing_group, "send() on a FIFO channel: send_options::group is empty");
     }
+    if (options_.tracer) trace_send(options);
     // Hashing, encoding and the clock happen before the lock is taken, so
     // the critical section is only the channel's bookkeeping.
     auto fresh = engine_.prepare(std::move(message), std::move(options));
@@ -634,7 +715,8 @@ class channel {
       if (engine_.closed()) throw error(errc::channel_closed, "receive()");
       const auto now = engine_.advance(clock_->now());
       engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
-        out.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count, handle);
+        out.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count, handle,
+                         item.trace);
       });
       if (!out.empty() || stopped() || wait <= std::chrono::milliseconds::zero()) return out;
       const auto real_now = std::chrono::steady_clock::now();

@@ -60,6 +60,8 @@ struct stored_message {
   stored_time visible_at = 0;  // not delivered before; in flight until, if receive_count > 0
   std::uint32_t receive_count = 0;
   stored_state state = stored_state::waiting;
+  std::string traceparent = {};  // the W3C trace context it carries; empty: none
+  std::string tracestate = {};
 };
 
 // What a journal hands a channel when it opens: the unsettled messages in

@@ -12,6 +12,8 @@
 #include "courier/delivery_receipt.hpp"
 #include "courier/message_id.hpp"
 #include "courier/metrics.hpp"
+#include "courier/trace_context.hpp"
+#include "courier/tracing.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -67,6 +69,10 @@ struct channel_options {
   // within the registry. Empty: reported nowhere.
   std::shared_ptr<metrics_registry> metrics = {};
   std::string name = {};
+  // Called at each step of a message's life with the OpenTelemetry
+  // messaging span names and attributes (courier/tracing.hpp); name is the
+  // destination it reports. Empty: no tracing (one null check a step).
+  std::shared_ptr<message_tracer> tracer = {};
 };
 
 struct send_options {
@@ -78,6 +84,10 @@ struct send_options {
   // With track_delivery: resolve the receipt as timed_out if the message is
   // neither acked nor dead-lettered by then. Zero: wait as long as it takes.
   std::chrono::milliseconds receipt_timeout = {};
+  // W3C trace context the message carries to its consumer
+  // (delivery::trace()); empty: none. A malformed one is refused
+  // (invalid_option). See courier/trace_context.hpp.
+  trace_context trace = {};
 };
 
 struct send_result {

@@ -9,9 +9,11 @@
 #pragma once
 
 #include "courier/message_id.hpp"
+#include "courier/trace_context.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -26,14 +28,16 @@ template <class T>
 class delivery {
  public:
   delivery(channel<T>& origin, T message, message_id id, std::string group, std::uint64_t sequence,
-           std::uint32_t receive_count, courier::receipt handle)
+           std::uint32_t receive_count, courier::receipt handle,
+           std::shared_ptr<const trace_context> trace = {})
       : origin_(&origin),
         message_(std::move(message)),
         id_(id),
         group_(std::move(group)),
         sequence_(sequence),
         receive_count_(receive_count),
-        receipt_(handle) {}
+        receipt_(handle),
+        trace_(std::move(trace)) {}
 
   const T& message() const noexcept { return message_; }
   T& message() noexcept { return message_; }
@@ -43,6 +47,12 @@ class delivery {
   // 1 on the first delivery, 2 on the first redelivery, ...
   std::uint32_t receive_count() const noexcept { return receive_count_; }
   courier::receipt receipt() const noexcept { return receipt_; }
+  // The W3C trace context its sender set (send_options::trace); empty when
+  // none.
+  const trace_context& trace() const noexcept {
+    static const trace_context none;
+    return trace_ ? *trace_ : none;
+  }
 
   // Shorthands for channel::ack / nack / extend with this delivery's
   // receipt; same errors. settled() is true once ack or nack returned.
@@ -71,6 +81,7 @@ class delivery {
   std::uint64_t sequence_;
   std::uint32_t receive_count_;
   courier::receipt receipt_;
+  std::shared_ptr<const trace_context> trace_;
   bool settled_ = false;
 };
 

@@ -33,8 +33,15 @@ namespace {
 // PRAGMA application_id of a courier store ("cour"): tells it apart from
 // every other SQLite database.
 constexpr std::int32_t courier_application_id = 0x636f7572;
-// PRAGMA user_version: the schema's version. A newer one is refused.
-constexpr std::int32_t format_version = 1;
+// PRAGMA user_version: the schema's version. A newer one is refused; an
+// older one is brought up to date when opened (see migrate()).
+//   1: the first.
+//   2: messages carry their W3C trace context (traceparent, tracestate).
+constexpr std::int32_t format_version = 2;
+
+// A message table's trace context columns (format 2).
+constexpr const char* trace_columns =
+    "traceparent TEXT NOT NULL DEFAULT '', tracestate TEXT NOT NULL DEFAULT ''";
 
 // After a failed write, the writer waits this long before it tries again,
 // so a full disk does not turn it into a busy loop.
@@ -106,6 +113,9 @@ class store::impl {
   }
 
   void open_file();
+  // Brings a store of an older format (from) up to this one. Inside the
+  // open transaction: a crash leaves the old format whole.
+  void migrate(std::int64_t from);
   journal_state& journal(std::string_view name);
   recovered_channel recover(journal_state& journal, std::chrono::milliseconds window);
 
@@ -327,8 +337,15 @@ void store::impl::open_file() {
       detail::exec(db, "CREATE INDEX courier_applied_by_time ON courier_applied(applied_at)");
       detail::exec(db, "COMMIT");
     } else {
-      // Takes the exclusive lock now rather than at the first write.
+      // Takes the exclusive lock now rather than at the first write, and
+      // brings an older format up to date in the same transaction.
       detail::exec(db, "BEGIN IMMEDIATE");
+      try {
+        migrate(version);
+      } catch (...) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
       detail::exec(db, "COMMIT");
     }
   } catch (const error& e) {
@@ -336,6 +353,24 @@ void store::impl::open_file() {
       throw error(errc::storage_failed, fmt::format("opening {}: in use by another store or process", where));
     }
     throw error(static_cast<errc>(e.code().value()), fmt::format("opening {}: {}", where, e.what()));
+  }
+}
+
+void store::impl::migrate(std::int64_t from) {
+  if (from < 2) {
+    std::vector<std::string> tables;
+    detail::statement each(db, "SELECT table_name FROM courier_channels");
+    while (each.step()) tables.emplace_back(each.text(0));
+    for (const auto& table : tables) {
+      // ADD COLUMN with a constant default rewrites nothing: old rows read ''.
+      detail::exec(
+          db, fmt::format("ALTER TABLE {} ADD COLUMN traceparent TEXT NOT NULL DEFAULT ''", table).c_str());
+      detail::exec(
+          db, fmt::format("ALTER TABLE {} ADD COLUMN tracestate TEXT NOT NULL DEFAULT ''", table).c_str());
+    }
+  }
+  if (from < format_version) {
+    detail::exec(db, fmt::format("PRAGMA user_version={}", format_version).c_str());
   }
 }
 
@@ -363,8 +398,9 @@ journal_state& store::impl::journal(std::string_view name) {
         detail::exec(db, fmt::format("CREATE TABLE {}(id INTEGER PRIMARY KEY, sequence INTEGER NOT NULL, "
                                      "grp TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, "
                                      "sent_at INTEGER NOT NULL, visible_at INTEGER NOT NULL, "
-                                     "receive_count INTEGER NOT NULL, state INTEGER NOT NULL)",
-                                     state->table)
+                                     "receive_count INTEGER NOT NULL, state INTEGER NOT NULL, "
+                                     "{})",
+                                     state->table, trace_columns)
                              .c_str());
         detail::statement add(db, "INSERT INTO courier_channels VALUES(?, ?, 0, 0)");
         add.bind(1, name).bind(2, std::string_view(state->table)).run();
@@ -377,8 +413,8 @@ journal_state& store::impl::journal(std::string_view name) {
     const std::string& table = state->table;
     state->insert = detail::statement(
         db,
-        fmt::format("INSERT INTO {}(id, sequence, grp, key, body, sent_at, visible_at, receive_count, state) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, 0, 0)",
+        fmt::format("INSERT INTO {}(id, sequence, grp, key, body, sent_at, visible_at, receive_count, state, "
+                    "traceparent, tracestate) VALUES(?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
                     table));
     state->deliver = detail::statement(
         db, fmt::format("UPDATE {} SET receive_count = ?, visible_at = ? WHERE id = ?", table));
@@ -407,7 +443,7 @@ recovered_channel store::impl::recover(journal_state& journal, std::chrono::mill
   const stored_time now = wall_now();
   detail::statement rows(
       db, fmt::format("SELECT id, sequence, grp, key, body, sent_at, visible_at, receive_count, "
-                      "state FROM {} ORDER BY id",
+                      "state, traceparent, tracestate FROM {} ORDER BY id",
                       journal.table));
   std::uint64_t highest = 0;
   stored_time latest = 0;
@@ -430,6 +466,8 @@ recovered_channel store::impl::recover(journal_state& journal, std::chrono::mill
     }
     if (row.state == stored_state::waiting) {
       row.body = std::string(rows.blob(4));
+      row.traceparent = std::string(rows.text(9));
+      row.tracestate = std::string(rows.text(10));
       state.waiting.push_back(std::move(row));
     }
   }
@@ -511,6 +549,8 @@ void store::impl::apply(change& item) {
           .bind_blob(5, message.body)
           .bind(6, message.sent_at)
           .bind(7, message.visible_at)
+          .bind(8, std::string_view(message.traceparent))
+          .bind(9, std::string_view(message.tracestate))
           .run();
       journal.last_id = std::max(journal.last_id, message.id);
       journal.last_sequence = std::max(journal.last_sequence, message.sequence);

@@ -20,6 +20,7 @@ struct dead_letter {
   std::string group;  // the original group and sequence, so the order stays visible
   std::uint64_t group_hash = 0;
   std::uint64_t sequence = 0;
+  std::shared_ptr<const trace_context> trace = {};  // the message's, kept
   // Durable channels: the body as stored, and the message of journal `from`
   // it replaces (moved in one write, see channel_journal::record_dead_lettered).
   std::string encoded = {};

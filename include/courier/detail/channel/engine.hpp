@@ -64,6 +64,7 @@ class channel_engine {
     bool by_send = false;        // durable channels: see channel_journal::record_accepted
     channel_journal* dead_letter_from = nullptr;  // durable: a dead letter moved from this journal
     std::uint64_t dead_letter_of = 0;
+    std::shared_ptr<const trace_context> trace = {};
   };
 
   // What a send produced: its result, and (durable channels) the journal
@@ -100,6 +101,7 @@ class channel_engine {
   // its key and group hashed, its body encoded for the journal. Reads only
   // what never changes, so it needs no lock.
   new_message prepare(T&& message, send_options&& options) const {
+    check_trace(options.trace, "send_options::trace");
     dedup_key key = key_of(message, std::move(options.idempotency_key));
     if (!key.empty()) dedup_.prefetch(key);  // a large window's cache miss, taken now
     const std::uint64_t group_hash =
@@ -113,7 +115,9 @@ class channel_engine {
             .track = options.track_delivery,
             .receipt_timeout = options.receipt_timeout,
             .encoded = std::move(encoded),
-            .by_send = true};
+            .by_send = true,
+            .trace = options.trace.empty() ? nullptr
+                                           : std::make_shared<const trace_context>(std::move(options.trace))};
   }
 
   // A dead letter of the channel this one holds the dead letters of, as a
@@ -125,7 +129,8 @@ class channel_engine {
             .sequence = letter.sequence,
             .encoded = std::move(letter.encoded),
             .dead_letter_from = letter.from,
-            .dead_letter_of = letter.of};
+            .dead_letter_of = letter.of,
+            .trace = std::move(letter.trace)};
   }
 
   // The key message is deduplicated by, hashed (call before taking the lock).
@@ -174,6 +179,7 @@ class channel_engine {
     owned->body.emplace(std::move(message.body));
     owned->group = std::move(message.group);
     owned->group_hash = message.group_hash;
+    owned->trace = std::move(message.trace);
     record& fresh = records_.add(std::move(owned));
     fresh.sequence = message.sequence != 0 ? message.sequence : ++last_sequence_;
     fresh.visible_at = now + std::max(message.delay, std::chrono::milliseconds::zero());
@@ -191,6 +197,8 @@ class channel_engine {
               .body = std::move(message.encoded),
               .sent_at = bridge_->to_stored(now),
               .visible_at = bridge_->to_stored(fresh.visible_at),
+              .traceparent = fresh.trace ? fresh.trace->traceparent : std::string(),
+              .tracestate = fresh.trace ? fresh.trace->tracestate : std::string(),
           },
           message.key, message.by_send, message.dead_letter_from, message.dead_letter_of);
     }
@@ -424,6 +432,7 @@ class channel_engine {
               .group = item.group,
               .group_hash = item.group_hash,
               .sequence = item.sequence,
+              .trace = item.trace,
               .encoded = bridge_ ? options_.durable.encode(*item.body) : std::string(),
               .from = bridge_ ? &bridge_->journal() : nullptr,
               .of = item.id.value,
@@ -481,6 +490,9 @@ class channel_engine {
       owned->body.emplace(bridge_->decode(kept));
       owned->group_hash = options_.ordering == ordering::fifo ? fifo_groups<record>::hash_of(kept.group) : 0;
       owned->group = std::move(kept.group);
+      if (!kept.traceparent.empty()) {
+        owned->trace = std::make_shared<const trace_context>(accept_trace(kept.traceparent, kept.tracestate));
+      }
       record& item = records_.add(std::move(owned));
       item.sequence = kept.sequence;
       item.receive_count = kept.receive_count;

@@ -10,6 +10,7 @@
 #include "courier/clock.hpp"
 #include "courier/delivery_receipt.hpp"
 #include "courier/message_id.hpp"
+#include "courier/trace_context.hpp"
 
 #include "courier/detail/channel/delivery_timers.hpp"
 
@@ -52,6 +53,8 @@ struct channel_record {
   clock::time_point visible_at;
   clock::time_point accepted_at;  // when the channel accepted it (stats: the age of the first in line)
   std::unique_ptr<delivery_tracking> tracked;
+  // Shared with its deliveries: a message without one costs a null pointer.
+  std::shared_ptr<const trace_context> trace;
   deadline_hook in_flight_hook;  // in delivery_timers' in-flight list
 
   std::uint64_t table_key() const noexcept { return id.value; }

@@ -64,6 +64,10 @@ json::object message_to_json(const outgoing_message& message) {
   if (message.delay.count() != 0) out["DelaySeconds"] = message.delay.count();
   if (!message.message_attributes.empty())
     out["MessageAttributes"] = attributes_to_json(message.message_attributes);
+  if (!message.aws_trace_header.empty()) {
+    out["MessageSystemAttributes"] = json::object{
+        {"AWSTraceHeader", json::object{{"DataType", "String"}, {"StringValue", message.aws_trace_header}}}};
+  }
   return out;
 }
 

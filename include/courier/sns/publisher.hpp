@@ -44,6 +44,7 @@
 #include "courier/sqs/channel.hpp"
 #include "courier/sqs/receipt_inbox.hpp"
 #include "courier/sqs/receipts.hpp"
+#include "courier/sqs/trace.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -166,6 +167,16 @@ class publisher {
       out.group_id = options.group;
       if (!options.idempotency_key.empty() || !options_.content_based_deduplication)
         out.deduplication_id = id;
+    }
+    // The trace as SQS carries it (sqs/trace.hpp): a subscribed queue with
+    // raw delivery gets these attributes as its own. At most six attributes
+    // are set here, so SQS's 10 always leave room.
+    check_trace(options.trace, "sns::publisher send_options::trace");
+    if (!options.trace.empty()) {
+      out.message_attributes[sqs::traceparent_attribute] = attribute{"String", options.trace.traceparent};
+      if (!options.trace.tracestate.empty()) {
+        out.message_attributes[sqs::tracestate_attribute] = attribute{"String", options.trace.tracestate};
+      }
     }
     if (options.track_delivery) {
       out.message_attributes[sqs::reply_to_attribute] = attribute{"String", options_.receipts->queue_url()};

@@ -50,6 +50,8 @@
 #include "courier/sqs/detail/failure_pause.hpp"
 #include "courier/sqs/receipt_inbox.hpp"
 #include "courier/sqs/receipts.hpp"
+#include "courier/sqs/trace.hpp"
+#include "courier/tracing.hpp"
 
 #include <fmt/format.h>
 
@@ -102,6 +104,9 @@ struct channel_options {
   // messaging_destination_name=name; empty name: the queue's name.
   std::shared_ptr<metrics_registry> metrics = {};
   std::string name = {};
+  // Called at each step (courier/tracing.hpp), messaging_system "aws_sqs",
+  // the destination being name (or the queue's name).
+  std::shared_ptr<message_tracer> tracer = {};
 };
 
 // What SQS said about an accepted send.
@@ -158,6 +163,9 @@ class delivery {
   int receive_count() const { return raw_.receive_count(); }
   sqs_receipt receipt() const { return {raw_.message_id, raw_.receipt_handle}; }
   const received_message& raw() const noexcept { return raw_; }
+  // The W3C trace context its sender set (send_options::trace), from its
+  // attributes or AWSTraceHeader (courier/sqs/trace.hpp); empty when none.
+  trace_context trace() const { return trace_of(raw_); }
 
   // Answers its sender if it asked for a receipt, then deletes the message
   // (in that order: see consume()).
@@ -169,10 +177,12 @@ class delivery {
     origin_->ack(receipt());
     settled_ = true;
     acked_ = true;
+    origin_->trace_step(&message_tracer::on_settle, messaging_operation::settle, "ack", raw_);
   }
   void nack(std::chrono::seconds delay = {}) {
     origin_->nack(receipt(), delay);
     settled_ = true;
+    origin_->trace_step(&message_tracer::on_settle, messaging_operation::settle, "nack", raw_);
   }
   // More time before the message is visible again; in consume() with an
   // idempotent store, the claim on its key gets as long.
@@ -218,8 +228,8 @@ class channel {
         fmt::print(stderr, "courier: SQS message {} left in the queue: {}\n", m.message_id, e.what());
       };
     }
+    if (options_.name.empty()) options_.name = queue_name_of(options_.queue_url);
     if (options_.metrics) {
-      if (options_.name.empty()) options_.name = queue_name_of(options_.queue_url);
       metrics_ = options_.metrics->add([this](metric_set& out) {
         std::optional<queue_depth> depth;
         try {
@@ -473,7 +483,12 @@ class channel {
           }
           const auto started =
               timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-          const bool handled = handle_one(*shared, item, lease, on_error);
+          trace_step(&message_tracer::on_process_start, messaging_operation::process, "process", item.raw());
+          std::exception_ptr failure;
+          const bool handled =
+              handle_one(*shared, item, lease, on_error, options_.tracer ? &failure : nullptr);
+          trace_step(&message_tracer::on_process_end, messaging_operation::process, "process", item.raw(),
+                     failure);
           if (timing) timing->record(std::chrono::steady_clock::now() - started);
           if (handled) {
             done.push_back(item.receipt());
@@ -500,9 +515,21 @@ class channel {
         answers.flush();
         if (done.empty()) continue;
         try {
-          for (const auto& [receipt, failure] : ack(done).failed) {
+          const auto acked = ack(done);
+          for (const auto& [receipt, failure] : acked.failed) {
             on_error(receipt.message_id, std::make_exception_ptr(error("SQS", "DeleteMessageBatch",
                                                                        failure.code, failure.message)));
+          }
+          if (options_.tracer) {
+            for (const auto& item : batch) {
+              const bool deleted = std::any_of(done.begin(), done.end(), [&](const sqs_receipt& r) {
+                return r.handle == item.raw().receipt_handle &&
+                       std::none_of(acked.failed.begin(), acked.failed.end(),
+                                    [&](const auto& f) { return f.first.handle == r.handle; });
+              });
+              if (deleted)
+                trace_step(&message_tracer::on_settle, messaging_operation::settle, "ack", item.raw());
+            }
           }
         } catch (...) {
           on_error("(ack)", std::current_exception());
@@ -608,6 +635,7 @@ class channel {
         }
         T message = json::decode<T>(raw.body);
         if (raw.receive_count() > 1) counters_.add(counters_.redeliveries);
+        trace_step(&message_tracer::on_receive, messaging_operation::receive, "receive", raw);
         out.emplace_back(*this, std::move(message), std::move(raw));
         counters_.add(counters_.received);
       } catch (const courier::error& failure) {
@@ -633,6 +661,16 @@ class channel {
       throw courier::error(errc::missing_group,
                            "sqs::channel::send() on a FIFO queue: send_options::group is empty");
     }
+    trace_context trace = options.trace;
+    if (options_.tracer) {
+      message_span span{.operation = messaging_operation::send,
+                        .operation_name = "send",
+                        .system = "aws_sqs",
+                        .destination = options_.name,
+                        .context = &trace};
+      courier::detail::call_tracer([&] { options_.tracer->on_send(span); });
+    }
+    check_trace(trace, "sqs::channel send_options::trace");
     outgoing_message out;
     out.body = json::encode(message);
     out.group_id = options.group;
@@ -654,18 +692,48 @@ class channel {
       tracking =
           options_.receipts->track(id, options.receipt_timeout);  // before the send: no receipt comes first
     }
+    put_trace(out, trace);
     return out;
+  }
+
+  // Calls hook of the tracer for one step of a received message. Only
+  // with a tracer; never throws.
+  using tracer_hook = void (message_tracer::*)(const message_span&);
+  void trace_step(tracer_hook hook, messaging_operation operation, std::string_view operation_name,
+                  const received_message& raw, std::exception_ptr error = {}) const noexcept {
+    if (!options_.tracer) return;
+    courier::detail::call_tracer([&] {
+      trace_context carried = trace_of(raw);
+      const message_span span{.operation = operation,
+                              .operation_name = operation_name,
+                              .system = "aws_sqs",
+                              .destination = options_.name,
+                              .message_id = raw.message_id,
+                              .context = &carried,
+                              .error = std::move(error)};
+      (options_.tracer.get()->*hook)(span);
+    });
   }
 
   // Runs handler on item; true when item should be acked (the handler
   // returned without settling it), false when it was settled or nacked.
+  // With failure, what the handler threw is kept there (for the tracer).
   template <class Handler>
   bool handle_one(Handler& handler, delivery<T>& item, std::chrono::milliseconds lease,
-                  const std::function<void(const std::string&, std::exception_ptr)>& on_error) {
+                  const std::function<void(const std::string&, std::exception_ptr)>& on_error,
+                  std::exception_ptr* failure = nullptr) {
+    auto run = [&] {
+      try {
+        courier::detail::call_handler(handler, item);
+      } catch (...) {
+        if (failure != nullptr) *failure = std::current_exception();
+        throw;
+      }
+    };
     return courier::detail::run_or_nack(
         [&] {
           if (!options_.applied) {
-            courier::detail::call_handler(handler, item);
+            run();
             return;
           }
           // The body is the payload a reused key is told apart by; the
@@ -673,8 +741,7 @@ class channel {
           const std::string key = item.dedup_id();
           item.claimed_ = options_.applied.get();
           const auto outcome =
-              options_.applied->apply_once({.key = key, .payload = item.raw().body, .lease = lease},
-                                           [&] { courier::detail::call_handler(handler, item); });
+              options_.applied->apply_once({.key = key, .payload = item.raw().body, .lease = lease}, run);
           item.claimed_ = nullptr;
           if (outcome == apply_outcome::busy) {
             item.nack(std::chrono::seconds(1));  // another consumer has it: look again shortly

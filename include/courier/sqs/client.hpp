@@ -76,6 +76,9 @@ struct outgoing_message {
   std::chrono::seconds delay{0};  // standard queues only
   attributes message_attributes = {};
   std::string entry_id = {};  // batches only: the entry's Id, unique within the batch
+  // The AWSTraceHeader system attribute (X-Ray's form; see sqs/trace.hpp);
+  // empty: none. Not one of the 10 message attributes.
+  std::string aws_trace_header = {};
 };
 
 struct sent_message {

@@ -64,6 +64,7 @@
 #include "courier/detail/spin_then_block.hpp"
 #include "courier/error.hpp"
 #include "courier/message_id.hpp"
+#include "courier/trace_scope.hpp"
 
 #include <fmt/format.h>
 
@@ -404,13 +405,21 @@ class channel {
           return;  // the channel is closing
         }
         if (!metered && !options_.tracer) {
-          for (auto& item : batch) detail::handle_then_ack(*shared, item, on_error);
+          for (auto& item : batch) {
+            if (item.trace().empty()) {
+              detail::handle_then_ack(*shared, item, on_error);
+            } else {
+              const trace_scope scope(item.trace());  // what the handler publishes carries it on
+              detail::handle_then_ack(*shared, item, on_error);
+            }
+          }
           continue;
         }
         if (options_.tracer) trace_received(batch);
         for (auto& item : batch) {
           const auto started =
               metered ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+          const trace_scope scope(item.trace());
           if (options_.tracer) {
             std::exception_ptr failure;
             auto traced = [&](delivery<T>& each) {
@@ -471,6 +480,14 @@ class channel {
                             .context = &carried,
                             .error = std::move(error)};
     detail::call_tracer([&] { (options_.tracer.get()->*hook)(span); });
+  }
+
+  // A send without a trace of its own carries the thread's current one
+  // (trace_scope): a traced message's handler that sends on passes it on.
+  static void inherit_trace(send_options& options) {
+    if (options.trace.empty() && detail::current_trace_context != nullptr) {
+      options.trace = *detail::current_trace_context;
+    }
   }
 
   // The tracer's on_send, which may set the context the message carries.
@@ -583,6 +600,7 @@ class channel {
     if (options_.ordering == ordering::fifo && options.group.empty()) {
       throw error(errc::missing_group, "async_send() on a FIFO channel: send_options::group is empty");
     }
+    inherit_trace(options);
     if (options_.tracer) trace_send(options);
     return engine_.prepare(std::move(message), std::move(options));
   }
@@ -673,6 +691,7 @@ class channel {
     if (options_.ordering == ordering::fifo && options.group.empty()) {
       throw error(errc::missing_group, "send() on a FIFO channel: send_options::group is empty");
     }
+    inherit_trace(options);
     if (options_.tracer) trace_send(options);
     // Hashing, encoding and the clock happen before the lock is taken, so
     // the critical section is only the channel's bookkeeping.

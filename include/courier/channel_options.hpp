@@ -85,8 +85,9 @@ struct send_options {
   // neither acked nor dead-lettered by then. Zero: wait as long as it takes.
   std::chrono::milliseconds receipt_timeout = {};
   // W3C trace context the message carries to its consumer
-  // (delivery::trace()); empty: none. A malformed one is refused
-  // (invalid_option). See courier/trace_context.hpp.
+  // (delivery::trace()); empty: the thread's current one (trace_scope; a
+  // consume() handler's is its message's), else none. A malformed one is
+  // refused (invalid_option). See courier/trace_context.hpp.
   trace_context trace = {};
 };
 

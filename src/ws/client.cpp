@@ -4,6 +4,7 @@
 
 #include "client_stream.hpp"
 #include "courier/error.hpp"
+#include "courier/trace_scope.hpp"
 #include "pending_publishes.hpp"
 #include "processed_events.hpp"
 #include "secret.hpp"
@@ -429,6 +430,8 @@ std::future<receipt_frame> client::publish(std::string topic, std::string data_j
     throw error(errc::malformed_message,
                 fmt::format("ws::client::publish({}): data is not JSON: {}", topic, parse_error.message()));
   }
+  if (options.trace.empty()) options.trace = current_trace();
+  check_trace(options.trace, "ws::client::publish() publish_options::trace");
   auto promise = std::make_shared<std::promise<receipt_frame>>();
   auto future = promise->get_future();
   asio::post(impl_->io, [self = impl_, topic = std::move(topic), data = std::move(data),
@@ -449,7 +452,13 @@ std::future<receipt_frame> client::publish(std::string topic, std::string data_j
         publish_frame{.topic = std::move(topic),
                       .data = std::move(data),
                       .key = options.key ? options.key : std::optional<std::string>(random_key()),
-                      .group = std::move(options.group)},
+                      .group = std::move(options.group),
+                      .traceparent = options.trace.empty()
+                                         ? std::nullopt
+                                         : std::optional<std::string>(options.trace.traceparent),
+                      .tracestate = options.trace.tracestate.empty()
+                                        ? std::nullopt
+                                        : std::optional<std::string>(options.trace.tracestate)},
         std::move(*promise)));
     bool ready = false;
     {

@@ -28,6 +28,8 @@ constexpr length_limit key_length{1, 128};
 constexpr length_limit group_length{1, 128};
 constexpr length_limit id_length{1, 64};
 constexpr length_limit ref_length{1, 64};
+constexpr length_limit traceparent_length{1, 256};
+constexpr length_limit tracestate_length{0, 512};
 constexpr length_limit name_length{1, 128};
 constexpr length_limit token_length{1, 8192};
 constexpr length_limit any_length{0, std::numeric_limits<std::size_t>::max()};
@@ -251,6 +253,8 @@ std::variant<client_frame, frame_error> decode_client_frame(std::string_view tex
     const json::value* data = fields.find("data", !fields.failed());
     frame.key = fields.string("key", false, key_length);
     frame.group = fields.string("group", false, group_length);
+    frame.traceparent = fields.string("traceparent", false, traceparent_length);
+    frame.tracestate = fields.string("tracestate", false, tracestate_length);
     if (fields.failed()) return error;
     if (!all_numbers_finite(*data)) {
       fields.fail(error_code::bad_value, "data", "'data' has a number too large for a double");
@@ -296,6 +300,8 @@ std::string encode(const publish_frame& frame) {
   put_optional(out, "key", frame.key);
   put_optional(out, "group", frame.group);
   put_optional(out, "ref", frame.ref);
+  put_optional(out, "traceparent", frame.traceparent);
+  put_optional(out, "tracestate", frame.tracestate);
   return json::serialize(out);
 }
 
@@ -346,6 +352,14 @@ std::string encode(const event_frame& frame) {
   out += frame.data;
   out += R"(,"attempt":)";
   out += std::to_string(frame.attempt);
+  if (!frame.traceparent.empty()) {
+    out += R"(,"traceparent":)";
+    out += json::serialize(json::string_view(frame.traceparent));
+    if (!frame.tracestate.empty()) {
+      out += R"(,"tracestate":)";
+      out += json::serialize(json::string_view(frame.tracestate));
+    }
+  }
   out += '}';
   return out;
 }
@@ -386,7 +400,12 @@ std::variant<server_frame, frame_error> decode_server_frame(std::string_view tex
     frame.group = fields.string("group", false, group_length);
     const json::value* data = fields.find("data", !fields.failed());
     auto attempt = fields.integer("attempt", false);
+    auto traceparent = fields.string("traceparent", false, traceparent_length);
+    auto tracestate = fields.string("tracestate", false, tracestate_length);
     if (fields.failed()) return error;
+    auto trace = accept_trace(traceparent.value_or(""), tracestate.value_or(""));
+    frame.traceparent = std::move(trace.traceparent);
+    frame.tracestate = std::move(trace.tracestate);
     frame.id = std::move(*id);
     frame.seq = *seq;
     frame.topic = std::move(*topic);

@@ -228,9 +228,11 @@ void hub::pump(session& which) {
 
 // --- events --------------------------------------------------------------------
 
-void hub::fan_out(std::size_t topic, std::string data, const client_origin* origin) {
+void hub::fan_out(std::size_t topic, std::string data, const client_origin* origin,
+                  const trace_context& trace) {
   auto event = std::make_shared<payload>();
   event->data = std::move(data);
+  event->trace = trace;
   const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
   topic_entry& entry = *topics_[topic];

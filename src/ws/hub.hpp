@@ -92,7 +92,8 @@ class hub {
 
   // An event of topic, encoded once, to every subscribed session; with the
   // client's id and group when it is a client's publish.
-  void fan_out(std::size_t topic, std::string data, const client_origin* origin);
+  void fan_out(std::size_t topic, std::string data, const client_origin* origin,
+               const trace_context& trace = trace_context{});
   // Ends the sessions whose clients did not come back within session_ttl.
   void sweep(std::chrono::steady_clock::time_point now);
 

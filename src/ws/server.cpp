@@ -4,6 +4,7 @@
 // sweeps expired sessions, and stops. What a client's frames mean is the
 // protocol's (protocol.hpp); sessions and topics are the hub's (hub.hpp).
 #include "courier/ws/server.hpp"
+#include "courier/trace_scope.hpp"
 
 #include "hub.hpp"
 #include "secret.hpp"
@@ -249,7 +250,9 @@ void server::set_topic(std::size_t index, subscription observer,
 }
 
 void server::fan_out(std::size_t topic, std::string data, const detail::client_origin* origin) {
-  impl_->hub.fan_out(topic, std::move(data), origin);
+  // The trace of the work publishing it: a traced message's handler, a
+  // client's traced publish, or the application's own trace_scope.
+  impl_->hub.fan_out(topic, std::move(data), origin, current_trace());
 }
 
 std::string server::publish_id_prefix(std::size_t topic) const {

@@ -4,6 +4,7 @@
 // holds its lock around every call and does the sending.
 #pragma once
 
+#include "courier/trace_context.hpp"
 #include "courier/ws/frames.hpp"
 
 #include <chrono>
@@ -27,7 +28,8 @@ struct payload {
   std::string id;
   std::string topic;
   std::optional<std::string> group;
-  std::string data;  // JSON text
+  std::string data;     // JSON text
+  trace_context trace;  // of the work that published it
 };
 
 class session {
@@ -69,8 +71,9 @@ class session {
       --waiting_;
       ++in_flight_;
       highest_sent_ = std::max(highest_sent_, next.seq);
-      frames.push_back(encode(event_frame{next.event->id, next.seq, next.event->topic, next.event->group,
-                                          next.event->data, next.attempt}));
+      frames.push_back(
+          encode(event_frame{next.event->id, next.seq, next.event->topic, next.event->group, next.event->data,
+                             next.attempt, next.event->trace.traceparent, next.event->trace.tracestate}));
     }
     lowest_waiting_ = std::min(lowest_waiting_, waiting_);
     return frames;

@@ -5,8 +5,10 @@
 // aws_sqs. And through SNS: a publish's trace reaches a subscribed queue.
 #include "courier/sqs/trace.hpp"
 
+#include "courier/bus.hpp"
 #include "courier/sns/publisher.hpp"
 #include "courier/sns/subscribe_queue.hpp"
+#include "courier/sqs/bus_feed.hpp"
 #include "courier/sqs/channel.hpp"
 #include "queue_fixture.hpp"
 
@@ -14,7 +16,9 @@
 #include <boost/describe.hpp>
 
 #include <chrono>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct waybill {
@@ -114,6 +118,34 @@ TEST_F(sqs_trace, a_trace_published_on_sns_reaches_a_subscribed_queue) {
   EXPECT_EQ(got[0].message().number, 3);
   EXPECT_EQ(got[0].trace(), (courier::trace_context{parent, "congo=t61rcWkgMzE"}));
   sns.delete_topic(topic);
+}
+
+TEST_F(sqs_trace, a_bus_feed_makes_each_messages_trace_current_while_its_event_is_on_the_bus) {
+  const std::string url = queue(false);
+  courier::sqs::channel<waybill> waybills(sqs, {.queue_url = url});
+  waybills.send(waybill{4}, {.trace = {parent, ""}});
+  courier::bus bus({.executor = courier::executor_kind::manual});
+  std::mutex mutex;
+  std::string seen = "(nothing yet)";
+  auto observer = bus.subscribe<waybill>([&](const waybill&) {
+    std::lock_guard lock(mutex);
+    seen = courier::current_trace().traceparent;
+  });
+  courier::sqs::bus_feed feed(sqs, url, bus);
+  feed.accept<waybill>();
+  {
+    auto running = feed.start();
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (;;) {
+      {
+        std::lock_guard lock(mutex);
+        if (seen != "(nothing yet)") break;
+      }
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the event never reached the bus";
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  EXPECT_EQ(seen, parent);
 }
 
 }  // namespace

@@ -101,6 +101,43 @@ const send = (connection, frame) => connection.socket.send(typeof frame === 'str
   connection.socket.close(1000);
 }
 
+// --- trace context: a publish's traceparent comes back on what it caused ---
+// The pickup goes to the bus, into the dashboard's pickups channel, to its
+// driver, whose delivery event is published under the pickup's trace.
+{
+  const connection = await open({});
+  send(connection, { op: 'subscribe', ref: 't', topics: ['parcel.delivered', 'pickup'] });
+  await next(connection, 'subscribed');
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const tracestate = 'congo=t61rcWkgMzE';
+  const parcel = 900000 + (Date.now() % 1000);  // not a multiple of 4: the driver's first try succeeds
+  send(connection, { op: 'publish', ref: 'traced', topic: 'pickup', key: `traced-${parcel}`, group: 'zeta',
+                     traceparent, tracestate, data: { vendor: 'zeta', parcel: parcel % 4 === 0 ? parcel + 1 : parcel } });
+  const receipt = await next(connection, 'receipt');
+  check(receipt && receipt.ref === 'traced', 'the traced publish was accepted');
+  const deadline = Date.now() + 10000;
+  let pickup = null;
+  let delivered = null;
+  while ((!pickup || !delivered) && Date.now() < deadline) {
+    const event = await next(connection, 'event', deadline - Date.now());
+    if (!event) break;
+    if (event.topic === 'pickup' && event.data.vendor === 'zeta') pickup = event;
+    if (event.topic === 'parcel.delivered' && event.data.vendor === 'zeta') delivered = event;
+    send(connection, { op: 'ack', ids: [event.id] });
+  }
+  check(pickup && pickup.traceparent === traceparent && pickup.tracestate === tracestate,
+        `the pickup event carries the publish's trace (${pickup && pickup.traceparent})`);
+  check(delivered && delivered.traceparent === traceparent,
+        `the delivery it caused, through a channel and a consumer, carries it too (${delivered && delivered.traceparent})`);
+  send(connection, { op: 'publish', ref: 'bad-trace', topic: 'pickup', key: `bad-trace-${parcel}`, group: 'zeta',
+                     traceparent: 'not-a-traceparent', data: { vendor: 'yeti', parcel: 1 } });
+  const accepted = await next(connection, 'receipt');
+  check(accepted && accepted.ref === 'bad-trace', 'a malformed traceparent is ignored, the publish accepted');
+  const untraced = await next(connection, 'event');
+  check(untraced && untraced.traceparent === undefined, 'and its event carries none');
+  connection.socket.close(1000);
+}
+
 // --- publish, receipts, a retried key, bad input --------------------------
 {
   const connection = await open({});

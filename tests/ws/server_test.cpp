@@ -6,6 +6,7 @@
 
 #include "../promtool.hpp"
 #include "courier/testing/recorder.hpp"
+#include "courier/trace_scope.hpp"
 #include "courier/ws/client.hpp"
 #include "raw_peer.hpp"
 #include "ws_test_support.hpp"
@@ -501,6 +502,36 @@ TEST_F(ws_server, get_metrics_counts_error_frames_by_code_and_sessions_by_unacke
   EXPECT_THAT(line("courier_ws_session_unacked_events_count", "server_port"), ::testing::EndsWith(" 2"));
   const auto [status, said] = courier_test::promtool_check(reply.body);
   EXPECT_EQ(status, 0) << said << "\n" << reply.body;
+}
+
+TEST_F(ws_server, an_event_carries_the_trace_of_the_work_that_published_it) {
+  start();
+  raw_peer peer(server_->port());
+  ASSERT_THAT(peer.hello(), HasSubstr(R"("resumed":false)"));
+  peer.send(R"({"op":"subscribe","topics":["parcel","pickup"],"ref":"s"})");
+  ASSERT_THAT(peer.read_until("subscribed"), HasSubstr("parcel"));
+  const courier::trace_context request{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                                       "congo=t61rcWkgMzE"};
+  {
+    const courier::trace_scope scope(request);
+    bus_.publish(parcel{1, "acme"});
+  }
+  bus_.publish(parcel{2, "acme"});
+  const std::string traced = peer.read_until(R"("op":"event")");
+  EXPECT_THAT(traced,
+              HasSubstr(R"("traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")"));
+  EXPECT_THAT(traced, HasSubstr(R"("tracestate":"congo=t61rcWkgMzE")"));
+  const std::string plain = peer.read_until(R"("op":"event")");
+  EXPECT_THAT(plain, ::testing::Not(HasSubstr("traceparent")))
+      << "an event published outside any trace carries none";
+
+  // A client's publish: its trace goes through the topic's channel to the bus and back out.
+  peer.send(
+      R"({"op":"publish","topic":"pickup","group":"g","key":"k1","ref":"p","data":{"vendor":"v","parcel":3},)"
+      R"("traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})");
+  const std::string echoed = peer.read_until(R"("topic":"pickup")");
+  EXPECT_THAT(echoed,
+              HasSubstr(R"("traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")"));
 }
 
 TEST_F(ws_server, get_metrics_needs_a_bearer_token_when_the_server_checks_tokens) {

@@ -45,6 +45,7 @@
 #include "courier/sqs/receipt_inbox.hpp"
 #include "courier/sqs/receipts.hpp"
 #include "courier/sqs/trace.hpp"
+#include "courier/trace_scope.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -171,11 +172,12 @@ class publisher {
     // The trace as SQS carries it (sqs/trace.hpp): a subscribed queue with
     // raw delivery gets these attributes as its own. At most six attributes
     // are set here, so SQS's 10 always leave room.
-    check_trace(options.trace, "sns::publisher send_options::trace");
-    if (!options.trace.empty()) {
-      out.message_attributes[sqs::traceparent_attribute] = attribute{"String", options.trace.traceparent};
-      if (!options.trace.tracestate.empty()) {
-        out.message_attributes[sqs::tracestate_attribute] = attribute{"String", options.trace.tracestate};
+    const trace_context& trace = options.trace.empty() ? current_trace() : options.trace;
+    check_trace(trace, "sns::publisher send_options::trace");
+    if (!trace.empty()) {
+      out.message_attributes[sqs::traceparent_attribute] = attribute{"String", trace.traceparent};
+      if (!trace.tracestate.empty()) {
+        out.message_attributes[sqs::tracestate_attribute] = attribute{"String", trace.tracestate};
       }
     }
     if (options.track_delivery) {

@@ -34,6 +34,8 @@
 #include "courier/sqs/client.hpp"
 #include "courier/sqs/detail/failure_pause.hpp"
 #include "courier/sqs/receipts.hpp"
+#include "courier/sqs/trace.hpp"
+#include "courier/trace_scope.hpp"
 
 #include <fmt/format.h>
 
@@ -174,6 +176,10 @@ class bus_feed {
                                                             : type->second.value)));
       return false;
     }
+    // The message's trace is current while its event is on the bus: what
+    // observers send or publish from it carries it on.
+    const trace_context trace = trace_of(message);
+    const trace_scope scope(trace);
     try {
       if (!applied_) {
         publisher->second(message.body);

@@ -51,6 +51,7 @@
 #include "courier/sqs/receipt_inbox.hpp"
 #include "courier/sqs/receipts.hpp"
 #include "courier/sqs/trace.hpp"
+#include "courier/trace_scope.hpp"
 #include "courier/tracing.hpp"
 
 #include <fmt/format.h>
@@ -661,7 +662,7 @@ class channel {
       throw courier::error(errc::missing_group,
                            "sqs::channel::send() on a FIFO queue: send_options::group is empty");
     }
-    trace_context trace = options.trace;
+    trace_context trace = options.trace.empty() ? current_trace() : options.trace;
     if (options_.tracer) {
       message_span span{.operation = messaging_operation::send,
                         .operation_name = "send",

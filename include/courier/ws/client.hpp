@@ -22,6 +22,7 @@
 #pragma once
 
 #include "courier/json/codec.hpp"
+#include "courier/trace_context.hpp"
 #include "courier/ws/frames.hpp"
 
 #include <chrono>
@@ -65,6 +66,9 @@ struct client_options {
 struct publish_options {
   std::optional<std::string> key = {};  // empty: a random one (retries still dedup)
   std::optional<std::string> group = {};
+  // The W3C trace context the event carries to every subscriber; empty:
+  // the one current on the calling thread (current_trace()), if any.
+  trace_context trace = {};
 };
 
 struct client_stats {

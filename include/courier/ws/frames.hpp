@@ -8,6 +8,7 @@
 // decode_server_frame is the same for the C++ client.
 #pragma once
 
+#include "courier/trace_context.hpp"
 #include "courier/ws/error_codes.hpp"
 
 #include <boost/json/value.hpp>
@@ -54,6 +55,10 @@ struct publish_frame {
   std::optional<std::string> key = {};
   std::optional<std::string> group = {};
   std::optional<std::string> ref = {};
+  // W3C trace context the event carries on (docs/protocol.md §5); a
+  // malformed one is ignored, as W3C asks of a receiver.
+  std::optional<std::string> traceparent = {};
+  std::optional<std::string> tracestate = {};
 };
 
 using client_frame = std::variant<hello_frame, subscribe_frame, ack_frame, publish_frame>;
@@ -116,6 +121,9 @@ struct event_frame {
   std::optional<std::string> group = {};
   std::string data = {};  // JSON text, as encoded once for every session
   std::uint64_t attempt = 1;
+  // The W3C trace context of the work that published it; empty: none.
+  std::string traceparent = {};
+  std::string tracestate = {};
 };
 
 struct receipt_frame {

@@ -80,8 +80,13 @@ class topic_publisher final : public topic_base {
     }
     // The group travels with the message on any topic (a standard channel
     // keeps it as a label), so its event carries it.
+    // The publish's trace goes with it to the bus (consume() makes it the
+    // current one around the publish), and on to subscribers' event frames.
     const auto sent = channel_.try_send(
-        std::move(*decoded), {.group = frame.group.value_or(""), .idempotency_key = frame.key.value_or("")});
+        std::move(*decoded),
+        {.group = frame.group.value_or(""),
+         .idempotency_key = frame.key.value_or(""),
+         .trace = accept_trace(frame.traceparent.value_or(""), frame.tracestate.value_or(""))});
     if (!sent) {
       return make_error(error_code::busy,
                         settings_.name + ": too many publishes waiting; retry with the same key", frame.ref);

@@ -83,9 +83,12 @@ inline std::string_view tracestate_problem(std::string_view tracestate) noexcept
   return {};
 }
 
-// Throws courier::error (invalid_option) naming what is wrong with trace,
-// as set on a send at where.
-inline void check_trace(const trace_context& trace, std::string_view where) {
+namespace detail {
+
+// check_trace's slow path, out of line: a send's fast path stays small
+// enough to inline.
+[[gnu::cold]] [[gnu::noinline]] inline void check_trace_fully(const trace_context& trace,
+                                                              std::string_view where) {
   if (trace.empty()) {
     if (!trace.tracestate.empty()) {
       throw error(errc::invalid_option, fmt::format("{}: a tracestate without a traceparent", where));
@@ -99,6 +102,16 @@ inline void check_trace(const trace_context& trace, std::string_view where) {
   if (const auto problem = tracestate_problem(trace.tracestate); !problem.empty()) {
     throw error(errc::invalid_option, fmt::format("{}: tracestate {}", where, problem));
   }
+}
+
+}  // namespace detail
+
+// Throws courier::error (invalid_option) naming what is wrong with trace,
+// as set on a send at where.
+inline void check_trace(const trace_context& trace, std::string_view where) {
+  if (trace.traceparent.empty() && trace.tracestate.empty()) [[likely]]
+    return;
+  detail::check_trace_fully(trace, where);
 }
 
 // A context that came from a peer: as it is when valid; the tracestate

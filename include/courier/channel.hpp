@@ -357,9 +357,8 @@ class channel {
       auto batch = dead.receive(std::min<std::size_t>(max - moved, 64));
       if (batch.empty()) break;
       for (auto& letter : batch) {
-        typename engine::new_message again{.body = std::move(letter.message()),
-                                           .group = letter.group(),
-                                           .group_hash = group_hash_of(letter.group())};
+        typename engine::new_message again(std::move(letter.message()), std::string(letter.group()), {});
+        again.group_hash = group_hash_of(letter.group());
         if (journal_) again.encoded = options_.durable.encode(again.body);
         std::uint64_t ticket = 0;
         {
@@ -469,8 +468,11 @@ class channel {
   // Calls hook of the tracer for one step of message id (trace: what it
   // carries, null for none). Only with a tracer.
   using tracer_hook = void (message_tracer::*)(const message_span&);
-  void trace_step(tracer_hook hook, messaging_operation operation, std::string_view operation_name,
-                  message_id id, const trace_context* trace, std::exception_ptr error = {}) const {
+  // The tracer paths are out of line: the untraced hot paths stay small
+  // enough to inline.
+  [[gnu::noinline]] void trace_step(tracer_hook hook, messaging_operation operation,
+                                    std::string_view operation_name, message_id id,
+                                    const trace_context* trace, std::exception_ptr error = {}) const {
     trace_context carried = trace != nullptr ? *trace : trace_context{};
     const message_span span{.operation = operation,
                             .operation_name = operation_name,
@@ -485,13 +487,15 @@ class channel {
   // A send without a trace of its own carries the thread's current one
   // (trace_scope): a traced message's handler that sends on passes it on.
   static void inherit_trace(send_options& options) {
-    if (options.trace.empty() && detail::current_trace_context != nullptr) {
-      options.trace = *detail::current_trace_context;
-    }
+    if (detail::current_trace_context != nullptr) [[unlikely]]
+      inherit_current_trace(options);
+  }
+  [[gnu::cold]] [[gnu::noinline]] static void inherit_current_trace(send_options& options) {
+    if (options.trace.empty()) options.trace = *detail::current_trace_context;
   }
 
   // The tracer's on_send, which may set the context the message carries.
-  void trace_send(send_options& options) const {
+  [[gnu::noinline]] void trace_send(send_options& options) const {
     message_span span{.operation = messaging_operation::send,
                       .operation_name = "send",
                       .system = "courier",
@@ -500,7 +504,7 @@ class channel {
     detail::call_tracer([&] { options_.tracer->on_send(span); });
   }
 
-  void trace_received(const std::vector<delivery<T>>& taken) const {
+  [[gnu::noinline]] void trace_received(const std::vector<delivery<T>>& taken) const {
     for (const auto& item : taken)
       trace_step(&message_tracer::on_receive, messaging_operation::receive, "receive", item.id(),
                  &item.trace());

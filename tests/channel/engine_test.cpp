@@ -163,9 +163,17 @@ TEST(channel_engine, progress_counts_what_became_ready_and_what_left) {
   EXPECT_EQ(b.core.progress_so_far().readied, 3u);
 }
 
+// A message whose sender asked for a delivery receipt (with a deadline).
+engine::new_message tracked(std::string body, std::chrono::milliseconds receipt_timeout = {}) {
+  engine::new_message out(std::move(body), {}, {});
+  out.track = true;
+  out.receipt_timeout = receipt_timeout;
+  return out;
+}
+
 TEST(channel_engine, without_acknowledgement_a_message_is_settled_as_it_is_handed_out) {
   bench b({.acknowledge = false});
-  auto sent = engine::new_message{.body = "x", .track = true};
+  auto sent = tracked("x");
   const auto receipt = b.core.enqueue(std::move(sent), b.now).result.receipt;
   EXPECT_EQ(bodies(b.receive()), (std::vector<std::string>{"x"}));
   EXPECT_EQ(receipt.peek(), delivery_outcome::acked);
@@ -174,11 +182,10 @@ TEST(channel_engine, without_acknowledgement_a_message_is_settled_as_it_is_hande
 
 TEST(channel_engine, closing_abandons_what_is_not_in_flight_and_a_receipt_deadline_times_out) {
   bench b({.visibility_timeout = 100ms});
-  const auto flying = b.core.enqueue({.body = "flying", .track = true}, b.now).result.receipt;
+  const auto flying = b.core.enqueue(tracked("flying"), b.now).result.receipt;
   b.receive();
-  const auto waiting = b.core.enqueue({.body = "waiting", .track = true}, b.now).result.receipt;
-  const auto late =
-      b.core.enqueue({.body = "late", .track = true, .receipt_timeout = 10ms}, b.now).result.receipt;
+  const auto waiting = b.core.enqueue(tracked("waiting"), b.now).result.receipt;
+  const auto late = b.core.enqueue(tracked("late", 10ms), b.now).result.receipt;
   b.now += 10ms;
   b.core.advance(b.now);
   EXPECT_EQ(late.peek(), delivery_outcome::timed_out);

@@ -50,8 +50,15 @@ class channel_engine {
  public:
   using record = channel_record<T>;
 
-  // A new message, as enqueue() takes it in.
+  // A new message, as enqueue() takes it in. Made from its body, the rest
+  // set member by member: not an aggregate, because aggregate-initializing
+  // it made GCC zero all of its 192 bytes with a rep stos first, ~20 ns a
+  // send on AMD EPYC (BM_one_by_one).
   struct new_message {
+    // The strings are moved in here, not assigned after: a move-assignment
+    // costs more than a move-construction.
+    new_message(T&& message, std::string&& group_name, dedup_key&& dedup)
+        : body(std::move(message)), group(std::move(group_name)), key(std::move(dedup)) {}
     T body;
     std::string group = {};
     std::uint64_t group_hash = 0;  // FIFO channels: fifo_groups::hash_of(group)
@@ -106,36 +113,36 @@ class channel_engine {
     if (!key.empty()) dedup_.prefetch(key);  // a large window's cache miss, taken now
     const std::uint64_t group_hash =
         options_.ordering == ordering::fifo ? fifo_groups<record>::hash_of(options.group) : 0;
-    std::string encoded = options_.durable ? options_.durable.encode(message) : std::string();
-    return {.body = std::move(message),
-            .group = std::move(options.group),
-            .group_hash = group_hash,
-            .key = std::move(key),
-            .delay = options.delay,
-            .track = options.track_delivery,
-            .receipt_timeout = options.receipt_timeout,
-            .encoded = std::move(encoded),
-            .by_send = true,
-            .trace = options.trace.empty() ? nullptr : share_trace(std::move(options.trace))};
+    new_message out(std::move(message), std::move(options.group), std::move(key));
+    out.group_hash = group_hash;
+    out.delay = options.delay;
+    out.track = options.track_delivery;
+    out.receipt_timeout = options.receipt_timeout;
+    if (options_.durable) out.encoded = options_.durable.encode(out.body);
+    out.by_send = true;
+    if (!options.trace.empty()) [[unlikely]]
+      out.trace = share_trace(std::move(options.trace));
+    return out;
   }
 
   // Out of line and cold: an untraced send's path stays small enough to
   // inline into send().
-  [[gnu::cold]] [[gnu::noinline]] static std::shared_ptr<const trace_context> share_trace(trace_context&& trace) {
+  [[gnu::cold]] [[gnu::noinline]] static std::shared_ptr<const trace_context> share_trace(
+      trace_context&& trace) {
     return std::make_shared<const trace_context>(std::move(trace));
   }
 
   // A dead letter of the channel this one holds the dead letters of, as a
   // message here (it keeps its group and sequence).
   static new_message from_dead_letter(dead_letter<T> letter) {
-    return {.body = std::move(letter.body),
-            .group = std::move(letter.group),
-            .group_hash = letter.group_hash,
-            .sequence = letter.sequence,
-            .encoded = std::move(letter.encoded),
-            .dead_letter_from = letter.from,
-            .dead_letter_of = letter.of,
-            .trace = std::move(letter.trace)};
+    new_message out(std::move(letter.body), std::move(letter.group), dedup_key());
+    out.group_hash = letter.group_hash;
+    out.sequence = letter.sequence;
+    out.encoded = std::move(letter.encoded);
+    out.dead_letter_from = letter.from;
+    out.dead_letter_of = letter.of;
+    out.trace = std::move(letter.trace);
+    return out;
   }
 
   // The key message is deduplicated by, hashed (call before taking the lock).

@@ -6,6 +6,7 @@
 #include "courier/bus.hpp"
 #include "courier/channel.hpp"
 #include "courier/prometheus.hpp"
+#include "metric_samples.hpp"
 #include "promtool.hpp"
 
 #include <gtest/gtest.h>
@@ -17,17 +18,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-double value_of(const courier::metric_set& metrics, const std::string& name, const std::string& destination) {
-  const auto* family = metrics.find(name);
-  if (family == nullptr) throw std::runtime_error("no family " + name);
-  for (const auto& sample : family->samples) {
-    for (const auto& [label, value] : sample.labels) {
-      if (label == "messaging_destination_name" && value == destination) return sample.value;
-    }
-  }
-  throw std::runtime_error("no sample of " + name + " for " + destination);
-}
+using courier_test::value_of;
 
 TEST(metrics_registry, reads_every_collector_merging_families_by_name_until_its_registration_ends) {
   courier::metrics_registry registry;
@@ -119,18 +110,6 @@ TEST(channel_metrics, count_exactly_what_a_scripted_run_did) {
   EXPECT_EQ(value("courier_channel_oldest_ready_age_seconds"), 36);
 }
 
-const courier::metric_sample& sample_of(const courier::metric_set& metrics, const std::string& name,
-                                        const std::string& destination) {
-  const auto* family = metrics.find(name);
-  if (family == nullptr) throw std::runtime_error("no family " + name);
-  for (const auto& sample : family->samples) {
-    for (const auto& [label, value] : sample.labels) {
-      if (label == "messaging_destination_name" && value == destination) return sample;
-    }
-  }
-  throw std::runtime_error("no sample of " + name + " for " + destination);
-}
-
 TEST(latency_histogram, a_bound_belongs_to_its_own_bucket_and_buckets_render_cumulative) {
   courier::latency_histogram histogram;
   histogram.record(5ms);     // le 0.005
@@ -160,7 +139,8 @@ TEST(channel_metrics, send_to_ack_is_measured_by_the_channels_clock) {
   taken[1].ack();  // le 0.05
   clock->advance(1970ms);
   taken[2].nack();  // not an ack: not measured
-  const auto sample = sample_of(registry->read(), "courier_channel_send_to_ack_seconds", "orders");
+  const auto sample = courier_test::sample_of(registry->read(), "courier_channel_send_to_ack_seconds",
+                                              "messaging_destination_name", "orders");
   EXPECT_EQ(sample.count, 2u);
   EXPECT_DOUBLE_EQ(sample.sum, 0.030);
   EXPECT_EQ(sample.buckets[0].second, 1u);  // le 0.005
@@ -180,7 +160,8 @@ TEST(channel_metrics, consume_times_each_handler_call) {
     });
     while (orders.stats().acked < 3) std::this_thread::sleep_for(1ms);
   }  // the consumer's thread ended: its counts stay in the total
-  const auto sample = sample_of(registry->read(), "messaging_process_duration_seconds", "orders");
+  const auto sample = courier_test::sample_of(registry->read(), "messaging_process_duration_seconds",
+                                              "messaging_destination_name", "orders");
   EXPECT_EQ(sample.count, 3u);
   EXPECT_GE(sample.sum, 0.060);
   EXPECT_EQ(sample.buckets[1].second, 0u) << "each call slept 20 ms: none is at most 10 ms";
@@ -222,20 +203,6 @@ struct order_placed {
 };
 struct order_shipped {};
 
-double bus_value(const courier::metric_set& metrics, const std::string& name,
-                 const std::string& event_type = {}) {
-  const auto* family = metrics.find(name);
-  if (family == nullptr) throw std::runtime_error("no family " + name);
-  for (const auto& sample : family->samples) {
-    bool match = event_type.empty();
-    for (const auto& [label, value] : sample.labels) {
-      if (label == "event_type" && value == event_type) match = true;
-    }
-    if (match) return sample.value;
-  }
-  throw std::runtime_error("no sample of " + name + " for " + event_type);
-}
-
 TEST(bus_metrics, count_the_async_path_and_the_observers_per_type) {
   auto registry = std::make_shared<courier::metrics_registry>();
   std::vector<std::string> errors;
@@ -252,22 +219,22 @@ TEST(bus_metrics, count_the_async_path_and_the_observers_per_type) {
   events.publish(order_shipped{});  // publish() is not counted
 
   auto metrics = registry->read();
-  EXPECT_EQ(bus_value(metrics, "courier_bus_posted_events_total"), 5);
-  EXPECT_EQ(bus_value(metrics, "courier_bus_pending_events"), 5);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_bus_posted_events_total").value, 5);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_bus_pending_events").value, 5);
   EXPECT_EQ(events.run_pending(), 5u);
   metrics = registry->read();
-  EXPECT_EQ(bus_value(metrics, "courier_bus_handled_events_total"), 5);
-  EXPECT_EQ(bus_value(metrics, "courier_bus_pending_events"), 0);
-  EXPECT_EQ(bus_value(metrics, "courier_bus_observer_errors_total"), 1);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_bus_handled_events_total").value, 5);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_bus_pending_events").value, 0);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_bus_observer_errors_total").value, 1);
   EXPECT_EQ(errors.size(), 1u);
-  EXPECT_EQ(bus_value(metrics, "courier_bus_observers", std::string(courier::event_name<order_placed>())), 1);
-  EXPECT_EQ(bus_value(metrics, "courier_bus_observers", std::string(courier::event_name<order_shipped>())),
-            2);
-  EXPECT_EQ(bus_value(metrics, "courier_bus_observers", "*"), 0);
+  auto observers = [](const courier::metric_set& read, std::string_view type) {
+    return courier_test::sample_of(read, "courier_bus_observers", "event_type", std::string(type)).value;
+  };
+  EXPECT_EQ(observers(metrics, courier::event_name<order_placed>()), 1);
+  EXPECT_EQ(observers(metrics, courier::event_name<order_shipped>()), 2);
+  EXPECT_EQ(observers(metrics, "*"), 0);
   shipped_b.disconnect();
-  EXPECT_EQ(
-      bus_value(registry->read(), "courier_bus_observers", std::string(courier::event_name<order_shipped>())),
-      1);
+  EXPECT_EQ(observers(registry->read(), courier::event_name<order_shipped>()), 1);
   const auto [status, said] = courier_test::promtool_check(courier::render_prometheus(registry->read()));
   EXPECT_EQ(status, 0) << said;
 }

@@ -100,6 +100,27 @@ class single_writer_histogram {
   std::atomic<std::int64_t> sum_ns_{0};
 };
 
+// A latency_histogram any thread records into: relaxed atomic adds, no
+// lock. For paths that are slow anyway (an HTTP request per record).
+class shared_histogram {
+ public:
+  void record(std::chrono::nanoseconds duration) noexcept {
+    if (duration < std::chrono::nanoseconds::zero()) duration = std::chrono::nanoseconds::zero();
+    counts_[latency_histogram::bucket_of(duration)].fetch_add(1, std::memory_order_relaxed);
+    sum_ns_.fetch_add(duration.count(), std::memory_order_relaxed);
+  }
+
+  void add_to(latency_histogram& out) const noexcept {
+    for (std::size_t i = 0; i < counts_.size(); ++i)
+      out.counts[i] += counts_[i].load(std::memory_order_relaxed);
+    out.sum += std::chrono::nanoseconds(sum_ns_.load(std::memory_order_relaxed));
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, latency_histogram::bounds_seconds.size() + 1> counts_{};
+  std::atomic<std::int64_t> sum_ns_{0};
+};
+
 }  // namespace detail
 }  // namespace v1
 }  // namespace courier

@@ -73,6 +73,21 @@ class metric_set {
     add(name, type, help, metric_sample{.labels = labels, .value = value});
   }
 
+  // Adds counters and gauges that all carry labels (which must outlive
+  // it): add(name, type, help, value). How a component reports its figures.
+  class labelled {
+   public:
+    labelled(metric_set& out, const std::vector<std::pair<std::string, std::string>>& labels)
+        : out_(out), labels_(labels) {}
+    void operator()(const std::string& name, metric_type type, const std::string& help, double value) const {
+      out_.add(name, type, help, labels_, value);
+    }
+
+   private:
+    metric_set& out_;
+    const std::vector<std::pair<std::string, std::string>>& labels_;
+  };
+
   const std::vector<metric_family>& families() const noexcept { return families_; }
 
   // The family named name, or null.

@@ -769,9 +769,7 @@ std::shared_ptr<store> store::open(const std::filesystem::path& path, store_opti
       const store_stats now = self->stats();
       const std::vector<std::pair<std::string, std::string>> labels = {
           {"db_system_name", "sqlite"}, {"db_namespace", self->path().string()}};
-      auto add = [&](const char* name, metric_type type, const char* help, double value) {
-        out.add(name, type, help, labels, value);
-      };
+      const metric_set::labelled add(out, labels);
       using enum metric_type;
       add("courier_store_transactions_total", counter, "Transactions the store's writer committed.",
           static_cast<double>(now.transactions));

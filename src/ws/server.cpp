@@ -185,9 +185,7 @@ void server::report_metrics() {
         {"server_address", impl_->options.host},
         {"server_port",
          std::to_string(impl_->bound_port != 0 ? impl_->bound_port.load() : impl_->options.port)}};
-    auto add = [&](const char* name, metric_type type, const char* help, double value) {
-      out.add(name, type, help, labels, value);
-    };
+    const metric_set::labelled add(out, labels);
     add("courier_ws_connections", metric_type::gauge,
         "Connections open: WebSocket clients, and HTTP requests being answered (a scrape counts itself).",
         static_cast<double>(now.connections));

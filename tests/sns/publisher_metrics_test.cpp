@@ -2,6 +2,7 @@
 // counted apart, copies sharing one count, promtool accepting the text.
 #include "courier/sns/publisher.hpp"
 
+#include "../metric_samples.hpp"
 #include "../promtool.hpp"
 #include "../sqs/moto_env.hpp"
 #include "courier/prometheus.hpp"
@@ -18,16 +19,7 @@ BOOST_DESCRIBE_STRUCT(alarm_raised, (), (level))
 
 namespace {
 
-double value_of(const courier::metric_set& metrics, const std::string& name, const std::string& topic) {
-  const auto* family = metrics.find(name);
-  if (family == nullptr) throw std::runtime_error("no family " + name);
-  for (const auto& sample : family->samples) {
-    for (const auto& [label, value] : sample.labels) {
-      if (label == "messaging_destination_name" && value == topic) return sample.value;
-    }
-  }
-  throw std::runtime_error("no sample of " + name + " for " + topic);
-}
+using courier_test::value_of;
 
 TEST(sns_publisher_metrics, count_publishes_and_refusals_and_copies_share_the_count) {
   courier::sns::client sns(courier_test::fixture_options());

@@ -5,6 +5,7 @@
 #include "courier/prometheus.hpp"
 #include "courier/sqlite/durable.hpp"
 
+#include "../metric_samples.hpp"
 #include "../promtool.hpp"
 
 #include <gtest/gtest.h>
@@ -38,13 +39,6 @@ class store_metrics : public ::testing::Test {
   std::filesystem::path directory_;
 };
 
-double value_of(const courier::metric_set& metrics, const std::string& name) {
-  const auto* family = metrics.find(name);
-  if (family == nullptr || family->samples.size() != 1)
-    throw std::runtime_error("no single sample of " + name);
-  return family->samples[0].value;
-}
-
 TEST_F(store_metrics, count_each_transaction_and_change_the_writer_committed) {
   auto registry = std::make_shared<courier::metrics_registry>();
   // every_send: one transaction per send; no purge until an hour from now.
@@ -55,11 +49,11 @@ TEST_F(store_metrics, count_each_transaction_and_change_the_writer_committed) {
   for (int n = 0; n < 3; ++n) notes.send(note{"n" + std::to_string(n)});  // each returns once committed
 
   auto metrics = registry->read();
-  EXPECT_EQ(value_of(metrics, "courier_store_transactions_total"), 3);
-  EXPECT_EQ(value_of(metrics, "courier_store_changes_written_total"), 3);
-  EXPECT_EQ(value_of(metrics, "courier_store_failed_transactions_total"), 0);
-  EXPECT_EQ(value_of(metrics, "courier_store_pending_changes"), 0);
-  EXPECT_GT(value_of(metrics, "courier_store_file_bytes"), 0);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_store_transactions_total").value, 3);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_store_changes_written_total").value, 3);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_store_failed_transactions_total").value, 0);
+  EXPECT_EQ(courier_test::sample_of(metrics, "courier_store_pending_changes").value, 0);
+  EXPECT_GT(courier_test::sample_of(metrics, "courier_store_file_bytes").value, 0);
   const auto* commits = metrics.find("db_client_operation_duration_seconds");
   ASSERT_NE(commits, nullptr);
   EXPECT_EQ(commits->samples.at(0).count, 3u);
@@ -75,7 +69,7 @@ TEST_F(store_metrics, a_write_the_disk_refuses_is_counted_as_failed) {
   courier::channel<note> notes({.durable = courier::sqlite::durable<note>(store, "notes")});
   EXPECT_THROW(notes.send(note{std::string(256 * 1024, 'x')}), courier::error);
   EXPECT_GE(store->stats().failed_transactions, 1u);
-  EXPECT_GE(value_of(registry->read(), "courier_store_failed_transactions_total"), 1);
+  EXPECT_GE(courier_test::sample_of(registry->read(), "courier_store_failed_transactions_total").value, 1);
 }
 
 TEST_F(store_metrics, a_closed_store_is_no_longer_reported) {

@@ -3,6 +3,7 @@
 // the exposition, and a queue that cannot be read reported as such.
 #include "courier/sqs/channel.hpp"
 
+#include "../metric_samples.hpp"
 #include "../promtool.hpp"
 #include "courier/prometheus.hpp"
 #include "queue_fixture.hpp"
@@ -22,19 +23,10 @@ BOOST_DESCRIBE_STRUCT(crate, (), (number))
 
 namespace {
 
+using courier_test::value_of;
+
 using namespace std::chrono_literals;
 using sqs_metrics = courier_test::queue_fixture;
-
-double value_of(const courier::metric_set& metrics, const std::string& name, const std::string& queue) {
-  const auto* family = metrics.find(name);
-  if (family == nullptr) throw std::runtime_error("no family " + name);
-  for (const auto& sample : family->samples) {
-    for (const auto& [label, value] : sample.labels) {
-      if (label == "messaging_destination_name" && value == queue) return sample.value;
-    }
-  }
-  throw std::runtime_error("no sample of " + name + " for " + queue);
-}
 
 TEST_F(sqs_metrics, count_what_this_process_did_and_read_the_queues_depth_from_sqs) {
   auto registry = std::make_shared<courier::metrics_registry>();
@@ -72,6 +64,11 @@ TEST_F(sqs_metrics, count_what_this_process_did_and_read_the_queues_depth_from_s
   EXPECT_EQ(value("courier_sqs_queue_messages_visible"), 0);
   EXPECT_EQ(value("courier_sqs_queue_messages_not_visible"), 2);
   EXPECT_EQ(value("courier_sqs_queue_messages_delayed"), 0);
+  const auto& send_to_ack =
+      courier_test::sample_of(metrics, "courier_sqs_send_to_ack_seconds", "messaging_destination_name", name);
+  EXPECT_EQ(send_to_ack.count, 1u)
+      << "the one acked through its delivery (an ack by receipt has no SentTimestamp)";
+  EXPECT_GE(send_to_ack.sum, 0.0);
   const std::string text = courier::render_prometheus(metrics);
   EXPECT_NE(text.find("messaging_system=\"aws_sqs\""), std::string::npos) << text;
   const auto [status, said] = courier_test::promtool_check(text);

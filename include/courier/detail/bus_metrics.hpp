@@ -15,9 +15,7 @@ namespace detail {
 
 inline void report_bus(metric_set& out, const std::string& name, const bus_stats& stats) {
   const std::vector<std::pair<std::string, std::string>> labels = {{"bus", name}};
-  auto add = [&](const char* metric, metric_type type, const char* help, double value) {
-    out.add(metric, type, help, labels, value);
-  };
+  const metric_set::labelled add(out, labels);
   using enum metric_type;
   add("courier_bus_posted_events_total", counter, "post() calls, refused ones included.",
       static_cast<double>(stats.posted));

@@ -176,6 +176,7 @@ class delivery {
       answer.add(raw_, delivery_outcome::acked);
     }
     origin_->ack(receipt());
+    origin_->counters_.acked_message(raw_);
     settled_ = true;
     acked_ = true;
     origin_->trace_step(&message_tracer::on_settle, messaging_operation::settle, "ack", raw_);
@@ -521,16 +522,15 @@ class channel {
             on_error(receipt.message_id, std::make_exception_ptr(error("SQS", "DeleteMessageBatch",
                                                                        failure.code, failure.message)));
           }
-          if (options_.tracer) {
-            for (const auto& item : batch) {
-              const bool deleted = std::any_of(done.begin(), done.end(), [&](const sqs_receipt& r) {
-                return r.handle == item.raw().receipt_handle &&
-                       std::none_of(acked.failed.begin(), acked.failed.end(),
-                                    [&](const auto& f) { return f.first.handle == r.handle; });
-              });
-              if (deleted)
-                trace_step(&message_tracer::on_settle, messaging_operation::settle, "ack", item.raw());
-            }
+          for (const auto& item : batch) {
+            const bool deleted = std::any_of(done.begin(), done.end(), [&](const sqs_receipt& r) {
+              return r.handle == item.raw().receipt_handle &&
+                     std::none_of(acked.failed.begin(), acked.failed.end(),
+                                  [&](const auto& f) { return f.first.handle == r.handle; });
+            });
+            if (!deleted) continue;
+            counters_.acked_message(item.raw());
+            trace_step(&message_tracer::on_settle, messaging_operation::settle, "ack", item.raw());
           }
         } catch (...) {
           on_error("(ack)", std::current_exception());

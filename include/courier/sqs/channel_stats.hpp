@@ -20,6 +20,10 @@ struct channel_stats {
   std::uint64_t acked = 0;         // messages deleted
   std::uint64_t nacked = 0;        // deliveries made visible again by nack()
   latency_histogram handler_duration = {};  // consume()'s handler, with a metrics registry
+  // From SQS's SentTimestamp to the delete, for messages this channel
+  // acked: SQS's clock against this machine's, so clock skew between them
+  // is in it.
+  latency_histogram send_to_ack = {};
 };
 
 // The queue's depth: GetQueueAttributes' approximate counts, shared by

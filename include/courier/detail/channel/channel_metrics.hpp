@@ -17,9 +17,7 @@ namespace detail {
 inline void report_channel(metric_set& out, const std::string& name, bool fifo, const channel_stats& stats) {
   const std::vector<std::pair<std::string, std::string>> labels = {{"messaging_system", "courier"},
                                                                    {"messaging_destination_name", name}};
-  auto add = [&](const char* metric, metric_type type, const char* help, double value) {
-    out.add(metric, type, help, labels, value);
-  };
+  const metric_set::labelled add(out, labels);
   using enum metric_type;
   add("messaging_client_sent_messages_total", counter,
       "Messages sent and accepted as new (a send answered from the dedup window is counted in "

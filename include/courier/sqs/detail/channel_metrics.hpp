@@ -21,9 +21,7 @@ inline void report_channel(metric_set& out, const std::string& name, const chann
                            const std::optional<queue_depth>& depth) {
   const std::vector<std::pair<std::string, std::string>> labels = {{"messaging_system", "aws_sqs"},
                                                                    {"messaging_destination_name", name}};
-  auto add = [&](const char* metric, metric_type type, const char* help, double value) {
-    out.add(metric, type, help, labels, value);
-  };
+  const metric_set::labelled add(out, labels);
   using enum metric_type;
   add("messaging_client_sent_messages_total", counter, "Messages sent and accepted.",
       static_cast<double>(stats.sent));
@@ -37,6 +35,9 @@ inline void report_channel(metric_set& out, const std::string& name, const chann
       static_cast<double>(stats.acked));
   add("courier_sqs_nacked_total", counter, "Deliveries made visible again by nack().",
       static_cast<double>(stats.nacked));
+  out.add("courier_sqs_send_to_ack_seconds", histogram,
+          "From SQS's SentTimestamp to this process's delete of the message (clock skew included).",
+          stats.send_to_ack.sample(labels));
   out.add("messaging_process_duration_seconds", histogram,
           "How long consume()'s handler took per message, its ack included.",
           stats.handler_duration.sample(labels));

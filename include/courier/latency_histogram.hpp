@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace courier {
 inline namespace v1 {
@@ -76,17 +77,19 @@ struct latency_histogram {
 
 namespace detail {
 
-// A latency_histogram one thread records into while any thread may read
-// it: relaxed loads and stores, no read-modify-write and no lock, because
-// there is one writer (on x86 and ARM these are plain moves). A reader
-// may see a count without its share of the sum, never a torn value.
-class single_writer_histogram {
+// A latency_histogram kept in atomics, so any thread may read it while
+// it is recorded into. Concurrent is how records are made: false, one
+// writer at a time (relaxed loads and stores, no read-modify-write, no
+// lock: plain moves on x86 and ARM); true, any thread (relaxed atomic
+// adds, for paths that are slow anyway). A reader may see a count without
+// its share of the sum, never a torn value.
+template <bool Concurrent>
+class atomic_histogram {
  public:
   void record(std::chrono::nanoseconds duration) noexcept {
     if (duration < std::chrono::nanoseconds::zero()) duration = std::chrono::nanoseconds::zero();
-    auto& bucket = counts_[latency_histogram::bucket_of(duration)];
-    bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    sum_ns_.store(sum_ns_.load(std::memory_order_relaxed) + duration.count(), std::memory_order_relaxed);
+    bump(counts_[latency_histogram::bucket_of(duration)], 1);
+    bump(sum_ns_, duration.count());
   }
 
   void add_to(latency_histogram& out) const noexcept {
@@ -96,30 +99,21 @@ class single_writer_histogram {
   }
 
  private:
+  template <class Count>
+  static void bump(std::atomic<Count>& count, std::type_identity_t<Count> by) noexcept {
+    if constexpr (Concurrent) {
+      count.fetch_add(by, std::memory_order_relaxed);
+    } else {
+      count.store(count.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+    }
+  }
+
   std::array<std::atomic<std::uint64_t>, latency_histogram::bounds_seconds.size() + 1> counts_{};
   std::atomic<std::int64_t> sum_ns_{0};
 };
 
-// A latency_histogram any thread records into: relaxed atomic adds, no
-// lock. For paths that are slow anyway (an HTTP request per record).
-class shared_histogram {
- public:
-  void record(std::chrono::nanoseconds duration) noexcept {
-    if (duration < std::chrono::nanoseconds::zero()) duration = std::chrono::nanoseconds::zero();
-    counts_[latency_histogram::bucket_of(duration)].fetch_add(1, std::memory_order_relaxed);
-    sum_ns_.fetch_add(duration.count(), std::memory_order_relaxed);
-  }
-
-  void add_to(latency_histogram& out) const noexcept {
-    for (std::size_t i = 0; i < counts_.size(); ++i)
-      out.counts[i] += counts_[i].load(std::memory_order_relaxed);
-    out.sum += std::chrono::nanoseconds(sum_ns_.load(std::memory_order_relaxed));
-  }
-
- private:
-  std::array<std::atomic<std::uint64_t>, latency_histogram::bounds_seconds.size() + 1> counts_{};
-  std::atomic<std::int64_t> sum_ns_{0};
-};
+using single_writer_histogram = atomic_histogram<false>;
+using shared_histogram = atomic_histogram<true>;
 
 }  // namespace detail
 }  // namespace v1

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -153,13 +154,14 @@ TEST(channel_metrics, consume_times_each_handler_call) {
   courier::channel<parcel> orders({.metrics = registry, .name = "orders"});
   for (int n = 0; n < 3; ++n) orders.send(parcel{n});
   std::atomic<int> handled{0};
+  std::promise<void> third;
   {
     auto consumer = orders.consume([&](const parcel&) {
-      std::this_thread::sleep_for(20ms);
-      ++handled;
+      std::this_thread::sleep_for(20ms);  // the work being timed
+      if (++handled == 3) third.set_value();
     });
-    while (orders.stats().acked < 3) std::this_thread::sleep_for(1ms);
-  }  // the consumer's thread ended: its counts stay in the total
+    ASSERT_EQ(third.get_future().wait_for(10s), std::future_status::ready);
+  }  // stopping joins the thread after it recorded the third call; its counts stay in the total
   const auto sample = courier_test::sample_of(registry->read(), "messaging_process_duration_seconds",
                                               "messaging_destination_name", "orders");
   EXPECT_EQ(sample.count, 3u);

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -110,7 +111,14 @@ struct recording_tracer : courier::message_tracer {
         hook, span.name(), span.context != nullptr ? span.context->traceparent : "", {}, bool(span.error)};
     for (const auto& [name, value] : span.attributes()) made.attributes.emplace_back(name, value);
     calls.push_back(std::move(made));
+    recorded.notify_all();
   }
+  // Whether count calls were made within timeout.
+  bool wait_for_calls(std::size_t count, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex);
+    return recorded.wait_for(lock, timeout, [&] { return calls.size() >= count; });
+  }
+  std::condition_variable recorded;
   std::string attribute(std::size_t index, const std::string& name) {
     for (const auto& [key, value] : calls.at(index).attributes) {
       if (key == name) return value;
@@ -173,14 +181,8 @@ TEST(channel_trace, consume_reports_process_start_and_end_around_the_handler_wit
           if (p.number == 2) throw std::runtime_error("no van");
         },
         {}, [](courier::message_id, std::exception_ptr) {});
-    while (calls.load() < 2) std::this_thread::sleep_for(1ms);
-    while (true) {
-      {
-        std::lock_guard lock(tracer->mutex);
-        if (tracer->calls.size() >= 2 + 2 + 2 * 3) break;  // sends, receives, start+settle+end each
-      }
-      std::this_thread::sleep_for(1ms);
-    }
+    // Two sends, two receives, then start, settle and end for each.
+    ASSERT_TRUE(tracer->wait_for_calls(2 + 2 + 2 * 3, 10s));
   }
   std::vector<std::string> hooks;
   for (const auto& each : tracer->calls)

@@ -15,10 +15,11 @@
 #include <gtest/gtest.h>
 #include <boost/describe.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 struct waybill {
@@ -125,27 +126,17 @@ TEST_F(sqs_trace, a_bus_feed_makes_each_messages_trace_current_while_its_event_i
   courier::sqs::channel<waybill> waybills(sqs, {.queue_url = url});
   waybills.send(waybill{4}, {.trace = {parent, ""}});
   courier::bus bus({.executor = courier::executor_kind::manual});
-  std::mutex mutex;
-  std::string seen = "(nothing yet)";
+  std::promise<std::string> seen;
+  std::atomic<bool> first{true};
   auto observer = bus.subscribe<waybill>([&](const waybill&) {
-    std::lock_guard lock(mutex);
-    seen = courier::current_trace().traceparent;
+    if (first.exchange(false)) seen.set_value(courier::current_trace().traceparent);
   });
   courier::sqs::bus_feed feed(sqs, url, bus);
   feed.accept<waybill>();
-  {
-    auto running = feed.start();
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    for (;;) {
-      {
-        std::lock_guard lock(mutex);
-        if (seen != "(nothing yet)") break;
-      }
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the event never reached the bus";
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  EXPECT_EQ(seen, parent);
+  auto running = feed.start();
+  auto traceparent = seen.get_future();
+  ASSERT_EQ(traceparent.wait_for(10s), std::future_status::ready) << "the event never reached the bus";
+  EXPECT_EQ(traceparent.get(), parent);
 }
 
 }  // namespace

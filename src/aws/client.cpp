@@ -52,8 +52,12 @@ bool is_transient(CURLcode code) {
   }
 }
 
-// libcurl's progress callback: a non-zero return aborts the transfer.
-int abort_when_cancelled(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+// libcurl's progress callback: a non-zero return aborts the transfer. Only
+// while nothing of the answer has arrived: once it is arriving, the server
+// has acted (a long poll's messages are handed out), and aborting would
+// lose the answer; it is read to the end instead, which is quick.
+int abort_when_cancelled(void* cancel, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
+  if (downloaded > 0) return 0;
   return static_cast<const std::atomic<bool>*>(cancel)->load(std::memory_order_acquire) ? 1 : 0;
 }
 

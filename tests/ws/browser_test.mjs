@@ -72,8 +72,14 @@ try {
   // The pickups queue, live on the page from /metrics: 40 pickups for a
   // driver taking 20 ms each, every fourth failing its first try (10
   // redeliveries), the queue seen deep and then empty.
+  // The page reads /metrics every half second: wait for a read taken after
+  // the driver acked the page's own pickup.
+  const drained = await page.waitForFunction(() => {
+    const queue = window.courierState.queue;
+    return queue !== null && queue.waiting === 0;
+  }, null, { timeout: 15000 }).then(() => true, () => false);
   const before = await page.evaluate(() => window.courierState.queue);
-  check(before !== null && before.waiting === 0, `the page reads the queue (${JSON.stringify(before)})`);
+  check(drained && before.waiting === 0, `the page reads the queue, empty (${JSON.stringify(before)})`);
   await control('pickups?count=40');
   await page.waitForFunction((redelivered) => {
     const queue = window.courierState.queue;

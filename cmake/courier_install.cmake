@@ -43,4 +43,5 @@ install(FILES
   "${PROJECT_BINARY_DIR}/courier-config-version.cmake"
   "${PROJECT_SOURCE_DIR}/cmake/courier_dependencies.cmake"
   "${PROJECT_SOURCE_DIR}/cmake/find_concurrentqueue.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/find_hiredis.cmake"
   DESTINATION "${courier_config_dir}")

@@ -8,6 +8,8 @@ apt_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libfmt-dev libconcurrentqueue-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev
+  libhiredis-dev # courier::ws nodes sharing one Redis
+  redis-server   # the Redis the WebSocket cluster tests start on loopback
   openssl        # the TLS tests make a throwaway certificate with it
   libgtest-dev libgmock-dev libbenchmark-dev
   clang          # the libFuzzer target of the WebSocket frame decoder

@@ -228,8 +228,27 @@ void hub::pump(session& which) {
 
 // --- events --------------------------------------------------------------------
 
+void hub::publish_through(event_stream& stream) {
+  std::lock_guard lock(mutex_);
+  stream_ = &stream;
+}
+
 void hub::fan_out(std::size_t topic, std::string data, const client_origin* origin,
                   const trace_context& trace) {
+  if (stream_ != nullptr) {
+    // Through the cluster's stream, to the sessions of every node, this
+    // one's included (deliver()): one order for all.
+    stream_event event;
+    event.data = std::move(data);
+    event.trace = trace;
+    {
+      std::lock_guard lock(mutex_);
+      event.topic = topics_[topic]->name;
+      name_event(event.id, event.group, origin);
+    }
+    stream_->append(std::move(event));  // outside the lock: it may wait for Redis
+    return;
+  }
   auto event = std::make_shared<payload>();
   event->data = std::move(data);
   event->trace = trace;
@@ -238,12 +257,36 @@ void hub::fan_out(std::size_t topic, std::string data, const client_origin* orig
   topic_entry& entry = *topics_[topic];
   if (entry.subscribers.empty()) return;
   event->topic = entry.name;
+  name_event(event->id, event->group, origin);
+  queue_in_sessions(entry, std::move(event));
+}
+
+void hub::deliver(stream_event incoming) {
+  auto event = std::make_shared<payload>();
+  event->id = std::move(incoming.id);
+  event->group = std::move(incoming.group);
+  event->data = std::move(incoming.data);
+  event->trace = std::move(incoming.trace);
+  const change_signal::on_exit tell_waiters(changed_);
+  std::lock_guard lock(mutex_);
+  const auto found = topic_index_.find(incoming.topic);
+  if (found == topic_index_.end()) return;  // a topic another node has and this one has not
+  topic_entry& entry = *topics_[found->second];
+  if (entry.subscribers.empty()) return;
+  event->topic = entry.name;
+  queue_in_sessions(entry, std::move(event));
+}
+
+void hub::name_event(std::string& id, std::optional<std::string>& group, const client_origin* origin) {
   if (origin != nullptr) {
-    event->id = origin->id;
-    event->group = origin->group;
+    id = origin->id;
+    group = origin->group;
   } else {
-    event->id = fmt::format("{}.{}", run_id_, next_event_++);
+    id = fmt::format("{}.{}", run_id_, next_event_++);
   }
+}
+
+void hub::queue_in_sessions(topic_entry& entry, std::shared_ptr<const payload> event) {
   std::vector<std::shared_ptr<session>> overflowed;
   for (auto& each : entry.subscribers) {
     if (!each->enqueue(event)) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "connection.hpp"
+#include "event_stream.hpp"
 #include "server_counters.hpp"
 #include "session.hpp"
 
@@ -88,12 +89,20 @@ class hub {
   };
   publish_route route(const std::string& topic) const;
 
-  // --- what the bus and the clock do ---------------------------------------
+  // --- what the bus, the cluster and the clock do ----------------------------
+
+  // Several nodes: fan_out() appends to the cluster's stream instead, and
+  // the stream's reader brings every node's events back through deliver().
+  // Before seal(); the stream outlives the hub's use of it.
+  void publish_through(event_stream& stream);
 
   // An event of topic, encoded once, to every subscribed session; with the
   // client's id and group when it is a client's publish.
   void fan_out(std::size_t topic, std::string data, const client_origin* origin,
                const trace_context& trace = trace_context{});
+  // An event from the cluster's stream (any node's) to this node's sessions
+  // subscribed to its topic.
+  void deliver(stream_event event);
   // Ends the sessions whose clients did not come back within session_ttl.
   void sweep(std::chrono::steady_clock::time_point now);
 
@@ -133,7 +142,10 @@ class hub {
 
   std::shared_ptr<session> find(const session_ref& which) const;  // caller holds mutex_; null if ended
   void end_session(const std::shared_ptr<session>& which);        // caller holds mutex_
-  void pump(session& which);                                      // caller holds mutex_
+  // A new event's id (and group, for a client's publish). Caller holds mutex_.
+  void name_event(std::string& id, std::optional<std::string>& group, const client_origin* origin);
+  void queue_in_sessions(topic_entry& entry, std::shared_ptr<const payload> event);  // caller holds mutex_
+  void pump(session& which);                                                         // caller holds mutex_
   // The connected session is too slow: told so, detached, kept.
   void cut_off_slow(session& which);  // caller holds mutex_
 
@@ -153,6 +165,7 @@ class hub {
   std::uint64_t next_event_ = 1;
   std::uint64_t events_sent_ = 0;
   std::uint64_t slow_consumers_ = 0;
+  event_stream* stream_ = nullptr;  // set: several nodes share events through it
 };
 
 }  // namespace ws::detail

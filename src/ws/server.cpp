@@ -32,12 +32,19 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
  public:
   server_impl(asio::io_context& io, bool own_threads, server_options chosen)
       : options(std::move(chosen)),
-        run_id(random_text(3)),
+        // A node of a cluster names its events among other nodes' (and
+        // their restarts'): too many runs for 24 random bits.
+        run_id(random_text(options.redis ? 9 : 3)),
         hub(options, run_id, counters.changed),
         io(io),
         own_threads(own_threads),
         acceptor(io) {
     if (options.tls) ssl.emplace(server_tls_context(*options.tls));
+    if (options.redis) {
+      stream = std::make_unique<event_stream>(*options.redis,
+                                              [this](stream_event event) { hub.deliver(std::move(event)); });
+      hub.publish_through(*stream);  // now, before a topic's observer can fan out
+    }
   }
 
   void start();
@@ -50,6 +57,9 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
   const std::string run_id;  // in every message id: ids of two runs never meet
   server_counters counters;
   class hub hub;
+  // Several nodes: the cluster's events. After hub: its reader delivers
+  // into the hub, so it stops first.
+  std::unique_ptr<event_stream> stream;
   std::optional<asio::ssl::context> ssl;  // set: every connection is TLS
   asio::io_context& io;
   const bool own_threads;  // false: the application runs io
@@ -65,6 +75,7 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
 };
 
 void server_impl::start() {
+  if (stream) stream->start();  // first: a node that cannot reach Redis does not serve
   beast::error_code ec;
   const tcp::endpoint endpoint(asio::ip::make_address(options.host, ec), options.port);
   if (ec)
@@ -150,6 +161,7 @@ void server_impl::stop() {
   // cannot wait: the closes finish after it returns (they hold this object).
   if (!own_threads && io.get_executor().running_in_this_thread()) return;
   counters.changed.wait([this] { return counters.connections.load() == 0; }, std::chrono::seconds(3));
+  if (stream) stream->stop();
   if (!own_threads) return;
   io.stop();
   for (auto& thread : threads) thread.join();

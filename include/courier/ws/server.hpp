@@ -66,6 +66,23 @@ struct tls_options {
   std::string private_key_file = {};
 };
 
+// Several nodes on one Redis (docs/websocket.md, "Several nodes"): every
+// event published on the bus of any node reaches the subscribed sessions on
+// every node, all of them in one order. Sessions themselves still live in
+// the node their client is connected to.
+struct redis_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  // Every key of one cluster starts with this: nodes with the same prefix
+  // (on the same Redis) share their events.
+  std::string prefix = "courier:ws";
+  std::size_t history = 100'000;  // events the stream keeps, about (XADD MAXLEN ~)
+  // Events published on this node and not yet in Redis (it is slow or
+  // gone): past it, publishing on the bus waits.
+  std::size_t max_pending = 100'000;
+  std::chrono::milliseconds timeout = std::chrono::seconds(2);  // connecting, and each answer
+};
+
 struct server_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: a free port, see port()
@@ -111,6 +128,9 @@ struct server_options {
   // hello frame). Empty: neither.
   std::shared_ptr<metrics_registry> metrics = {};
   std::string metrics_path = "/metrics";
+  // Set: this server is one node of several sharing events through Redis.
+  // start() throws courier::error (storage_failed) if Redis cannot be read.
+  std::optional<redis_options> redis = {};
 };
 
 struct topic_options {

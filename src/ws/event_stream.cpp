@@ -1,0 +1,245 @@
+// A cluster's events in one Redis stream (see event_stream.hpp).
+#include "event_stream.hpp"
+
+#include "courier/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace courier {
+inline namespace v1 {
+namespace ws::detail {
+
+namespace {
+
+// Events one XADD round trip carries at most.
+constexpr std::size_t write_batch = 256;
+// Entries one XREAD asks for.
+constexpr std::size_t read_batch = 512;
+// How long a blocking XREAD waits for new entries: also how long stop() may
+// wait for the reader to notice.
+constexpr std::chrono::milliseconds read_block{200};
+// Event ids the reader remembers, to skip an XADD that went out twice.
+constexpr std::size_t remembered_ids = 4096;
+
+constexpr std::chrono::milliseconds first_pause{50};
+constexpr std::chrono::milliseconds longest_pause{2000};
+
+redis_command xadd(const std::string& key, std::size_t history, const stream_event& event) {
+  redis_command command{"XADD", key,       "MAXLEN", "~",     std::to_string(history),
+                        "*",    "id",      event.id, "topic", event.topic,
+                        "data", event.data};
+  if (event.group) {
+    command.emplace_back("group");
+    command.push_back(*event.group);
+  }
+  if (!event.trace.empty()) {
+    command.emplace_back("traceparent");
+    command.push_back(event.trace.traceparent);
+    if (!event.trace.tracestate.empty()) {
+      command.emplace_back("tracestate");
+      command.push_back(event.trace.tracestate);
+    }
+  }
+  return command;
+}
+
+// An entry's fields ([name, value, ...]) as an event; nullopt when it is
+// not one of ours (no id or topic).
+std::optional<stream_event> event_of(const redis_reply& fields) {
+  stream_event event;
+  bool has_id = false;
+  bool has_topic = false;
+  for (std::size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    const std::string& name = fields.elements[i].text;
+    std::string value = fields.elements[i + 1].text;
+    if (name == "id") {
+      event.id = std::move(value);
+      has_id = true;
+    } else if (name == "topic") {
+      event.topic = std::move(value);
+      has_topic = true;
+    } else if (name == "data") {
+      event.data = std::move(value);
+    } else if (name == "group") {
+      event.group = std::move(value);
+    } else if (name == "traceparent") {
+      event.trace.traceparent = std::move(value);
+    } else if (name == "tracestate") {
+      event.trace.tracestate = std::move(value);
+    }
+  }
+  if (!has_id || !has_topic) return std::nullopt;
+  return event;
+}
+
+}  // namespace
+
+event_stream::event_stream(const redis_options& options, delivery deliver)
+    : options_(options),
+      key_(options.prefix + ":events"),
+      deliver_(std::move(deliver)),
+      writer_connection_(options.host, options.port, options.timeout),
+      reader_connection_(options.host, options.port, options.timeout) {
+  // A blocking read waits read_block on top of the usual answer time.
+  reader_connection_.set_read_timeout(options.timeout + read_block);
+}
+
+event_stream::~event_stream() { stop(); }
+
+void event_stream::start() {
+  // Where the stream ends now: the last entry's id, or the start.
+  const redis_reply last = reader_connection_.run({"XREVRANGE", key_, "+", "-", "COUNT", "1"});
+  if (last.is_error()) {
+    throw error(errc::storage_failed, fmt::format("redis {}: reading stream {}: {}",
+                                                  reader_connection_.address(), key_, last.text));
+  }
+  if (!last.elements.empty() && !last.elements.front().elements.empty()) {
+    last_read_ = last.elements.front().elements.front().text;
+  }
+  writer_ = std::thread([this] { write_loop(); });
+  reader_ = std::thread([this] { read_loop(); });
+}
+
+void event_stream::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (reader_.joinable()) reader_.join();
+}
+
+void event_stream::append(stream_event event) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return stopping_ || pending_.size() < options_.max_pending; });
+  if (stopping_) return;
+  pending_.push_back(std::move(event));
+  stats_.pending = pending_.size();
+  if (pending_.size() == 1) changed_.notify_all();
+}
+
+bool event_stream::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, timeout, [&] { return pending_.empty(); });
+}
+
+event_stream_stats event_stream::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void event_stream::note_failure(const std::string& what) {
+  std::lock_guard lock(mutex_);
+  ++stats_.failures;
+  stats_.last_failure = what;
+}
+
+bool event_stream::pause_after_failure(std::chrono::milliseconds& pause) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, pause, [&] { return stopping_; });
+  pause = std::min(pause * 2, longest_pause);
+  return !stopping_;
+}
+
+void event_stream::write_loop() {
+  std::vector<redis_command> commands;
+  std::chrono::milliseconds pause = first_pause;
+  for (;;) {
+    std::size_t taking = 0;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (stopping_) return;
+      // Taken off the queue only once Redis took them: a failed round trip
+      // sends the same events again, in the same order.
+      taking = std::min(pending_.size(), write_batch);
+      commands.clear();
+      for (std::size_t i = 0; i < taking; ++i) commands.push_back(xadd(key_, options_.history, pending_[i]));
+    }
+    std::string failure;
+    try {
+      const auto replies = writer_connection_.run_all(commands);
+      for (const auto& reply : replies) {
+        if (reply.is_error())
+          failure = fmt::format("redis {}: XADD: {}", writer_connection_.address(), reply.text);
+      }
+    } catch (const error& failed) {
+      failure = failed.what();
+    }
+    if (!failure.empty()) {
+      note_failure(failure);
+      if (!pause_after_failure(pause)) return;
+      continue;
+    }
+    pause = first_pause;
+    {
+      std::lock_guard lock(mutex_);
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taking));
+      stats_.appended += taking;
+      stats_.pending = pending_.size();
+    }
+    changed_.notify_all();  // publishers waiting for room, flush()
+  }
+}
+
+void event_stream::read_loop() {
+  std::chrono::milliseconds pause = first_pause;
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    redis_reply found;
+    try {
+      found = reader_connection_.run({"XREAD", "COUNT", std::to_string(read_batch), "BLOCK",
+                                      std::to_string(read_block.count()), "STREAMS", key_, last_read_});
+      if (found.is_error())
+        throw error(errc::storage_failed,
+                    fmt::format("redis {}: XREAD: {}", reader_connection_.address(), found.text));
+    } catch (const error& failed) {
+      note_failure(failed.what());
+      if (!pause_after_failure(pause)) return;
+      continue;
+    }
+    pause = first_pause;
+    // [[key, [[entry id, [field, value, ...]], ...]]], or nil when nothing came.
+    for (const auto& stream : found.elements) {
+      if (stream.elements.size() == 2) deliver_entries(stream.elements[1]);
+    }
+  }
+}
+
+void event_stream::deliver_entries(const redis_reply& entries) {
+  for (const auto& entry : entries.elements) {
+    if (entry.elements.size() != 2) continue;
+    last_read_ = entry.elements[0].text;
+    auto event = event_of(entry.elements[1]);
+    if (!event) continue;  // not an event of ours: written by something else
+    if (seen_recently(event->id)) {
+      std::lock_guard lock(mutex_);
+      ++stats_.repeats_skipped;
+      continue;
+    }
+    deliver_(std::move(*event));
+    std::lock_guard lock(mutex_);
+    ++stats_.delivered;
+  }
+}
+
+bool event_stream::seen_recently(const std::string& id) {
+  if (!recent_ids_.insert(id).second) return true;
+  recent_order_.push_back(id);
+  if (recent_order_.size() > remembered_ids) {
+    recent_ids_.erase(recent_order_.front());
+    recent_order_.pop_front();
+  }
+  return false;
+}
+
+}  // namespace ws::detail
+}  // namespace v1
+}  // namespace courier

@@ -45,6 +45,16 @@ redis_command xadd(const std::string& key, std::size_t history, const stream_eve
   return command;
 }
 
+// An error reply that a later try may not get (Redis loading its data after
+// a restart, a script running, a failover).
+bool refused_for_now(const std::string& error) {
+  for (const char* transient :
+       {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "OOM", "CLUSTERDOWN", "NOREPLICAS"}) {
+    if (error.rfind(transient, 0) == 0) return true;
+  }
+  return false;
+}
+
 // An entry's fields ([name, value, ...]) as an event; nullopt when it is
 // not one of ours (no id or topic).
 std::optional<stream_event> event_of(const redis_reply& fields) {
@@ -98,6 +108,7 @@ void event_stream::start() {
   if (!last.elements.empty() && !last.elements.front().elements.empty()) {
     last_read_ = last.elements.front().elements.front().text;
   }
+  started_at_ = last_read_;
   writer_ = std::thread([this] { write_loop(); });
   reader_ = std::thread([this] { read_loop(); });
 }
@@ -113,11 +124,15 @@ void event_stream::stop() {
   if (reader_.joinable()) reader_.join();
 }
 
-void event_stream::append(stream_event event) {
+void event_stream::append(const stream_event& event) { queue(xadd(key_, options_.history, event), true); }
+
+void event_stream::write(redis_command command) { queue(std::move(command), false); }
+
+void event_stream::queue(redis_command command, bool may_wait) {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return stopping_ || pending_.size() < options_.max_pending; });
+  if (may_wait) changed_.wait(lock, [&] { return stopping_ || pending_.size() < options_.max_pending; });
   if (stopping_) return;
-  pending_.push_back(std::move(event));
+  pending_.push_back(std::move(command));
   stats_.pending = pending_.size();
   if (pending_.size() == 1) changed_.notify_all();
 }
@@ -158,20 +173,27 @@ void event_stream::write_loop() {
       // sends the same events again, in the same order.
       taking = std::min(pending_.size(), write_batch);
       commands.clear();
-      for (std::size_t i = 0; i < taking; ++i) commands.push_back(xadd(key_, options_.history, pending_[i]));
+      commands.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taking));
     }
     std::string failure;
+    bool again = false;
     try {
       const auto replies = writer_connection_.run_all(commands);
-      for (const auto& reply : replies) {
-        if (reply.is_error())
-          failure = fmt::format("redis {}: XADD: {}", writer_connection_.address(), reply.text);
+      for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (!replies[i].is_error()) continue;
+        // Refused: either for now (still loading its data after a restart,
+        // busy): the batch goes again; or for good (a key of another type):
+        // counted and kept in stats, not sent again forever.
+        failure = fmt::format("redis {}: {}: {}", writer_connection_.address(), commands[i].front(),
+                              replies[i].text);
+        again = again || refused_for_now(replies[i].text);
       }
     } catch (const error& failed) {
       failure = failed.what();
+      again = true;
     }
-    if (!failure.empty()) {
-      note_failure(failure);
+    if (!failure.empty()) note_failure(failure);
+    if (again) {
       if (!pause_after_failure(pause)) return;
       continue;
     }
@@ -179,7 +201,7 @@ void event_stream::write_loop() {
     {
       std::lock_guard lock(mutex_);
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taking));
-      stats_.appended += taking;
+      stats_.written += taking;
       stats_.pending = pending_.size();
     }
     changed_.notify_all();  // publishers waiting for room, flush()
@@ -219,6 +241,7 @@ void event_stream::deliver_entries(const redis_reply& entries) {
     last_read_ = entry.elements[0].text;
     auto event = event_of(entry.elements[1]);
     if (!event) continue;  // not an event of ours: written by something else
+    event->position = last_read_;
     if (seen_recently(event->id)) {
       std::lock_guard lock(mutex_);
       ++stats_.repeats_skipped;

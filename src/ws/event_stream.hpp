@@ -49,10 +49,11 @@ struct stream_event {
   std::optional<std::string> group;
   std::string data;  // JSON text
   trace_context trace;
+  std::string position = {};  // the stream entry's id, once read back
 };
 
 struct event_stream_stats {
-  std::uint64_t appended = 0;   // events the stream took
+  std::uint64_t written = 0;    // commands Redis took: events, and the sessions' records
   std::uint64_t delivered = 0;  // entries read and handed to deliver()
   std::uint64_t repeats_skipped = 0;
   std::uint64_t failures = 0;  // failed round trips, writer and reader
@@ -79,7 +80,14 @@ class event_stream {
 
   // Queues event for the stream. Waits while max_pending events wait for
   // Redis (it is slow or gone). Not after stop().
-  void append(stream_event event);
+  void append(const stream_event& event);
+  // Queues another command for the writer (the sessions' records): sent in
+  // order with the events, again after a failure; never waits.
+  void write(redis_command command);
+
+  const std::string& key() const noexcept { return key_; }
+  // The stream's last entry when start() looked ("0-0": it was empty).
+  const std::string& started_at() const noexcept { return started_at_; }
 
   // Returns once every event appended so far is in Redis, or timeout passed:
   // whether they all are.
@@ -88,6 +96,7 @@ class event_stream {
   event_stream_stats stats() const;
 
  private:
+  void queue(redis_command command, bool may_wait);
   void write_loop();
   void read_loop();
   void deliver_entries(const redis_reply& entries);
@@ -104,10 +113,11 @@ class event_stream {
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable changed_;
-  std::deque<stream_event> pending_;  // the writer removes events once Redis took them
+  std::deque<redis_command> pending_;  // the writer removes commands once Redis took them
   bool stopping_ = false;
   event_stream_stats stats_;
 
+  std::string started_at_ = "0-0";  // written by start(), before the threads
   // The reader's own (its thread only).
   std::string last_read_ = "0-0";
   std::unordered_set<std::string> recent_ids_;

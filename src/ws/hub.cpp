@@ -2,6 +2,7 @@
 #include "hub.hpp"
 
 #include "secret.hpp"
+#include "stream_position.hpp"
 
 #include "courier/detail/sha256.hpp"
 #include "courier/error.hpp"
@@ -106,7 +107,7 @@ void hub::release_publishers() {
 session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame& hello,
                         const std::string& identity) {
   const change_signal::on_exit tell_waiters(changed_);
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   std::shared_ptr<session> chosen;
   if (hello.resume) {
     const auto id = ids_by_token_.find(token_key(*hello.resume));
@@ -114,6 +115,15 @@ session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame
       const auto& found = sessions_.at(id->second);
       if (equal_in_constant_time(found->token(), *hello.resume) && found->identity() == identity)
         chosen = found;
+    }
+    if (cluster_sessions_ != nullptr) {
+      try {
+        chosen = resume_from_cluster(hello, identity, lock);
+      } catch (const error& failed) {
+        to->close_with(make_error(error_code::internal_error,
+                                  fmt::format("the sessions cannot be read: {}", failed.what())));
+        return {};
+      }
     }
   }
   welcome_frame welcome;
@@ -123,6 +133,14 @@ session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame
                                        identity, limits_);
     sessions_.emplace(chosen->id(), chosen);
     ids_by_token_.emplace(token_key(chosen->token()), chosen->id());
+    if (cluster_sessions_ != nullptr) {
+      chosen->began_at(delivered_through_);
+      hold_in_cluster(*chosen, stored_session{.id = chosen->id(),
+                                              .token_key = token_key(chosen->token()),
+                                              .identity = identity,
+                                              .position = delivered_through_,
+                                              .topics = {topic_change{.from = delivered_through_}}});
+    }
   } else {
     if (hello.acked) chosen->ack_upto(*hello.acked);
     if (auto previous = attached_[chosen.get()].lock(); previous && previous != to) {
@@ -130,6 +148,7 @@ session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame
           make_error(error_code::session_replaced, "another connection resumed this session"));
       chosen->detach();
     }
+    checkpoint(*chosen);
   }
   chosen->detached_at.reset();
   chosen->attach();
@@ -142,6 +161,109 @@ session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame
   to->deliver({encode(welcome)});
   pump(*chosen);
   return {chosen->id()};
+}
+
+std::shared_ptr<session> hub::resume_from_cluster(const hello_frame& hello, const std::string& identity,
+                                                  std::unique_lock<std::mutex>& lock) {
+  const std::string key = token_key(*hello.resume);
+  lock.unlock();
+  auto stored = cluster_sessions_->find(key);
+  if (stored && (!equal_in_constant_time(stored->token_key, key) || stored->identity != identity))
+    stored.reset();
+  std::optional<std::vector<stream_event>> entries;
+  if (stored && stored->owner != cluster_sessions_->node())
+    entries = cluster_sessions_->entries_after(stored->position);
+  lock.lock();
+
+  // The copy held here, if this node has one and it is still its own.
+  std::shared_ptr<session> local;
+  if (const auto id = ids_by_token_.find(key); id != ids_by_token_.end()) {
+    const auto& found = sessions_.at(id->second);
+    if (equal_in_constant_time(found->token(), *hello.resume) && found->identity() == identity) local = found;
+  }
+  if (!stored || stored->owner == cluster_sessions_->node()) return local;
+  // Another node held it since (or this node before a restart): a copy
+  // here is stale.
+  if (local) {
+    if (auto previous = attached_[local.get()].lock()) {
+      previous->close_with(make_error(error_code::session_replaced, "another node resumed this session"));
+    }
+    end_session(local, /*in_cluster_too=*/false);
+  }
+  if (!entries) return nullptr;  // events it had not acked are gone from the stream: a new session
+
+  // Every entry up to what the reader delivered here; what comes after
+  // reaches the session through deliver(), like everyone's.
+  auto fetched_through = [&] { return entries->empty() ? stored->position : entries->back().position; };
+  while (before(fetched_through(), delivered_through_)) {
+    const std::string from = fetched_through();
+    lock.unlock();
+    auto more = cluster_sessions_->entries_after(from);
+    lock.lock();
+    if (!more) return nullptr;
+    if (more->empty()) break;
+    entries->insert(entries->end(), std::make_move_iterator(more->begin()),
+                    std::make_move_iterator(more->end()));
+  }
+  std::vector<std::shared_ptr<const payload>> replay;
+  for (auto& entry : *entries) {
+    if (before(delivered_through_, entry.position)) break;
+    const auto* topics = stored->topics_at(entry.position);
+    if (topics == nullptr || std::find(topics->begin(), topics->end(), entry.topic) == topics->end())
+      continue;
+    const auto registered = topic_index_.find(entry.topic);
+    if (registered == topic_index_.end()) continue;  // a topic this node does not have
+    auto event = std::make_shared<payload>();
+    event->id = std::move(entry.id);
+    event->topic = topics_[registered->second]->name;
+    event->group = std::move(entry.group);
+    event->data = std::move(entry.data);
+    event->trace = std::move(entry.trace);
+    event->position = std::move(entry.position);
+    replay.push_back(std::move(event));
+  }
+  auto rebuilt = std::make_shared<session>(stored->id, *hello.resume, identity, limits_);
+  // What the client says it processed went out, whatever the checkpoint says.
+  const std::uint64_t replayed_through = stored->acked + replay.size();
+  rebuilt->continue_after(stored->acked, stored->position,
+                          std::min(std::max(stored->sent, hello.acked.value_or(0)), replayed_through));
+  for (auto& event : replay) {
+    if (!rebuilt->enqueue(std::move(event))) return nullptr;  // more than max_queued: a new session
+  }
+  sessions_.emplace(rebuilt->id(), rebuilt);
+  ids_by_token_.emplace(key, rebuilt->id());
+  if (!stored->topics.empty()) {
+    for (const auto& name : stored->topics.back().topics) {
+      const auto registered = topic_index_.find(name);
+      if (registered == topic_index_.end()) continue;
+      rebuilt->topics().insert(name);
+      topics_[registered->second]->subscribers.push_back(rebuilt);
+    }
+  }
+  hold_in_cluster(*rebuilt, std::move(*stored));
+  return rebuilt;
+}
+
+void hub::hold_in_cluster(const session& which, stored_session record) {
+  record.owner = cluster_sessions_->node();
+  cluster_sessions_->save(record);
+  records_[which.id()] = std::move(record);
+}
+
+void hub::checkpoint(const session& which) {
+  if (cluster_sessions_ == nullptr) return;
+  const auto found = records_.find(which.id());
+  if (found == records_.end()) return;
+  stored_session& record = found->second;
+  record.acked = which.acked_through();
+  record.position = which.acked_position();
+  record.sent = which.highest_sent();
+  // A change of topics the checkpoint has passed matters no more, unless
+  // it is the one in force there.
+  while (record.topics.size() > 1 && !before(record.position, record.topics[1].from)) {
+    record.topics.erase(record.topics.begin());
+  }
+  cluster_sessions_->save_progress(record);
 }
 
 std::shared_ptr<session> hub::find(const session_ref& which) const {
@@ -161,6 +283,7 @@ void hub::detach(const session_ref& ref, const connection* from) {
   attached_.erase(found);
   which->detach();
   which->detached_at = std::chrono::steady_clock::now();
+  checkpoint(*which);
 }
 
 hub::subscribe_outcome hub::subscribe(const session_ref& ref, const subscribe_frame& request, bool refused) {
@@ -184,6 +307,11 @@ hub::subscribe_outcome hub::subscribe(const session_ref& ref, const subscribe_fr
     }
   }
   outcome.topics.assign(which->topics().begin(), which->topics().end());
+  if (const auto record = records_.find(which->id()); record != records_.end()) {
+    // From the next entry this node delivers on, the session has these topics.
+    record->second.topics.push_back(topic_change{.from = delivered_through_, .topics = outcome.topics});
+    checkpoint(*which);
+  }
   return outcome;
 }
 
@@ -192,7 +320,9 @@ session::ack_outcome hub::ack(const session_ref& ref, const ack_frame& frame) {
   std::lock_guard lock(mutex_);
   const auto which = find(ref);
   if (!which) return {};
+  const std::uint64_t acked_before = which->acked_through();
   auto outcome = which->ack(frame);
+  if (which->acked_through() != acked_before) checkpoint(*which);
   pump(*which);
   return outcome;
 }
@@ -204,7 +334,11 @@ hub::publish_route hub::route(const std::string& topic) const {
   return {.known = true, .publisher = topics_[found->second]->handler.get()};
 }
 
-void hub::end_session(const std::shared_ptr<session>& which) {
+void hub::end_session(const std::shared_ptr<session>& which, bool in_cluster_too) {
+  if (const auto record = records_.find(which->id()); record != records_.end()) {
+    if (in_cluster_too) cluster_sessions_->erase(record->second);
+    records_.erase(record);
+  }
   ids_by_token_.erase(token_key(which->token()));
   sessions_.erase(which->id());
   attached_.erase(which.get());
@@ -228,9 +362,15 @@ void hub::pump(session& which) {
 
 // --- events --------------------------------------------------------------------
 
-void hub::publish_through(event_stream& stream) {
+void hub::join_cluster(event_stream& stream, redis_sessions& sessions) {
   std::lock_guard lock(mutex_);
   stream_ = &stream;
+  cluster_sessions_ = &sessions;
+}
+
+void hub::cluster_starts_at(std::string position) {
+  std::lock_guard lock(mutex_);
+  delivered_through_ = std::move(position);
 }
 
 void hub::fan_out(std::size_t topic, std::string data, const client_origin* origin,
@@ -267,8 +407,10 @@ void hub::deliver(stream_event incoming) {
   event->group = std::move(incoming.group);
   event->data = std::move(incoming.data);
   event->trace = std::move(incoming.trace);
+  event->position = incoming.position;
   const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
+  delivered_through_ = std::move(incoming.position);
   const auto found = topic_index_.find(incoming.topic);
   if (found == topic_index_.end()) return;  // a topic another node has and this one has not
   topic_entry& entry = *topics_[found->second];
@@ -302,7 +444,7 @@ void hub::queue_in_sessions(topic_entry& entry, std::shared_ptr<const payload> e
           make_error(error_code::session_overflow,
                      fmt::format("more than {} events queued; the session ended", options_.max_queued)));
     }
-    end_session(each);
+    end_session(each, /*in_cluster_too=*/true);
   }
 }
 
@@ -324,12 +466,45 @@ void hub::cut_off_slow(session& which) {
 
 void hub::sweep(std::chrono::steady_clock::time_point now) {
   const change_signal::on_exit tell_waiters(changed_);
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   std::vector<std::shared_ptr<session>> expired;
   for (auto& [key, each] : sessions_) {
     if (each->detached_at && now - *each->detached_at > options_.session_ttl) expired.push_back(each);
   }
-  for (auto& each : expired) end_session(each);
+  // In Redis it expires by itself (its owner stopped refreshing it when
+  // its client left), unless another node holds it now.
+  for (auto& each : expired) end_session(each, /*in_cluster_too=*/false);
+  if (cluster_sessions_ == nullptr) return;
+
+  // Several nodes: the sessions whose clients are connected here stay
+  // alive in Redis; one another node resumed meanwhile is not this node's
+  // any more (its client, or another with its token, went elsewhere).
+  std::vector<stored_session> held;
+  for (const auto& [which, to] : attached_) {
+    if (const auto record = records_.find(which->id()); record != records_.end())
+      held.push_back(record->second);
+  }
+  if (held.empty()) return;
+  lock.unlock();
+  std::vector<const stored_session*> asking;
+  for (const auto& each : held) asking.push_back(&each);
+  std::vector<bool> still_ours;
+  try {
+    still_ours = cluster_sessions_->refresh(asking);
+  } catch (const error&) {
+    return;  // Redis is away: the next sweep asks again
+  }
+  lock.lock();
+  for (std::size_t i = 0; i < held.size() && i < still_ours.size(); ++i) {
+    if (still_ours[i]) continue;
+    const auto found = sessions_.find(held[i].id);
+    if (found == sessions_.end()) continue;
+    const auto gone = found->second;
+    if (auto to = attached_[gone.get()].lock()) {
+      to->close_with(make_error(error_code::session_replaced, "another node resumed this session"));
+    }
+    end_session(gone, /*in_cluster_too=*/false);
+  }
 }
 
 std::uint64_t hub::events_sent() const {

@@ -14,6 +14,7 @@
 
 #include "connection.hpp"
 #include "event_stream.hpp"
+#include "redis_sessions.hpp"
 #include "server_counters.hpp"
 #include "session.hpp"
 
@@ -92,9 +93,13 @@ class hub {
   // --- what the bus, the cluster and the clock do ----------------------------
 
   // Several nodes: fan_out() appends to the cluster's stream instead, and
-  // the stream's reader brings every node's events back through deliver().
-  // Before seal(); the stream outlives the hub's use of it.
-  void publish_through(event_stream& stream);
+  // the stream's reader brings every node's events back through deliver();
+  // sessions are kept in Redis too (redis_sessions.hpp), so a hello may
+  // resume one another node held. Before any event; both outlive the hub's
+  // use of them.
+  void join_cluster(event_stream& stream, redis_sessions& sessions);
+  // Where the stream ended when this node started reading it.
+  void cluster_starts_at(std::string position);
 
   // An event of topic, encoded once, to every subscribed session; with the
   // client's id and group when it is a client's publish.
@@ -141,7 +146,21 @@ class hub {
   };
 
   std::shared_ptr<session> find(const session_ref& which) const;  // caller holds mutex_; null if ended
-  void end_session(const std::shared_ptr<session>& which);        // caller holds mutex_
+  // Caller holds mutex_. in_cluster_too: several nodes, and the session
+  // ends for all of them (not only its copy here).
+  void end_session(const std::shared_ptr<session>& which, bool in_cluster_too);
+  // Several nodes: a session held by another node (or by this one before
+  // a restart), rebuilt from its checkpoint and the stream; null when Redis
+  // has no such session for this token and identity, or cannot give back
+  // every event it has not acked. Takes mutex_ itself (lock is unlocked on
+  // entry, locked on return). Throws courier::error (storage_failed).
+  std::shared_ptr<session> resume_from_cluster(const hello_frame& hello, const std::string& identity,
+                                               std::unique_lock<std::mutex>& lock);
+  // A session this node keeps in Redis from now on. Caller holds mutex_.
+  void hold_in_cluster(const session& which, stored_session record);
+  // The session's acks and subscriptions since its last write go to Redis
+  // (soon: the writer sends them). Caller holds mutex_.
+  void checkpoint(const session& which);
   // A new event's id (and group, for a client's publish). Caller holds mutex_.
   void name_event(std::string& id, std::optional<std::string>& group, const client_origin* origin);
   void queue_in_sessions(topic_entry& entry, std::shared_ptr<const payload> event);  // caller holds mutex_
@@ -165,7 +184,13 @@ class hub {
   std::uint64_t next_event_ = 1;
   std::uint64_t events_sent_ = 0;
   std::uint64_t slow_consumers_ = 0;
-  event_stream* stream_ = nullptr;  // set: several nodes share events through it
+  // Several nodes (join_cluster): the cluster's stream and sessions, the
+  // last stream entry delivered here, and the Redis record of each session
+  // held (by session id), as last written.
+  event_stream* stream_ = nullptr;
+  redis_sessions* cluster_sessions_ = nullptr;
+  std::string delivered_through_ = "0-0";
+  std::unordered_map<std::string, stored_session> records_;
 };
 
 }  // namespace ws::detail

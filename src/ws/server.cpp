@@ -43,7 +43,8 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
     if (options.redis) {
       stream = std::make_unique<event_stream>(*options.redis,
                                               [this](stream_event event) { hub.deliver(std::move(event)); });
-      hub.publish_through(*stream);  // now, before a topic's observer can fan out
+      sessions = std::make_unique<redis_sessions>(*options.redis, run_id, options.session_ttl, *stream);
+      hub.join_cluster(*stream, *sessions);  // now, before a topic's observer can fan out
     }
   }
 
@@ -60,7 +61,8 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
   // Several nodes: the cluster's events. After hub: its reader delivers
   // into the hub, so it stops first.
   std::unique_ptr<event_stream> stream;
-  std::optional<asio::ssl::context> ssl;  // set: every connection is TLS
+  std::unique_ptr<redis_sessions> sessions;  // writes through stream
+  std::optional<asio::ssl::context> ssl;     // set: every connection is TLS
   asio::io_context& io;
   const bool own_threads;  // false: the application runs io
   tcp::acceptor acceptor;
@@ -75,7 +77,10 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
 };
 
 void server_impl::start() {
-  if (stream) stream->start();  // first: a node that cannot reach Redis does not serve
+  if (stream) {
+    stream->start();  // first: a node that cannot reach Redis does not serve
+    hub.cluster_starts_at(stream->started_at());
+  }
   beast::error_code ec;
   const tcp::endpoint endpoint(asio::ip::make_address(options.host, ec), options.port);
   if (ec)

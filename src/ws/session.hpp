@@ -28,8 +28,9 @@ struct payload {
   std::string id;
   std::string topic;
   std::optional<std::string> group;
-  std::string data;     // JSON text
-  trace_context trace;  // of the work that published it
+  std::string data;           // JSON text
+  trace_context trace;        // of the work that published it
+  std::string position = {};  // its entry in the cluster's stream (several nodes only)
 };
 
 class session {
@@ -45,6 +46,15 @@ class session {
   const std::string& identity() const { return identity_; }
   std::set<std::string>& topics() { return topics_; }
 
+  // A session another node held (several nodes): every event with seq <=
+  // acked was acked there, the last of them at stream `position`, and seqs
+  // up to `sent` went out. Before anything is queued.
+  void continue_after(std::uint64_t acked, std::string position, std::uint64_t sent) {
+    first_seq_ = next_seq_ = acked + 1;
+    highest_sent_ = std::max(acked, sent);
+    acked_position_ = std::move(position);
+  }
+
   // Queues event; false when that would pass max_queued (the session must
   // end: it cannot keep at-least-once any more).
   bool enqueue(std::shared_ptr<const payload> event) {
@@ -52,7 +62,9 @@ class session {
     const std::uint64_t seq = next_seq_++;
     if (queue_.empty()) first_seq_ = seq;
     if (indexing_ids_) by_id_.emplace(event->id, seq);
-    queue_.push_back(entry{std::move(event), seq, 0, state::waiting});
+    // One another node sent already (continue_after) goes out as a resend.
+    const std::uint64_t attempts = seq <= highest_sent_ ? 1 : 0;
+    queue_.push_back(entry{std::move(event), seq, attempts, state::waiting});
     ++waiting_;
     return true;
   }
@@ -143,6 +155,11 @@ class session {
 
   // Every event with seq <= this is acked.
   std::uint64_t acked_through() const { return queue_.empty() ? next_seq_ - 1 : first_seq_ - 1; }
+  // The stream entry of event acked_through() (several nodes), or where the
+  // session began.
+  const std::string& acked_position() const { return acked_position_; }
+  void began_at(std::string position) { acked_position_ = std::move(position); }
+  std::uint64_t highest_sent() const { return highest_sent_; }
   std::size_t queued() const { return queue_.size(); }
   std::size_t in_flight() const { return in_flight_; }
 
@@ -179,6 +196,7 @@ class session {
 
   void drop_acked_front() {
     while (!queue_.empty() && queue_.front().status == state::acked) {
+      acked_position_ = queue_.front().event->position;
       queue_.pop_front();
       ++first_seq_;
       if (cursor_ > 0) --cursor_;
@@ -222,6 +240,7 @@ class session {
   std::size_t waiting_ = 0;
   std::size_t in_flight_ = 0;
   std::size_t lowest_waiting_ = 0;  // since the connection attached
+  std::string acked_position_;
   // Keys view the ids of payloads held by queue_ or acked_order_.
   bool indexing_ids_ = false;
   std::unordered_map<std::string_view, std::uint64_t> by_id_;

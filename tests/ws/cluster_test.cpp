@@ -4,13 +4,16 @@
 // not start; events published while Redis is down arrive once it is back.
 // Redis is Debian's redis-server on loopback, started by the CTest fixture
 // (tests/redis/redis.sh) or, where a test stops it, by the test itself.
+#include "raw_peer.hpp"
 #include "ws_test_support.hpp"
 
 #include "redis_connection.hpp"
 
 #include "courier/error.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <sys/wait.h>
 #include <cstdlib>
@@ -50,6 +53,7 @@ struct node {
   node(std::uint16_t redis_port, const std::string& prefix) {
     courier::ws::server_options options;
     options.redis = courier::ws::redis_options{.port = redis_port, .prefix = prefix};
+    options.window = 1000;
     server = std::make_unique<courier::ws::server>(bus, options);
     server->topic<parcel>("parcel");
     server->start();
@@ -59,6 +63,52 @@ struct node {
   courier::bus bus;
   std::unique_ptr<courier::ws::server> server;
 };
+
+// What a test reads of an event frame.
+struct seen_event {
+  std::string id;
+  std::uint64_t seq = 0;
+  std::uint64_t attempt = 0;
+  int number = 0;
+  friend bool operator==(const seen_event&, const seen_event&) = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const seen_event& event) {
+  return out << "{" << event.id << " seq " << event.seq << " attempt " << event.attempt << " #"
+             << event.number << "}";
+}
+
+// The next count event frames the peer gets.
+std::vector<seen_event> read_events(courier_ws_test::raw_peer& peer, std::size_t count) {
+  std::vector<seen_event> out;
+  while (out.size() < count) {
+    const std::string frame = peer.read_until(R"("op":"event")");
+    if (frame.empty()) break;
+    const auto parsed = boost::json::parse(frame).as_object();
+    out.push_back({std::string(parsed.at("id").as_string()), parsed.at("seq").to_number<std::uint64_t>(),
+                   parsed.at("attempt").to_number<std::uint64_t>(),
+                   static_cast<int>(parsed.at("data").as_object().at("number").to_number<std::int64_t>())});
+  }
+  return out;
+}
+
+// Waits until Redis holds the session's checkpoint at acked (the node
+// writes it through its writer thread, a moment after the ack).
+bool wait_for_checkpoint(std::uint16_t port, const std::string& prefix, const std::string& session,
+                         std::uint64_t acked) {
+  redis_connection redis("127.0.0.1", port, 2s);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto value = redis.run({"HGET", prefix + ":session:" + session, "acked"});
+    if (value.text == std::to_string(acked)) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+std::string session_of(const std::string& welcome) {
+  return std::string(boost::json::parse(welcome).as_object().at("session").as_string());
+}
 
 std::vector<std::string> ids_of(inbox& got) {
   std::lock_guard lock(got.mutex);
@@ -115,12 +165,14 @@ TEST(ws_cluster, events_published_on_either_node_reach_the_clients_of_both_once_
 
 TEST(ws_cluster, an_event_written_to_the_stream_twice_reaches_a_client_once) {
   // What a writer retrying an XADD whose reply was lost leaves in the
-  // stream; and an entry courier did not write (no id) is passed over.
+  // stream; and an entry courier did not write (no id) is passed over. A
+  // raw peer sees every frame (courier's client would skip a repeated id).
   const auto port = fixture_port();
   node only(port, prefix_of_this_test());
-  inbox got;
-  auto client = subscribed_client({.url = only.url()}, got);
-  ASSERT_TRUE(client);
+  courier_ws_test::raw_peer peer(only.server->port());
+  peer.hello();
+  peer.send(R"({"op":"subscribe","topics":["parcel"]})");
+  ASSERT_FALSE(peer.read_until("subscribed").empty());
 
   redis_connection redis("127.0.0.1", port, 2s);
   const std::string stream = prefix_of_this_test() + ":events";
@@ -132,9 +184,12 @@ TEST(ws_cluster, an_event_written_to_the_stream_twice_reaches_a_client_once) {
   ASSERT_FALSE(redis.run({"XADD", stream, "*", "note", "not an event"}).is_error());
   only.bus.publish(parcel{8, "after"});
 
-  ASSERT_TRUE(got.wait_for(2, 10s));
-  std::this_thread::sleep_for(200ms);  // room for a wrong third event to arrive
-  EXPECT_EQ(got.numbers(), (std::vector<int>{7, 8}));
+  const auto got = read_events(peer, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].number, 7);
+  EXPECT_EQ(got[0].seq, 1u);
+  EXPECT_EQ(got[1].number, 8);
+  EXPECT_EQ(got[1].seq, 2u);
 }
 
 TEST(ws_cluster, a_node_that_cannot_reach_redis_does_not_start_and_says_where_it_looked) {
@@ -207,6 +262,135 @@ TEST(ws_cluster, events_published_while_redis_is_down_arrive_once_it_is_back) {
   std::vector<int> expected(150);
   for (int i = 0; i < 150; ++i) expected[static_cast<std::size_t>(i)] = i;
   EXPECT_EQ(got.numbers(), expected);
+}
+
+TEST(ws_cluster, a_session_resumes_on_another_node_with_what_it_had_not_acked_then_the_rest) {
+  const auto port = fixture_port();
+  const std::string prefix = prefix_of_this_test();
+  node first(port, prefix);
+  node second(port, prefix);
+
+  std::string token;
+  std::vector<seen_event> before_the_move;
+  {
+    courier_ws_test::raw_peer peer(first.server->port());
+    const std::string welcome = peer.hello();
+    token = courier_ws_test::resume_token_of(welcome);
+    peer.send(R"({"op":"subscribe","topics":["parcel"]})");
+    ASSERT_FALSE(peer.read_until("subscribed").empty());
+    for (int i = 0; i < 10; ++i) second.bus.publish(parcel{i, "acme"});  // published on the other node
+    before_the_move = read_events(peer, 10);
+    ASSERT_EQ(before_the_move.size(), 10u);
+    peer.send(R"({"op":"ack","upto":4})");
+    ASSERT_TRUE(wait_for_checkpoint(port, prefix, session_of(welcome), 4));
+    peer.close();
+  }
+  // Published while the client is away, on the node it left.
+  for (int i = 10; i < 15; ++i) first.bus.publish(parcel{i, "acme"});
+
+  courier_ws_test::raw_peer back(second.server->port());
+  const std::string welcome = back.hello(R"(,"resume":")" + token + R"(")");
+  EXPECT_THAT(welcome, ::testing::HasSubstr(R"("resumed":true)"));
+  EXPECT_THAT(welcome, ::testing::HasSubstr(R"("acked":4)"));
+  const auto after_the_move = read_events(back, 10);
+  ASSERT_EQ(after_the_move.size(), 10u);
+  // 5..10 again, the same ids and seqs, attempt 2; then 11..15, attempt 1.
+  for (std::size_t i = 0; i < 6; ++i) {
+    seen_event expected = before_the_move[4 + i];
+    expected.attempt = 2;
+    EXPECT_EQ(after_the_move[i], expected);
+  }
+  for (std::size_t i = 6; i < 10; ++i) {
+    EXPECT_EQ(after_the_move[i].seq, 5 + i);
+    EXPECT_EQ(after_the_move[i].number, static_cast<int>(4 + i));
+    EXPECT_EQ(after_the_move[i].attempt, 1u);
+  }
+  const auto last = read_events(back, 1);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].seq, 15u);
+  EXPECT_EQ(last[0].number, 14);
+}
+
+TEST(ws_cluster, a_client_that_says_what_it_processed_gets_only_the_rest_on_the_other_node) {
+  // The node it left died before writing the client's last acks: the
+  // client's own `acked` in its hello is what counts.
+  const auto port = fixture_port();
+  const std::string prefix = prefix_of_this_test();
+  node first(port, prefix);
+  node second(port, prefix);
+  std::string token;
+  {
+    courier_ws_test::raw_peer peer(first.server->port());
+    token = courier_ws_test::resume_token_of(peer.hello());
+    peer.send(R"({"op":"subscribe","topics":["parcel"]})");
+    ASSERT_FALSE(peer.read_until("subscribed").empty());
+    for (int i = 0; i < 8; ++i) first.bus.publish(parcel{i, "acme"});
+    ASSERT_EQ(read_events(peer, 8).size(), 8u);
+    peer.close();  // no ack sent: Redis has acked 0
+  }
+  courier_ws_test::raw_peer back(second.server->port());
+  EXPECT_THAT(back.hello(R"(,"resume":")" + token + R"(","acked":6)"),
+              ::testing::HasSubstr(R"("resumed":true)"));
+  const auto rest = read_events(back, 2);
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].seq, 7u);
+  EXPECT_EQ(rest[0].number, 6);
+  EXPECT_EQ(rest[0].attempt, 2u);
+  EXPECT_EQ(rest[1].seq, 8u);
+  first.bus.publish(parcel{8, "acme"});
+  const auto next = read_events(back, 1);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].seq, 9u);
+  EXPECT_EQ(next[0].attempt, 1u);
+}
+
+TEST(ws_cluster, sessions_outlive_a_restart_of_every_node) {
+  const auto port = fixture_port();
+  const std::string prefix = prefix_of_this_test();
+  std::string token;
+  {
+    node only(port, prefix);
+    courier_ws_test::raw_peer peer(only.server->port());
+    token = courier_ws_test::resume_token_of(peer.hello());
+    peer.send(R"({"op":"subscribe","topics":["parcel"]})");
+    ASSERT_FALSE(peer.read_until("subscribed").empty());
+    for (int i = 0; i < 3; ++i) only.bus.publish(parcel{i, "acme"});
+    ASSERT_EQ(read_events(peer, 3).size(), 3u);
+    peer.close();
+  }  // the node stops; nothing of the session is left in its memory
+  node restarted(port, prefix);
+  courier_ws_test::raw_peer back(restarted.server->port());
+  EXPECT_THAT(back.hello(R"(,"resume":")" + token + R"(","acked":1)"),
+              ::testing::HasSubstr(R"("resumed":true)"));
+  const auto rest = read_events(back, 2);
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].seq, 2u);
+  EXPECT_EQ(rest[1].seq, 3u);
+  restarted.bus.publish(parcel{3, "acme"});
+  const auto next = read_events(back, 1);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].seq, 4u);
+  EXPECT_EQ(next[0].number, 3);
+}
+
+TEST(ws_cluster, a_session_that_another_node_took_over_is_closed_on_the_node_that_had_it) {
+  const auto port = fixture_port();
+  const std::string prefix = prefix_of_this_test();
+  courier::ws::server_options options;
+  options.redis = courier::ws::redis_options{.port = port, .prefix = prefix};
+  options.session_ttl = 400ms;  // sweeps every 100 ms
+  courier::bus bus_one;
+  courier::bus bus_two;
+  courier::ws::server first(bus_one, options);
+  courier::ws::server second(bus_two, options);
+  first.start();
+  second.start();
+  courier_ws_test::raw_peer holder(first.port());
+  const std::string token = courier_ws_test::resume_token_of(holder.hello());
+  std::this_thread::sleep_for(50ms);  // the new session's record reaches Redis
+  courier_ws_test::raw_peer taker(second.port());
+  EXPECT_THAT(taker.hello(R"(,"resume":")" + token + R"(")"), ::testing::HasSubstr(R"("resumed":true)"));
+  EXPECT_TRUE(courier_ws_test::closes_with(holder, courier::ws::error_code::session_replaced, 5s));
 }
 
 }  // namespace

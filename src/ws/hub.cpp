@@ -362,10 +362,11 @@ void hub::pump(session& which) {
 
 // --- events --------------------------------------------------------------------
 
-void hub::join_cluster(event_stream& stream, redis_sessions& sessions) {
+void hub::join_cluster(event_stream& stream, redis_sessions& sessions, publish_keys& keys) {
   std::lock_guard lock(mutex_);
   stream_ = &stream;
   cluster_sessions_ = &sessions;
+  publish_keys_ = &keys;
 }
 
 void hub::cluster_starts_at(std::string position) {

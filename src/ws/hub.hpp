@@ -14,6 +14,7 @@
 
 #include "connection.hpp"
 #include "event_stream.hpp"
+#include "publish_keys.hpp"
 #include "redis_sessions.hpp"
 #include "server_counters.hpp"
 #include "session.hpp"
@@ -97,7 +98,9 @@ class hub {
   // sessions are kept in Redis too (redis_sessions.hpp), so a hello may
   // resume one another node held. Before any event; both outlive the hub's
   // use of them.
-  void join_cluster(event_stream& stream, redis_sessions& sessions);
+  void join_cluster(event_stream& stream, redis_sessions& sessions, publish_keys& keys);
+  // Several nodes: where client publish keys are claimed; null for one node.
+  publish_keys* cluster_publish_keys() const noexcept { return publish_keys_; }
   // Where the stream ended when this node started reading it.
   void cluster_starts_at(std::string position);
 
@@ -189,6 +192,7 @@ class hub {
   // held (by session id), as last written.
   event_stream* stream_ = nullptr;
   redis_sessions* cluster_sessions_ = nullptr;
+  publish_keys* publish_keys_ = nullptr;  // set before serving, then only read
   std::string delivered_through_ = "0-0";
   std::unordered_map<std::string, stored_session> records_;
 };

@@ -103,8 +103,38 @@ void protocol::on_publish(const publish_frame& publish, replies& out) {
     error.topics = {publish.topic};
     return refuse(std::move(error), out);
   }
+  // Several nodes: the key is claimed cluster-wide first, so a retry that
+  // lands on another node is a duplicate there too (publish_keys.hpp).
+  publish_keys* keys = publish.key ? hub_.cluster_publish_keys() : nullptr;
+  if (keys != nullptr) {
+    publish_keys::claim claim;
+    try {
+      claim = keys->claim_key(publish.topic, *publish.key);
+    } catch (const error& failed) {
+      return refuse(make_error(error_code::busy,
+                               fmt::format("publish keys cannot be checked ({}); retry with the same key",
+                                           failed.what()),
+                               publish.ref),
+                    out);
+    }
+    if (claim.what == publish_keys::claim::outcome::published) {
+      return out.send(encode(receipt_frame{
+          .id = std::move(claim.id), .duplicate = true, .key = publish.key, .ref = publish.ref}));
+    }
+    if (claim.what == publish_keys::claim::outcome::pending) {
+      return refuse(
+          make_error(error_code::busy,
+                     "a publish with this key is being accepted on another node; retry with the same key",
+                     publish.ref),
+          out);
+    }
+  }
   auto outcome = route.publisher->publish(publish);
-  if (auto* receipt = std::get_if<receipt_frame>(&outcome)) return out.send(encode(*receipt));
+  if (auto* receipt = std::get_if<receipt_frame>(&outcome)) {
+    if (keys != nullptr) keys->published(publish.topic, *publish.key, receipt->id);
+    return out.send(encode(*receipt));
+  }
+  if (keys != nullptr) keys->abandon(publish.topic, *publish.key);
   refuse(std::move(std::get<error_frame>(outcome)), out);
 }
 

@@ -44,7 +44,8 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
       stream = std::make_unique<event_stream>(*options.redis,
                                               [this](stream_event event) { hub.deliver(std::move(event)); });
       sessions = std::make_unique<redis_sessions>(*options.redis, run_id, options.session_ttl, *stream);
-      hub.join_cluster(*stream, *sessions);  // now, before a topic's observer can fan out
+      publish_keys = std::make_unique<detail::publish_keys>(*options.redis, options.dedup_window, *stream);
+      hub.join_cluster(*stream, *sessions, *publish_keys);  // now, before a topic's observer can fan out
     }
   }
 
@@ -61,8 +62,9 @@ class server_impl : public std::enable_shared_from_this<server_impl> {
   // Several nodes: the cluster's events. After hub: its reader delivers
   // into the hub, so it stops first.
   std::unique_ptr<event_stream> stream;
-  std::unique_ptr<redis_sessions> sessions;  // writes through stream
-  std::optional<asio::ssl::context> ssl;     // set: every connection is TLS
+  std::unique_ptr<redis_sessions> sessions;            // writes through stream
+  std::unique_ptr<detail::publish_keys> publish_keys;  // writes through stream
+  std::optional<asio::ssl::context> ssl;               // set: every connection is TLS
   asio::io_context& io;
   const bool own_threads;  // false: the application runs io
   tcp::acceptor acceptor;

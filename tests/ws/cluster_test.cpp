@@ -10,6 +10,7 @@
 #include "redis_connection.hpp"
 
 #include "courier/error.hpp"
+#include "courier/testing/recorder.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -56,6 +57,7 @@ struct node {
     options.window = 1000;
     server = std::make_unique<courier::ws::server>(bus, options);
     server->topic<parcel>("parcel");
+    server->topic<pickup>("pickup", {.publish = true, .fifo = true});
     server->start();
   }
   std::string url() const { return "ws://127.0.0.1:" + std::to_string(server->port()) + "/courier"; }
@@ -391,6 +393,40 @@ TEST(ws_cluster, a_session_that_another_node_took_over_is_closed_on_the_node_tha
   courier_ws_test::raw_peer taker(second.port());
   EXPECT_THAT(taker.hello(R"(,"resume":")" + token + R"(")"), ::testing::HasSubstr(R"("resumed":true)"));
   EXPECT_TRUE(courier_ws_test::closes_with(holder, courier::ws::error_code::session_replaced, 5s));
+}
+
+TEST(ws_cluster, a_publish_retried_on_another_node_is_a_duplicate_with_the_first_id) {
+  const auto port = fixture_port();
+  const std::string prefix = prefix_of_this_test();
+  node first(port, prefix);
+  node second(port, prefix);
+  courier::testing::recorder<pickup> on_first_bus(first.bus);
+  courier::testing::recorder<pickup> on_second_bus(second.bus);
+  courier::ws::client to_first({.url = first.url()});
+  courier::ws::client to_second({.url = second.url()});
+  to_first.connect();
+  to_second.connect();
+  ASSERT_TRUE(to_first.wait_connected(5s) && to_second.wait_connected(5s));
+
+  const auto original =
+      to_first.publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get();
+  EXPECT_FALSE(original.duplicate);
+  // The retry a client makes after losing its node: the same key, elsewhere.
+  const auto retry = to_second.publish("pickup", pickup{"acme", 7}, {.key = "acme/7", .group = "acme"}).get();
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.id, original.id);
+  // A new key is new on either node.
+  const auto next = to_second.publish("pickup", pickup{"acme", 8}, {.key = "acme/8", .group = "acme"}).get();
+  EXPECT_FALSE(next.duplicate);
+  EXPECT_NE(next.id, original.id);
+
+  ASSERT_TRUE(on_first_bus.wait_for(1, 5s));
+  ASSERT_TRUE(on_second_bus.wait_for(1, 5s));
+  std::this_thread::sleep_for(200ms);  // room for a wrong second copy to arrive
+  ASSERT_EQ(on_first_bus.count(), 1u) << "the original, on the bus of the node that took it";
+  ASSERT_EQ(on_second_bus.count(), 1u) << "only the new key on the other node's bus";
+  EXPECT_EQ(on_first_bus.events()[0].parcel, 7);
+  EXPECT_EQ(on_second_bus.events()[0].parcel, 8);
 }
 
 }  // namespace

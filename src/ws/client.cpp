@@ -48,10 +48,10 @@ class client::impl : public std::enable_shared_from_this<impl> {
  public:
   explicit impl(client_options chosen)
       : options(std::move(chosen)),
-        url(detail::parse_ws_url(options.url)),
-        tls_context(url.tls ? std::optional<asio::ssl::context>(
-                                  detail::client_tls_context(options.tls_ca_file, options.tls_verify))
-                            : std::nullopt),
+        urls(parse_urls(options)),
+        tls_context(any_tls(urls) ? std::optional<asio::ssl::context>(
+                                        detail::client_tls_context(options.tls_ca_file, options.tls_verify))
+                                  : std::nullopt),
         work(asio::make_work_guard(io)),
         resolver(io),
         retry_timer(io),
@@ -66,12 +66,28 @@ class client::impl : public std::enable_shared_from_this<impl> {
 
   // --- connecting ----------------------------------------------------------
 
+  // The server this connection goes to: options.url, then options.urls, in turn.
+  const detail::ws_url& url() const { return urls[current_url]; }
+
+  static std::vector<detail::ws_url> parse_urls(const client_options& options) {
+    std::vector<detail::ws_url> out;
+    if (!options.url.empty()) out.push_back(detail::parse_ws_url(options.url));
+    for (const auto& each : options.urls) out.push_back(detail::parse_ws_url(each));
+    if (out.empty()) throw error(errc::invalid_option, "ws::client: no url (client_options::url or urls)");
+    return out;
+  }
+
+  static bool any_tls(const std::vector<detail::ws_url>& urls) {
+    return std::any_of(urls.begin(), urls.end(), [](const detail::ws_url& each) { return each.tls; });
+  }
+
   void dial() {
     if (closing) return;
     discarding = false;
     buffer.consume(buffer.size());  // a read cut short may have left part of a frame
     const std::uint64_t attempt = ++generation;
-    ws.renew(io, tls_context ? &*tls_context : nullptr);
+    ws.renew(io, url().tls ? &*tls_context : nullptr);
+    const detail::ws_url& url = this->url();
     resolver.async_resolve(
         url.host, url.port,
         [self = shared_from_this(), attempt](beast::error_code ec, tcp::resolver::results_type found) {
@@ -92,10 +108,11 @@ class client::impl : public std::enable_shared_from_this<impl> {
   // name (and sent as SNI), then the WebSocket upgrade inside it.
   void tls_handshake(std::uint64_t attempt) {
     auto& secure = ws.tls();
-    if (SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str()) != 1) {
-      return lost("TLS: cannot set the server name " + url.host);
+    const std::string& host = url().host;
+    if (SSL_set_tlsext_host_name(secure.native_handle(), host.c_str()) != 1) {
+      return lost("TLS: cannot set the server name " + host);
     }
-    if (options.tls_verify) secure.set_verify_callback(asio::ssl::host_name_verification(url.host));
+    if (options.tls_verify) secure.set_verify_callback(asio::ssl::host_name_verification(host));
     secure.async_handshake(asio::ssl::stream_base::client,
                            [self = shared_from_this(), attempt](beast::error_code ec) {
                              if (attempt != self->generation) return;
@@ -119,7 +136,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
     });
     ws.with([&](auto& stream) {
       stream.async_handshake(
-          url.authority, url.target, [self = shared_from_this(), attempt](beast::error_code ec) {
+          url().authority, url().target, [self = shared_from_this(), attempt](beast::error_code ec) {
             if (attempt != self->generation) return;
             if (ec) return self->lost("handshake: " + ec.message());
             hello_frame hello{.client = self->options.name.empty()
@@ -178,6 +195,9 @@ class client::impl : public std::enable_shared_from_this<impl> {
       pending.fail_all(replaced ? "the session was resumed by another connection" : "unauthorized");
       return;
     }
+    // The next server, if there are several (nodes of one cluster): the
+    // session is resumed there. The same backoff as for one.
+    current_url = (current_url + 1) % urls.size();
     thread_local std::mt19937_64 random(std::random_device{}());
     const auto pause = std::chrono::milliseconds(random() % static_cast<std::uint64_t>(backoff.count() + 1));
     backoff = std::min(backoff * 2, options.backoff_max);
@@ -340,7 +360,8 @@ class client::impl : public std::enable_shared_from_this<impl> {
   }
 
   const client_options options;
-  const detail::ws_url url;
+  const std::vector<detail::ws_url> urls;
+  std::size_t current_url = 0;                    // the io thread's
   std::optional<asio::ssl::context> tls_context;  // set for wss://
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;

@@ -168,7 +168,11 @@ void server_impl::stop() {
   // cannot wait: the closes finish after it returns (they hold this object).
   if (!own_threads && io.get_executor().running_in_this_thread()) return;
   counters.changed.wait([this] { return counters.connections.load() == 0; }, std::chrono::seconds(3));
-  if (stream) stream->stop();
+  if (stream) {
+    // What was published here before the stop reaches the other nodes.
+    stream->flush(options.redis->timeout);
+    stream->stop();
+  }
   if (!own_threads) return;
   io.stop();
   for (auto& thread : threads) thread.join();

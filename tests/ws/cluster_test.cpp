@@ -51,8 +51,9 @@ std::string prefix_of_this_test() {
 
 // One node: a bus and a server on it, topic parcel, one Redis.
 struct node {
-  node(std::uint16_t redis_port, const std::string& prefix) {
+  node(std::uint16_t redis_port, const std::string& prefix, std::uint16_t port = 0) {
     courier::ws::server_options options;
+    options.port = port;
     options.redis = courier::ws::redis_options{.port = redis_port, .prefix = prefix};
     options.window = 1000;
     server = std::make_unique<courier::ws::server>(bus, options);
@@ -427,6 +428,71 @@ TEST(ws_cluster, a_publish_retried_on_another_node_is_a_duplicate_with_the_first
   ASSERT_EQ(on_second_bus.count(), 1u) << "only the new key on the other node's bus";
   EXPECT_EQ(on_first_bus.events()[0].parcel, 7);
   EXPECT_EQ(on_second_bus.events()[0].parcel, 8);
+}
+
+TEST(ws_cluster, a_client_with_several_urls_moves_to_the_next_node_and_misses_nothing) {
+  // Three nodes: one where the events are published, two the client moves
+  // between as each is stopped in turn (and the first started again on its
+  // port). Every event reaches on_event once, in order.
+  const auto port = fixture_port();
+  const std::string prefix = prefix_of_this_test();
+  node source(port, prefix);
+  auto first = std::make_unique<node>(port, prefix);
+  auto second = std::make_unique<node>(port, prefix);
+  const std::uint16_t first_port = first->server->port();
+  inbox got;
+  auto client = subscribed_client(
+      {.url = first->url(), .urls = {second->url()}, .backoff_initial = 10ms, .backoff_max = 200ms}, got);
+  ASSERT_TRUE(client);
+
+  constexpr int count = 3000;
+  std::thread producer([&] {
+    for (int i = 0; i < count; ++i) {
+      // At most 200 ahead of the client: the moves happen mid-stream.
+      if (i >= 200 && !got.wait_for(static_cast<std::size_t>(i - 200), 20s)) return;
+      source.bus.publish(parcel{i, "acme"});
+    }
+  });
+  ASSERT_TRUE(got.wait_for(count / 3, 20s));
+  first.reset();  // the client's node goes: it moves to the second
+  // Only once it is there does the first come back (on its port): the
+  // client got there by moving on, not by waiting for it.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (client->stats().connections < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(client->stats().connections, 2u) << client->stats().last_error;
+  first = std::make_unique<node>(port, prefix, first_port);
+  ASSERT_TRUE(got.wait_for(2 * count / 3, 20s));
+  second.reset();  // and that one goes too: back to the first, restarted
+  producer.join();
+  ASSERT_TRUE(got.wait_for(count, 20s)) << got.numbers().size();
+  std::this_thread::sleep_for(100ms);
+
+  std::vector<int> expected(count);
+  for (int i = 0; i < count; ++i) expected[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(got.numbers(), expected);
+  EXPECT_GE(client->stats().connections, 3u);
+  EXPECT_GE(client->stats().resumed, 2u) << "each move resumed the session";
+}
+
+TEST(ws_cluster, a_client_skips_a_node_that_is_down) {
+  const auto port = fixture_port();
+  node only(port, prefix_of_this_test());
+  const std::uint16_t dead_port = [] {
+    courier::bus bus;
+    courier::ws::server probe(bus, {});
+    probe.start();
+    return probe.port();
+  }();
+  inbox got;
+  auto client = subscribed_client({.url = "ws://127.0.0.1:" + std::to_string(dead_port) + "/courier",
+                                   .urls = {only.url()},
+                                   .backoff_initial = 10ms},
+                                  got);
+  ASSERT_TRUE(client);
+  only.bus.publish(parcel{1, "acme"});
+  ASSERT_TRUE(got.wait_for(1, 5s));
 }
 
 }  // namespace

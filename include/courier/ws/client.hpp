@@ -39,7 +39,11 @@ inline namespace v1 {
 namespace ws {
 
 struct client_options {
-  std::string url = {};    // ws://host:port/path, or wss:// for TLS
+  std::string url = {};  // ws://host:port/path, or wss:// for TLS
+  // More servers: the nodes of one cluster (server_options::redis). A lost
+  // or failed connection goes to the next one (url first, then these, round
+  // and round), with the same backoff, and resumes the session there.
+  std::vector<std::string> urls = {};
   std::string token = {};  // sent as Authorization: Bearer
   std::string name = {};   // hello.client
   std::chrono::milliseconds backoff_initial = std::chrono::milliseconds(100);

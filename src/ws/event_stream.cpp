@@ -148,6 +148,7 @@ event_stream_stats event_stream::stats() const {
 }
 
 void event_stream::note_failure(const std::string& what) {
+  reachable_.store(false, std::memory_order_release);
   std::lock_guard lock(mutex_);
   ++stats_.failures;
   stats_.last_failure = what;
@@ -197,6 +198,7 @@ void event_stream::write_loop() {
       if (!pause_after_failure(pause)) return;
       continue;
     }
+    reachable_.store(true, std::memory_order_release);
     pause = first_pause;
     {
       std::lock_guard lock(mutex_);
@@ -228,6 +230,7 @@ void event_stream::read_loop() {
       continue;
     }
     pause = first_pause;
+    reachable_.store(true, std::memory_order_release);
     // [[key, [[entry id, [field, value, ...]], ...]]], or nil when nothing came.
     for (const auto& stream : found.elements) {
       if (stream.elements.size() == 2) deliver_entries(stream.elements[1]);

@@ -128,6 +128,12 @@ session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame
   }
   welcome_frame welcome;
   welcome.resumed = chosen != nullptr;
+  if (!chosen && stream_ != nullptr && !stream_->reachable()) {
+    // Its record could not be written: another node could not resume it.
+    to->close_with(make_error(error_code::internal_error,
+                              "the cluster's Redis does not answer: no new sessions until it does"));
+    return {};
+  }
   if (!chosen) {
     chosen = std::make_shared<session>(fmt::format("s-{}-{}", run_id_, next_session_++), random_text(32),
                                        identity, limits_);

@@ -258,6 +258,12 @@ TEST(ws_cluster, events_published_while_redis_is_down_arrive_once_it_is_back) {
   for (int i = 50; i < 150; ++i) first.bus.publish(parcel{i, "while down"});
   std::this_thread::sleep_for(300ms);  // the nodes meet the dead server
   EXPECT_EQ(got.numbers().size(), 50u);
+  {
+    // No new session while its record cannot be written.
+    courier_ws_test::raw_peer newcomer(second.server->port());
+    newcomer.send(R"({"op":"hello"})");
+    EXPECT_TRUE(courier_ws_test::closes_with(newcomer, courier::ws::error_code::internal_error));
+  }
   redis.start_again();  // AOF (appendfsync always) brings the stream back
 
   ASSERT_TRUE(got.wait_for(150, 20s)) << got.numbers().size();
@@ -265,6 +271,8 @@ TEST(ws_cluster, events_published_while_redis_is_down_arrive_once_it_is_back) {
   std::vector<int> expected(150);
   for (int i = 0; i < 150; ++i) expected[static_cast<std::size_t>(i)] = i;
   EXPECT_EQ(got.numbers(), expected);
+  courier_ws_test::raw_peer newcomer(second.server->port());
+  EXPECT_THAT(newcomer.hello(), ::testing::HasSubstr(R"("resumed":false)")) << "new sessions again";
 }
 
 TEST(ws_cluster, a_session_resumes_on_another_node_with_what_it_had_not_acked_then_the_rest) {

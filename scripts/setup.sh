@@ -10,6 +10,7 @@ apt_packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev
   libhiredis-dev # courier::ws nodes sharing one Redis
   redis-server   # the Redis the WebSocket cluster tests start on loopback
+  haproxy        # the load balancer in front of the cluster test's nodes
   openssl        # the TLS tests make a throwaway certificate with it
   libgtest-dev libgmock-dev libbenchmark-dev
   clang          # the libFuzzer target of the WebSocket frame decoder

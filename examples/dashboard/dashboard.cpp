@@ -6,6 +6,11 @@
 // queue's depth and redeliveries live from GET /metrics.
 //
 //   dashboard [--port N] [--page FILE] [--state-dir DIR] [--tls-cert PEM --tls-key PEM]
+//             [--redis HOST:PORT [--redis-prefix P]]
+//
+// With --redis, it is one node of a cluster (docs/websocket.md, "Several
+// nodes"): dashboards on the same Redis and prefix share their events and
+// their clients' sessions, so a page whose node dies resumes on another.
 //
 // Open http://127.0.0.1:PORT/ in a browser (https:// with --tls-cert and
 // --tls-key: the page, the control paths and the WebSocket are then TLS). The control paths drive demos
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
   std::string page_file = COURIER_DASHBOARD_PAGE;
   std::string state_dir;
   std::optional<courier::ws::tls_options> tls;
+  std::optional<courier::ws::redis_options> redis;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view flag = argv[i];
     if (flag == "--port") {
@@ -96,10 +102,20 @@ int main(int argc, char** argv) {
     } else if (flag == "--tls-key") {
       if (!tls) tls.emplace();
       tls->private_key_file = argv[i + 1];
+    } else if (flag == "--redis") {
+      const std::string_view where = argv[i + 1];
+      const auto colon = where.rfind(':');
+      if (!redis) redis.emplace();
+      redis->host = std::string(where.substr(0, colon));
+      if (colon != std::string_view::npos)
+        redis->port = static_cast<std::uint16_t>(std::stoi(argv[i + 1] + colon + 1));
+    } else if (flag == "--redis-prefix") {
+      if (!redis) redis.emplace();
+      redis->prefix = argv[i + 1];
     } else {
-      fmt::print(
-          stderr,
-          "usage: dashboard [--port N] [--page FILE] [--state-dir DIR] [--tls-cert PEM --tls-key PEM]\n");
+      fmt::print(stderr,
+                 "usage: dashboard [--port N] [--page FILE] [--state-dir DIR] [--tls-cert PEM --tls-key PEM] "
+                 "[--redis HOST:PORT [--redis-prefix P]]\n");
       return 2;
     }
   }
@@ -159,6 +175,7 @@ int main(int argc, char** argv) {
             return std::nullopt;
           },
           .metrics = metrics,
+          .redis = redis,
       });
   server->topic<delivered>("parcel.delivered");
   server->topic<pickup>("pickup", {.publish = true, .fifo = true});

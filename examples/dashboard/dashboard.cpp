@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
           .port = port,
           .tls = tls,
           .pages = [&](std::string_view target) -> std::optional<courier::ws::http_page> {
-            if (target == "/" || target == "/index.html") return courier::ws::http_page{.body = page.str()};
+            const std::string_view path = target.substr(0, target.find('?'));  // the page reads its own query
+            if (path == "/" || path == "/index.html") return courier::ws::http_page{.body = page.str()};
             if (target.rfind("/control/publish", 0) == 0) {
               const long count = query_number(target, "count", 100);
               const long gap_us = query_number(target, "gap_us", 1000);

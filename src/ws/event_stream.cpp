@@ -24,7 +24,7 @@ constexpr std::chrono::milliseconds read_block{200};
 constexpr std::size_t remembered_ids = 4096;
 
 constexpr std::chrono::milliseconds first_pause{50};
-constexpr std::chrono::milliseconds longest_pause{2000};
+constexpr std::chrono::milliseconds longest_pause{1000};
 
 redis_command xadd(const std::string& key, std::size_t history, const stream_event& event) {
   redis_command command{"XADD", key,       "MAXLEN", "~",     std::to_string(history),
@@ -148,7 +148,6 @@ event_stream_stats event_stream::stats() const {
 }
 
 void event_stream::note_failure(const std::string& what) {
-  reachable_.store(false, std::memory_order_release);
   std::lock_guard lock(mutex_);
   ++stats_.failures;
   stats_.last_failure = what;
@@ -198,7 +197,6 @@ void event_stream::write_loop() {
       if (!pause_after_failure(pause)) return;
       continue;
     }
-    reachable_.store(true, std::memory_order_release);
     pause = first_pause;
     {
       std::lock_guard lock(mutex_);
@@ -230,7 +228,6 @@ void event_stream::read_loop() {
       continue;
     }
     pause = first_pause;
-    reachable_.store(true, std::memory_order_release);
     // [[key, [[entry id, [field, value, ...]], ...]]], or nil when nothing came.
     for (const auto& stream : found.elements) {
       if (stream.elements.size() == 2) deliver_entries(stream.elements[1]);

@@ -27,7 +27,6 @@
 #include "courier/trace_context.hpp"
 #include "courier/ws/server.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -95,9 +94,6 @@ class event_stream {
   bool flush(std::chrono::milliseconds timeout);
 
   event_stream_stats stats() const;
-  // Whether the last round trip to Redis (writer's or reader's) was
-  // answered. False from a failure until the next answer.
-  bool reachable() const noexcept { return reachable_.load(std::memory_order_acquire); }
 
  private:
   void queue(redis_command command, bool may_wait);
@@ -121,7 +117,6 @@ class event_stream {
   bool stopping_ = false;
   event_stream_stats stats_;
 
-  std::atomic<bool> reachable_{true};
   std::string started_at_ = "0-0";  // written by start(), before the threads
   // The reader's own (its thread only).
   std::string last_read_ = "0-0";

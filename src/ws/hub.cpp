@@ -128,25 +128,33 @@ session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame
   }
   welcome_frame welcome;
   welcome.resumed = chosen != nullptr;
-  if (!chosen && stream_ != nullptr && !stream_->reachable()) {
-    // Its record could not be written: another node could not resume it.
-    to->close_with(make_error(error_code::internal_error,
-                              "the cluster's Redis does not answer: no new sessions until it does"));
-    return {};
-  }
   if (!chosen) {
     chosen = std::make_shared<session>(fmt::format("s-{}-{}", run_id_, next_session_++), random_text(32),
                                        identity, limits_);
+    if (cluster_sessions_ != nullptr) {
+      // Several nodes: its record is in Redis before the client hears of
+      // it, or there is no session (any node must be able to resume it).
+      chosen->began_at(delivered_through_);
+      stored_session record{.id = chosen->id(),
+                            .token_key = token_key(chosen->token()),
+                            .identity = identity,
+                            .position = delivered_through_,
+                            .topics = {topic_change{.from = delivered_through_}},
+                            .owner = cluster_sessions_->node()};
+      lock.unlock();
+      try {
+        cluster_sessions_->save_now(record);
+      } catch (const error& failed) {
+        to->close_with(make_error(
+            error_code::internal_error,
+            fmt::format("the cluster's Redis does not answer, no new sessions: {}", failed.what())));
+        return {};
+      }
+      lock.lock();
+      records_[chosen->id()] = std::move(record);
+    }
     sessions_.emplace(chosen->id(), chosen);
     ids_by_token_.emplace(token_key(chosen->token()), chosen->id());
-    if (cluster_sessions_ != nullptr) {
-      chosen->began_at(delivered_through_);
-      hold_in_cluster(*chosen, stored_session{.id = chosen->id(),
-                                              .token_key = token_key(chosen->token()),
-                                              .identity = identity,
-                                              .position = delivered_through_,
-                                              .topics = {topic_change{.from = delivered_through_}}});
-    }
   } else {
     if (hello.acked) chosen->ack_upto(*hello.acked);
     if (auto previous = attached_[chosen.get()].lock(); previous && previous != to) {
@@ -172,22 +180,32 @@ session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame
 std::shared_ptr<session> hub::resume_from_cluster(const hello_frame& hello, const std::string& identity,
                                                   std::unique_lock<std::mutex>& lock) {
   const std::string key = token_key(*hello.resume);
+  // The copy held here, if this node has one.
+  const auto held_here = [&]() -> std::shared_ptr<session> {
+    const auto id = ids_by_token_.find(key);
+    if (id == ids_by_token_.end()) return nullptr;
+    const auto& found = sessions_.at(id->second);
+    return equal_in_constant_time(found->token(), *hello.resume) && found->identity() == identity ? found
+                                                                                                  : nullptr;
+  };
+  const bool had_copy = held_here() != nullptr;
   lock.unlock();
   auto stored = cluster_sessions_->find(key);
   if (stored && (!equal_in_constant_time(stored->token_key, key) || stored->identity != identity))
     stored.reset();
+  const bool ours = stored && stored->owner == cluster_sessions_->node();
+  // The stream after its checkpoint, unless this node's own copy will do.
   std::optional<std::vector<stream_event>> entries;
-  if (stored && stored->owner != cluster_sessions_->node())
+  bool fetched = false;
+  if (stored && !(ours && had_copy)) {
     entries = cluster_sessions_->entries_after(stored->position);
+    fetched = true;
+  }
   lock.lock();
 
-  // The copy held here, if this node has one and it is still its own.
-  std::shared_ptr<session> local;
-  if (const auto id = ids_by_token_.find(key); id != ids_by_token_.end()) {
-    const auto& found = sessions_.at(id->second);
-    if (equal_in_constant_time(found->token(), *hello.resume) && found->identity() == identity) local = found;
-  }
-  if (!stored || stored->owner == cluster_sessions_->node()) return local;
+  std::shared_ptr<session> local = held_here();
+  if (!stored) return local;
+  if (ours && local) return local;
   // Another node held it since (or this node before a restart): a copy
   // here is stale.
   if (local) {
@@ -195,6 +213,11 @@ std::shared_ptr<session> hub::resume_from_cluster(const hello_frame& hello, cons
       previous->close_with(make_error(error_code::session_replaced, "another node resumed this session"));
     }
     end_session(local, /*in_cluster_too=*/false);
+  }
+  if (!fetched) {  // this node's copy went meanwhile: rebuilt like any other
+    lock.unlock();
+    entries = cluster_sessions_->entries_after(stored->position);
+    lock.lock();
   }
   if (!entries) return nullptr;  // events it had not acked are gone from the stream: a new session
 
@@ -252,14 +275,27 @@ std::shared_ptr<session> hub::resume_from_cluster(const hello_frame& hello, cons
 
 void hub::hold_in_cluster(const session& which, stored_session record) {
   record.owner = cluster_sessions_->node();
-  cluster_sessions_->save(record);
+  // Written before the welcome: from then on every node, this one's sweep
+  // included, sees the session as this node's. Under the hub's lock, for
+  // one round trip: a resume from another node is rare, and Redis has just
+  // answered this node's reads. If it stops answering now, the writer
+  // sends the record once it answers again.
+  try {
+    cluster_sessions_->save_now(record);
+  } catch (const error&) {
+    cluster_sessions_->save(record);
+  }
   records_[which.id()] = std::move(record);
 }
 
 void hub::checkpoint(const session& which) {
-  if (cluster_sessions_ == nullptr) return;
+  if (const stored_session* record = update_record(which)) cluster_sessions_->save_progress(*record);
+}
+
+const stored_session* hub::update_record(const session& which) {
+  if (cluster_sessions_ == nullptr) return nullptr;
   const auto found = records_.find(which.id());
-  if (found == records_.end()) return;
+  if (found == records_.end()) return nullptr;
   stored_session& record = found->second;
   record.acked = which.acked_through();
   record.position = which.acked_position();
@@ -269,7 +305,7 @@ void hub::checkpoint(const session& which) {
   while (record.topics.size() > 1 && !before(record.position, record.topics[1].from)) {
     record.topics.erase(record.topics.begin());
   }
-  cluster_sessions_->save_progress(record);
+  return &record;
 }
 
 std::shared_ptr<session> hub::find(const session_ref& which) const {
@@ -294,7 +330,7 @@ void hub::detach(const session_ref& ref, const connection* from) {
 
 hub::subscribe_outcome hub::subscribe(const session_ref& ref, const subscribe_frame& request, bool refused) {
   subscribe_outcome outcome;
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   const auto which = find(ref);
   if (!which) return outcome;
   for (const auto& name : request.topics) {
@@ -314,9 +350,13 @@ hub::subscribe_outcome hub::subscribe(const session_ref& ref, const subscribe_fr
   }
   outcome.topics.assign(which->topics().begin(), which->topics().end());
   if (const auto record = records_.find(which->id()); record != records_.end()) {
-    // From the next entry this node delivers on, the session has these topics.
+    // From the next entry this node delivers on, the session has these
+    // topics; written before the client is told, so that any node it
+    // resumes on numbers its events alike.
     record->second.topics.push_back(topic_change{.from = delivered_through_, .topics = outcome.topics});
-    checkpoint(*which);
+    const stored_session written = *update_record(*which);
+    lock.unlock();
+    cluster_sessions_->save_progress_now(written);
   }
   return outcome;
 }

@@ -164,6 +164,9 @@ class hub {
   // The session's acks and subscriptions since its last write go to Redis
   // (soon: the writer sends them). Caller holds mutex_.
   void checkpoint(const session& which);
+  // The session's record brought up to its acks (null: not several nodes,
+  // or not held here). Caller holds mutex_.
+  const stored_session* update_record(const session& which);
   // A new event's id (and group, for a client's publish). Caller holds mutex_.
   void name_event(std::string& id, std::optional<std::string>& group, const client_origin* origin);
   void queue_in_sessions(topic_entry& entry, std::shared_ptr<const payload> event);  // caller holds mutex_

@@ -67,7 +67,15 @@ publish_keys::claim publish_keys::claim_key(const std::string& topic, const std:
 }
 
 void publish_keys::published(const std::string& topic, const std::string& key, const std::string& id) {
-  writes_.write({"SET", name(topic, key), id, "PX", window_ms_});
+  redis_command command{"SET", name(topic, key), id, "PX", window_ms_};
+  try {
+    std::lock_guard lock(mutex_);
+    if (!connection_.run(command).is_error()) return;
+  } catch (const error&) {
+    // Redis does not answer: the writer sets it once it does (meanwhile a
+    // retry elsewhere is told busy).
+  }
+  writes_.write(std::move(command));
 }
 
 void publish_keys::abandon(const std::string& topic, const std::string& key) {

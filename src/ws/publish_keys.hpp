@@ -40,6 +40,8 @@ class publish_keys {
   // (storage_failed) when Redis cannot be reached.
   claim claim_key(const std::string& topic, const std::string& key);
   // The claimed publish was accepted with id: retries get it from now on.
+  // A round trip before the receipt goes out (through the writer if Redis
+  // does not answer).
   void published(const std::string& topic, const std::string& key, const std::string& id);
   // The claimed publish was refused (bad data, a full channel): the key is
   // free again.

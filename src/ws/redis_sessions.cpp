@@ -127,7 +127,7 @@ redis_sessions::redis_sessions(const redis_options& options, std::string node, s
       node_(std::move(node)),
       ttl_ms_(std::to_string(std::max<std::int64_t>(ttl.count(), 1))),
       writes_(writes),
-      reads_(options.host, options.port, options.timeout) {}
+      calls_(options.host, options.port, options.timeout) {}
 
 std::string redis_sessions::session_key(const std::string& id) const { return prefix_ + ":session:" + id; }
 
@@ -136,12 +136,12 @@ std::string redis_sessions::token_key_name(std::string_view token_key) const {
 }
 
 std::optional<stored_session> redis_sessions::find(std::string_view token_key) {
-  std::lock_guard lock(reads_mutex_);
-  const redis_reply id = reads_.run({"GET", token_key_name(token_key)});
-  if (id.is_error()) refused(reads_, "GET", id);
+  std::lock_guard lock(calls_mutex_);
+  const redis_reply id = calls_.run({"GET", token_key_name(token_key)});
+  if (id.is_error()) refused(calls_, "GET", id);
   if (id.type != redis_reply::kind::text) return std::nullopt;
-  const redis_reply fields = reads_.run({"HGETALL", session_key(id.text)});
-  if (fields.is_error()) refused(reads_, "HGETALL", fields);
+  const redis_reply fields = calls_.run({"HGETALL", session_key(id.text)});
+  if (fields.is_error()) refused(calls_, "HGETALL", fields);
   if (fields.elements.empty()) return std::nullopt;  // expired between the two reads
   stored_session out;
   out.id = id.text;
@@ -168,13 +168,13 @@ std::optional<stored_session> redis_sessions::find(std::string_view token_key) {
 }
 
 std::optional<std::vector<stream_event>> redis_sessions::entries_after(const std::string& position) {
-  std::lock_guard lock(reads_mutex_);
+  std::lock_guard lock(calls_mutex_);
   // Entries trimmed (MAXLEN) after `position` are events the session may
   // not have acked: then it cannot be resumed faithfully. Redis 7.0 does
   // not say which ids trimming removed (max-deleted-entry-id counts XDEL
   // only): when anything was ever trimmed and the first entry left comes
   // after `position`, some may have been the session's.
-  const redis_reply info = reads_.run({"XINFO", "STREAM", writes_.key()});
+  const redis_reply info = calls_.run({"XINFO", "STREAM", writes_.key()});
   if (!info.is_error()) {
     long long length = 0;
     long long added = 0;
@@ -188,14 +188,14 @@ std::optional<std::vector<stream_event>> redis_sessions::entries_after(const std
     }
     if (added > length && !first.empty() && before(position, first)) return std::nullopt;
   } else if (info.text.find("no such key") == std::string::npos) {
-    refused(reads_, "XINFO STREAM", info);
+    refused(calls_, "XINFO STREAM", info);
   }
   std::vector<stream_event> out;
   std::string after = position.empty() ? "0-0" : position;
   for (;;) {
     const redis_reply batch =
-        reads_.run({"XRANGE", writes_.key(), "(" + after, "+", "COUNT", std::to_string(range_batch)});
-    if (batch.is_error()) refused(reads_, "XRANGE", batch);
+        calls_.run({"XRANGE", writes_.key(), "(" + after, "+", "COUNT", std::to_string(range_batch)});
+    if (batch.is_error()) refused(calls_, "XRANGE", batch);
     if (batch.elements.empty()) break;
     after = batch.elements.back().elements.front().text;
     append_entries(batch, out);
@@ -204,19 +204,45 @@ std::optional<std::vector<stream_event>> redis_sessions::entries_after(const std
   return out;
 }
 
-void redis_sessions::save(const stored_session& session) {
+std::vector<redis_command> redis_sessions::record_commands(const stored_session& session) const {
   const std::string key = session_key(session.id);
-  writes_.write({"HSET", key, "token", session.token_key, "identity", session.identity, "acked",
-                 std::to_string(session.acked), "position", session.position, "sent",
-                 std::to_string(session.sent), "topics", topics_json(session.topics), "owner", node_});
-  writes_.write({"PEXPIRE", key, ttl_ms_});
-  writes_.write({"SET", token_key_name(session.token_key), session.id, "PX", ttl_ms_});
+  return {{"HSET", key, "token", session.token_key, "identity", session.identity, "acked",
+           std::to_string(session.acked), "position", session.position, "sent", std::to_string(session.sent),
+           "topics", topics_json(session.topics), "owner", node_},
+          {"PEXPIRE", key, ttl_ms_},
+          {"SET", token_key_name(session.token_key), session.id, "PX", ttl_ms_}};
+}
+
+redis_command redis_sessions::progress_command(const stored_session& session) const {
+  return {"HSET",     session_key(session.id),    "acked", std::to_string(session.acked),
+          "position", session.position,           "sent",  std::to_string(session.sent),
+          "topics",   topics_json(session.topics)};
+}
+
+void redis_sessions::save_now(const stored_session& session) {
+  std::lock_guard lock(calls_mutex_);
+  for (const auto& reply : calls_.run_all(record_commands(session))) {
+    if (reply.is_error()) refused(calls_, "writing a session", reply);
+  }
+}
+
+void redis_sessions::save(const stored_session& session) {
+  for (auto& command : record_commands(session)) writes_.write(std::move(command));
 }
 
 void redis_sessions::save_progress(const stored_session& session) {
-  writes_.write({"HSET", session_key(session.id), "acked", std::to_string(session.acked), "position",
-                 session.position, "sent", std::to_string(session.sent), "topics",
-                 topics_json(session.topics)});
+  writes_.write(progress_command(session));
+}
+
+bool redis_sessions::save_progress_now(const stored_session& session) {
+  try {
+    std::lock_guard lock(calls_mutex_);
+    if (!calls_.run(progress_command(session)).is_error()) return true;
+  } catch (const error&) {
+    // Redis does not answer: the writer sends it once it does.
+  }
+  save_progress(session);
+  return false;
 }
 
 std::vector<bool> redis_sessions::refresh(const std::vector<const stored_session*>& held) {
@@ -226,12 +252,12 @@ std::vector<bool> redis_sessions::refresh(const std::vector<const stored_session
     commands.push_back({"EVAL", refresh_script, "2", session_key(each->id), token_key_name(each->token_key),
                         node_, ttl_ms_});
   }
-  std::lock_guard lock(reads_mutex_);
-  const auto replies = reads_.run_all(commands);
+  std::lock_guard lock(calls_mutex_);
+  const auto replies = calls_.run_all(commands);
   std::vector<bool> still_ours;
   still_ours.reserve(replies.size());
   for (const auto& reply : replies) {
-    if (reply.is_error()) refused(reads_, "EVAL", reply);
+    if (reply.is_error()) refused(calls_, "EVAL", reply);
     still_ours.push_back(reply.integer == 1);
   }
   return still_ours;

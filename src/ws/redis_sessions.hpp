@@ -18,8 +18,11 @@
 // the client is connected), so a session outlives a dead node by
 // session_ttl, as it outlives a dropped connection.
 //
-// Reads (find, entries_after) are round trips on the caller's thread;
-// writes go through the event stream's writer, in order, without waiting.
+// Reads (find, entries_after), a new session's record and a change of
+// topics are round trips on the caller's thread: a client told it has a
+// session or a subscription can rely on any node knowing it. Acks go
+// through the event stream's writer, in order, without waiting (a client's
+// own `acked` covers what a dead node did not write).
 // Thread-safe.
 #pragma once
 
@@ -73,10 +76,15 @@ class redis_sessions {
   // Throws as find().
   std::optional<std::vector<stream_event>> entries_after(const std::string& position);
 
-  // Writes the whole record, owned by this node, and starts its expiry.
+  // Writes the whole record, owned by this node, and starts its expiry:
+  // save_now before answering (throws as find()), save through the writer.
+  void save_now(const stored_session& session);
   void save(const stored_session& session);
-  // Writes what acks and subscriptions change.
+  // Writes what acks and subscriptions change, through the writer.
   void save_progress(const stored_session& session);
+  // The same before answering; when Redis does not answer, through the
+  // writer after all (it retries) and false.
+  bool save_progress_now(const stored_session& session);
   // Keeps alive the sessions this node holds (their clients are connected):
   // for each, whether it is still this node's (another node may have
   // resumed it). Throws as find().
@@ -86,14 +94,16 @@ class redis_sessions {
 
  private:
   std::string session_key(const std::string& id) const;
+  std::vector<redis_command> record_commands(const stored_session& session) const;
+  redis_command progress_command(const stored_session& session) const;
   std::string token_key_name(std::string_view token_key) const;
 
   const std::string prefix_;
   const std::string node_;
   const std::string ttl_ms_;
   event_stream& writes_;
-  std::mutex reads_mutex_;  // guards reads_
-  redis_connection reads_;
+  std::mutex calls_mutex_;  // guards calls_
+  redis_connection calls_;  // the round trips made on callers' threads
 };
 
 }  // namespace ws::detail

@@ -1,8 +1,10 @@
 // Dashboard nodes sharing one Redis, behind haproxy, killed with SIGKILL and
-// started again while events flow; clients nobody here wrote (Node's `ws`
-// package, speaking courier.v1 from docs/protocol.md) connected through the
-// load balancer must end with every event exactly once, in order, and never
-// lose their session.
+// started again while events flow; clients nobody here wrote must end with
+// every event exactly once, in order, and never lose their session: Node's
+// `ws` package speaking courier.v1 from docs/protocol.md through the load
+// balancer, and the dashboard page in headless Chromium (playwright-core),
+// once loaded through the balancer and once from a node with the others
+// listed (?nodes=), moving along that list.
 //
 //   node cluster_kill.mjs DASHBOARD_BINARY WORK_DIR --redis-dir DIR [--seed N] [--kills N] [--events N] [--clients N]
 // DIR is the redis-server fixture's (tests/redis/redis.sh): DIR/port.
@@ -15,6 +17,7 @@
 // Redis itself with redis-cli: every client's session has every event acked.
 // Exit 0 when every check held.
 import WebSocket from 'ws';
+import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, openSync } from 'node:fs';
 import net from 'node:net';
@@ -199,6 +202,23 @@ for (let i = 0; clients.some((c) => !c.subscribed); i += 1) {
   await sleep(25);
 }
 
+const browser = await chromium.launch({
+  executablePath: process.env.COURIER_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--headless=new'],
+});
+const pages = [];
+for (const [name, url] of [
+  ['page via haproxy', `http://127.0.0.1:${balancerPort}/`],
+  ['page with ?nodes=', `http://127.0.0.1:${nodes[0].port}/?nodes=${nodes.slice(1).map((n) => `127.0.0.1:${n.port}`).join(',')}`],
+]) {
+  const page = await browser.newPage();
+  page.on('pageerror', (error) => { failures += 1; console.error(`FAIL: ${name}: page error ${error}`); });
+  page.on('console', (message) => console.log(`${name}: ${message.text()}`));
+  await page.goto(url);
+  await page.waitForFunction(() => window.courierState && window.courierState.subscribed, null, { timeout: 10000 });
+  pages.push({ name, page });
+}
+
 // --- events while nodes die -------------------------------------------------
 
 const publishMs = Math.round(eventCount * 1.5);  // 1.5 ms apart
@@ -217,7 +237,8 @@ while (killed < kills) {
     } catch { /* restarting */ }
   }
   const pool = holding.length > 0 ? holding : nodes;
-  const victim = pool[Math.floor(random() * pool.length)];
+  // The first kill is the node that served the second page: it must move on.
+  const victim = killed === 0 ? nodes[0] : pool[Math.floor(random() * pool.length)];
   process.kill(victim.child.pid, 'SIGKILL');
   killed += 1;
   await sleep(50 + Math.round(random() * 200));
@@ -229,7 +250,24 @@ console.log(`killed ${killed} nodes with SIGKILL in ${Date.now() - started_at} m
 
 const deadline = Date.now() + 60000;
 while (clients.some((c) => c.got.length < eventCount) && Date.now() < deadline) await sleep(50);
+for (const { page } of pages) {
+  await page.waitForFunction((n) => window.courierState.received.length >= n, eventCount,
+    { timeout: Math.max(1000, deadline - Date.now()) }).catch(() => {});
+}
 await sleep(300);  // room for a wrong extra event, and the last acks
+for (const { name, page } of pages) {
+  const state = await page.evaluate(() => ({
+    received: window.courierState.received, reconnects: window.courierState.reconnects,
+    resumed: window.courierState.resumed, errors: window.courierState.errors,
+  }));
+  const inOrder = state.received.every((value, index) => value === index);
+  check(state.received.length === eventCount && inOrder,
+    `${name}: every one of ${eventCount} events shown once, in order (got ${state.received.length}${inOrder ? '' : ', out of order'})`);
+  check(state.resumed === state.reconnects, `${name}: its session survived ${state.reconnects} reconnections (resumed ${state.resumed})`);
+}
+check(pages[1] && (await pages[1].page.evaluate(() => window.courierState.reconnects)) >= 1,
+  'the page served by the first node moved on when it died');
+await browser.close();
 for (const client of clients) {
   client.done = true;
   const inOrder = client.got.every((value, index) => value === index);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -36,36 +37,56 @@ inline std::string run(const std::string& command) {
   return out;
 }
 
+// A server started with one of the tests' fixture scripts (`script start
+// DIR`, e.g. tests/redis/redis.sh) in a directory of its own, and stopped
+// with `script stop DIR` (by its PID) when this object goes.
+class fixture_server {
+ public:
+  fixture_server(std::string script, const std::string& name)
+      : script_(std::move(script)),
+        state_(std::filesystem::temp_directory_path() / fmt::format("{}-{}", name, ::getpid())) {
+    run(fmt::format("bash '{}' start '{}'", script_, state_.string()));
+  }
+  ~fixture_server() {
+    try {
+      run(fmt::format("bash '{}' stop '{}'", script_, state_.string()));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "could not stop the server of {}: {}\n", script_, e.what());
+    }
+    std::filesystem::remove_all(state_);
+  }
+  fixture_server(const fixture_server&) = delete;
+  fixture_server& operator=(const fixture_server&) = delete;
+
+  // The first word of a file the script wrote into its directory.
+  std::string read(const std::string& file) const {
+    std::string word;
+    std::ifstream(state_ / file) >> word;
+    return word;
+  }
+
+ private:
+  std::string script_;
+  std::filesystem::path state_;
+};
+
 // The moto server a side-by-side benchmark runs against: the endpoint given,
 // or one started with the tests' fixture script (moto_script, moto.sh) and
 // stopped by its PID when this object goes.
 class moto_endpoint {
  public:
   moto_endpoint(std::string given, const std::string& moto_script, const std::string& name)
-      : endpoint_(std::move(given)), script_(moto_script) {
+      : endpoint_(std::move(given)) {
     if (!endpoint_.empty()) return;
-    state_ = std::filesystem::temp_directory_path() / fmt::format("{}-{}", name, ::getpid());
-    run(fmt::format("bash {} start {}", script_, state_.string()));
-    std::ifstream(state_ / "endpoint") >> endpoint_;
+    server_.emplace(moto_script, name);
+    endpoint_ = server_->read("endpoint");
   }
-  ~moto_endpoint() {
-    if (state_.empty()) return;
-    try {
-      run(fmt::format("bash {} stop {}", script_, state_.string()));
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "could not stop moto: {}\n", e.what());
-    }
-    std::filesystem::remove_all(state_);
-  }
-  moto_endpoint(const moto_endpoint&) = delete;
-  moto_endpoint& operator=(const moto_endpoint&) = delete;
 
   const std::string& url() const noexcept { return endpoint_; }
 
  private:
   std::string endpoint_;
-  std::string script_;
-  std::filesystem::path state_;  // empty: not ours to stop
+  std::optional<fixture_server> server_;  // empty: not ours to stop
 };
 
 }  // namespace courier_bench

@@ -3,6 +3,14 @@
 // work (ws_bench_node_server.mjs), in one run, for 1, 10 and 100 clients.
 //
 //   courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node] [--tls]
+//                    [--nodes N --store redis]
+//
+// --nodes N --store redis: a cluster. N courier servers sharing one
+// redis-server (started by the benchmark with tests/redis/redis.sh: AOF,
+// appendfsync always), the clients spread over the nodes in turn, the events
+// published on the first node's bus; beside it, N Socket.IO 4 nodes with
+// @socket.io/redis-streams-adapter and connection state recovery on the same
+// redis-server, the same clients' work in Node (ws_bench_socketio.mjs).
 //
 // --tls: both servers serve wss:// with a throwaway certificate (made with
 // the openssl command) and the clients speak TLS, checking it.
@@ -16,29 +24,31 @@
 // got to the last ack), and the latency from publish (a monotonic timestamp
 // in the event) to the ack that covers it, as the client sends it (the
 // server gets it one loopback hop later): p50, p99.
+#include "peer_process.hpp"
+
 #include "courier/bus.hpp"
 #include "courier/ws/server.hpp"
 
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -81,7 +91,8 @@ struct ack_signal {
 ack_signal acks_moved;
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -102,17 +113,20 @@ class load_client : public std::enable_shared_from_this<load_client<Transport>> 
 
   void start(std::uint16_t port) {
     beast::get_lowest_layer(ws_).async_connect(
-        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [self = this->shared_from_this()](beast::error_code ec) {
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+        [self = this->shared_from_this()](beast::error_code ec) {
           if (ec) return self->fail("connect", ec);
           beast::error_code ignored;
           beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true), ignored);
           if constexpr (std::is_same_v<Transport, beast::tcp_stream>) {
             self->upgrade();
           } else {
-            self->ws_.next_layer().async_handshake(asio::ssl::stream_base::client, [self](beast::error_code tls_error) {
-              if (tls_error) return self->fail("TLS handshake", tls_error);
-              self->upgrade();
-            });
+            self->ws_.next_layer().async_handshake(asio::ssl::stream_base::client,
+                                                   [self](beast::error_code tls_error) {
+                                                     if (tls_error)
+                                                       return self->fail("TLS handshake", tls_error);
+                                                     self->upgrade();
+                                                   });
           }
         });
   }
@@ -178,11 +192,12 @@ class load_client : public std::enable_shared_from_this<load_client<Transport>> 
   }
   void write_next() {
     ws_.text(true);
-    ws_.async_write(asio::buffer(outbox_.front()), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->fail("write", ec);
-      self->outbox_.pop_front();
-      if (!self->outbox_.empty()) self->write_next();
-    });
+    ws_.async_write(asio::buffer(outbox_.front()),
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                      if (ec) return self->fail("write", ec);
+                      self->outbox_.pop_front();
+                      if (!self->outbox_.empty()) self->write_next();
+                    });
   }
 
   void fail(const char* what, beast::error_code ec) {
@@ -214,7 +229,8 @@ std::optional<tls_files> tls;
 // Connects clients to port, calls publish(clients) once all are subscribed,
 // waits until every client acked every event, returns the figures.
 template <class Transport, class Publish>
-figures run_clients_on(std::uint16_t port, std::size_t count, std::uint64_t events, Publish&& publish) {
+figures run_clients_on(const std::vector<std::uint16_t>& ports, std::size_t count, std::uint64_t events,
+                       Publish&& publish) {
   asio::io_context io;
   std::optional<asio::ssl::context> context;
   std::vector<std::shared_ptr<load_client<Transport>>> clients;
@@ -229,7 +245,7 @@ figures run_clients_on(std::uint16_t port, std::size_t count, std::uint64_t even
       }
       clients.push_back(std::make_shared<load_client<Transport>>(events, io, *context));
     }
-    clients.back()->start(port);
+    clients.back()->start(ports[i % ports.size()]);  // several nodes: in turn
   }
   std::thread runner([&] { io.run(); });
   const auto give_up = std::chrono::steady_clock::now() + 120s;
@@ -253,7 +269,8 @@ figures run_clients_on(std::uint16_t port, std::size_t count, std::uint64_t even
   std::vector<std::int64_t> latencies;
   for (const auto& each : clients) {
     if (each->failed || each->acked < events) {
-      fmt::print(stderr, "ws bench: a client did not get every event ({} of {})\n", each->acked.load(), events);
+      fmt::print(stderr, "ws bench: a client did not get every event ({} of {})\n", each->acked.load(),
+                 events);
       std::exit(1);
     }
     first = std::min<std::int64_t>(first, each->first_event_ns);
@@ -268,9 +285,10 @@ figures run_clients_on(std::uint16_t port, std::size_t count, std::uint64_t even
 }
 
 template <class Publish>
-figures run_clients(std::uint16_t port, std::size_t count, std::uint64_t events, Publish&& publish) {
-  if (tls) return run_clients_on<beast::ssl_stream<beast::tcp_stream>>(port, count, events, publish);
-  return run_clients_on<beast::tcp_stream>(port, count, events, publish);
+figures run_clients(const std::vector<std::uint16_t>& ports, std::size_t count, std::uint64_t events,
+                    Publish&& publish) {
+  if (tls) return run_clients_on<beast::ssl_stream<beast::tcp_stream>>(ports, count, events, publish);
+  return run_clients_on<beast::tcp_stream>(ports, count, events, publish);
 }
 
 figures run_courier(std::size_t clients, std::uint64_t events) {
@@ -279,7 +297,9 @@ figures run_courier(std::size_t clients, std::uint64_t events) {
   // each, 10,000 queued events); a benchmark's clients ack thousands of
   // times a second and are trusted, as the Node baseline trusts its own.
   std::optional<courier::ws::tls_options> server_tls;
-  if (tls) server_tls = courier::ws::tls_options{.certificate_chain_file = tls->certificate(), .private_key_file = tls->key()};
+  if (tls)
+    server_tls = courier::ws::tls_options{.certificate_chain_file = tls->certificate(),
+                                          .private_key_file = tls->key()};
   courier::ws::server server(bus, {.tls = server_tls,
                                    .rate = 10'000'000,
                                    .window = 256,
@@ -287,7 +307,7 @@ figures run_courier(std::size_t clients, std::uint64_t events) {
                                    .max_queued = 1'000'000});
   server.topic<tick>("tick");
   server.start();
-  return run_clients(server.port(), clients, events, [&](const auto& connected) {
+  return run_clients({server.port()}, clients, events, [&](const auto& connected) {
     // At most publisher_lead events ahead of the slowest client's acks.
     for (std::uint64_t n = 0; n < events; ++n) {
       acks_moved.wait_until([&] {
@@ -301,7 +321,8 @@ figures run_courier(std::size_t clients, std::uint64_t events) {
 }
 
 figures run_node(const std::string& script, std::size_t clients, std::uint64_t events) {
-  const auto port_file = std::filesystem::temp_directory_path() / fmt::format("courier_ws_bench_{}.port", ::getpid());
+  const auto port_file =
+      std::filesystem::temp_directory_path() / fmt::format("courier_ws_bench_{}.port", ::getpid());
   std::filesystem::remove(port_file);
   const pid_t child = ::fork();
   if (child == 0) {
@@ -323,15 +344,58 @@ figures run_node(const std::string& script, std::size_t clients, std::uint64_t e
     in >> port;
   }
   if (port == 0) {
-    fmt::print(stderr, "ws bench: the Node server did not start (is `ws` installed? bash scripts/setup.sh)\n");
+    fmt::print(stderr,
+               "ws bench: the Node server did not start (is `ws` installed? bash scripts/setup.sh)\n");
     ::kill(child, SIGKILL);
     std::exit(1);
   }
-  const figures out = run_clients(port, clients, events, [](const auto&) {});  // it publishes by itself
+  const figures out = run_clients({port}, clients, events, [](const auto&) {});  // it publishes by itself
   int status = 0;
   ::waitpid(child, &status, 0);
   std::filesystem::remove(port_file);
   return out;
+}
+
+// A cluster: nodes courier servers on one Redis (a prefix of this run's
+// own), the clients spread over them, the events published on the first.
+figures run_courier_cluster(std::size_t clients, std::uint64_t events, std::size_t nodes,
+                            std::uint16_t redis_port) {
+  static int run = 0;
+  const std::string prefix = fmt::format("courier-bench-{}-{}", ::getpid(), ++run);
+  std::vector<std::unique_ptr<courier::bus>> buses;
+  std::vector<std::unique_ptr<courier::ws::server>> servers;
+  std::vector<std::uint16_t> ports;
+  for (std::size_t i = 0; i < nodes; ++i) {
+    buses.push_back(std::make_unique<courier::bus>());
+    courier::ws::server_options options{
+        .rate = 10'000'000, .window = 256, .slow_after = 1'000'000, .max_queued = 1'000'000};
+    options.redis = courier::ws::redis_options{.port = redis_port, .prefix = prefix};
+    servers.push_back(std::make_unique<courier::ws::server>(*buses.back(), options));
+    servers.back()->topic<tick>("tick");
+    servers.back()->start();
+    ports.push_back(servers.back()->port());
+  }
+  return run_clients(ports, clients, events, [&](const auto& connected) {
+    for (std::uint64_t n = 0; n < events; ++n) {
+      acks_moved.wait_until([&] {
+        std::uint64_t slowest = UINT64_MAX;
+        for (const auto& each : connected) slowest = std::min<std::uint64_t>(slowest, each->acked.load());
+        return n - std::min(n, slowest) < publisher_lead;
+      });
+      buses.front()->publish(tick{n, now_ns()});
+    }
+  });
+}
+
+// The same on Socket.IO (ws_bench_socketio.mjs prints its figures as JSON).
+figures run_socketio_cluster(std::size_t clients, std::uint64_t events, std::size_t nodes,
+                             std::uint16_t redis_port) {
+  const std::string printed = courier_bench::run(
+      fmt::format("node '{}' {} {} {} {}", COURIER_WS_BENCH_SOCKETIO, redis_port, clients, events, nodes));
+  const auto line = printed.substr(printed.rfind('{'));
+  const auto parsed = boost::json::parse(line).as_object();
+  return {parsed.at("acked_per_second").to_number<double>(), parsed.at("p50_us").to_number<double>(),
+          parsed.at("p99_us").to_number<double>()};
 }
 
 }  // namespace
@@ -341,8 +405,12 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> client_counts = {1, 10, 100};
   int rounds = 3;
   std::string servers = "both";  // or courier, node (to profile one)
+  std::size_t nodes = 1;
+  std::string store = "memory";
   constexpr const char* usage =
-      "usage: courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node] [--tls]\n";
+      "usage: courier_ws_bench [--events N] [--clients 1,10,100] [--rounds R] [--servers both|courier|node] "
+      "[--tls] "
+      "[--nodes N --store redis]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
     if (flag == "--tls") {
@@ -358,6 +426,10 @@ int main(int argc, char** argv) {
       events = std::stoull(std::string(value));
     } else if (flag == "--servers") {
       servers = std::string(value);
+    } else if (flag == "--nodes") {
+      nodes = std::stoul(std::string(value));
+    } else if (flag == "--store") {
+      store = std::string(value);
     } else if (flag == "--rounds") {
       rounds = std::stoi(std::string(value));
     } else if (flag == "--clients") {
@@ -376,20 +448,59 @@ int main(int argc, char** argv) {
     tls->dir = std::filesystem::temp_directory_path() / fmt::format("courier_ws_bench_tls_{}", ::getpid());
     std::filesystem::create_directories(tls->dir);
     const std::string command = fmt::format(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost "
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "
+        "/CN=localhost "
         "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '{}' -out '{}' 2>/dev/null",
         tls->key(), tls->certificate());
     if (std::system(command.c_str()) != 0) {
-      fmt::print(stderr, "ws bench: openssl could not make a certificate (bash scripts/setup.sh installs it)\n");
+      fmt::print(stderr,
+                 "ws bench: openssl could not make a certificate (bash scripts/setup.sh installs it)\n");
       return 1;
     }
   }
   const std::string script = COURIER_WS_BENCH_NODE_SERVER;
   ::setenv("COURIER_WS_PEERS", COURIER_WS_PEERS, 0);
+  if (store == "redis") {
+    if (tls) {
+      fmt::print(stderr, "ws bench: a cluster run is plain ws:// only\n");
+      return 2;
+    }
+    const courier_bench::fixture_server redis(COURIER_REDIS_FIXTURE, "courier_ws_bench_redis");
+    const auto redis_port = static_cast<std::uint16_t>(std::stoi(redis.read("port")));
+    fmt::print(
+        "WebSocket fan-out across {} nodes on one Redis (AOF, appendfsync always), loopback: {} events to "
+        "each client, acked; {} rounds alternating\n",
+        nodes, events, rounds);
+    fmt::print("{:>8} {:>16} {:>10} {:>10} {:>18} {:>10} {:>10} {:>8}\n", "clients", "courier acked/s",
+               "p50 us", "p99 us", "socket.io acked/s", "p50 us", "p99 us", "ratio");
+    for (std::size_t clients : client_counts) {
+      std::vector<figures> courier_runs;
+      std::vector<figures> socketio_runs;
+      for (int round = 0; round < rounds; ++round) {
+        courier_runs.push_back(servers != "node" ? run_courier_cluster(clients, events, nodes, redis_port)
+                                                 : figures{1, 0, 0});
+        socketio_runs.push_back(servers != "courier"
+                                    ? run_socketio_cluster(clients, events, nodes, redis_port)
+                                    : figures{1, 0, 0});
+      }
+      auto median = [](std::vector<figures> runs) {
+        std::sort(runs.begin(), runs.end(),
+                  [](const figures& a, const figures& b) { return a.acked_per_second < b.acked_per_second; });
+        return runs[runs.size() / 2];
+      };
+      const figures c = median(courier_runs);
+      const figures n = median(socketio_runs);
+      fmt::print("{:>8} {:>16.0f} {:>10.0f} {:>10.0f} {:>18.0f} {:>10.0f} {:>10.0f} {:>7.2f}x\n", clients,
+                 c.acked_per_second, c.p50_us, c.p99_us, n.acked_per_second, n.p50_us, n.p99_us,
+                 c.acked_per_second / n.acked_per_second);
+      std::fflush(stdout);
+    }
+    return 0;
+  }
   fmt::print("WebSocket fan-out on loopback{}: {} events to each client, acked; {} rounds alternating\n",
              tls ? " over TLS" : "", events, rounds);
-  fmt::print("{:>8} {:>16} {:>10} {:>10} {:>16} {:>10} {:>10} {:>8}\n", "clients", "courier acked/s", "p50 us",
-             "p99 us", "node ws acked/s", "p50 us", "p99 us", "ratio");
+  fmt::print("{:>8} {:>16} {:>10} {:>10} {:>16} {:>10} {:>10} {:>8}\n", "clients", "courier acked/s",
+             "p50 us", "p99 us", "node ws acked/s", "p50 us", "p99 us", "ratio");
   for (std::size_t clients : client_counts) {
     std::vector<figures> courier_runs;
     std::vector<figures> node_runs;

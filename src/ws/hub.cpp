@@ -289,6 +289,14 @@ void hub::hold_in_cluster(const session& which, stored_session record) {
 }
 
 void hub::checkpoint(const session& which) {
+  // Written by the next sweep: a client acks every few events, and one
+  // write per session per sweep carries them all. A checkpoint a dead node
+  // did not write costs nothing: the client's hello.acked skips the events.
+  if (update_record(which) != nullptr) unwritten_.insert(which.id());
+}
+
+void hub::write_checkpoint_now(const session& which) {
+  unwritten_.erase(which.id());
   if (const stored_session* record = update_record(which)) cluster_sessions_->save_progress(*record);
 }
 
@@ -325,7 +333,7 @@ void hub::detach(const session_ref& ref, const connection* from) {
   attached_.erase(found);
   which->detach();
   which->detached_at = std::chrono::steady_clock::now();
-  checkpoint(*which);
+  write_checkpoint_now(*which);  // the client is likely on its way to another node
 }
 
 hub::subscribe_outcome hub::subscribe(const session_ref& ref, const subscribe_frame& request, bool refused) {
@@ -384,6 +392,7 @@ void hub::end_session(const std::shared_ptr<session>& which, bool in_cluster_too
   if (const auto record = records_.find(which->id()); record != records_.end()) {
     if (in_cluster_too) cluster_sessions_->erase(record->second);
     records_.erase(record);
+    unwritten_.erase(which->id());
   }
   ids_by_token_.erase(token_key(which->token()));
   sessions_.erase(which->id());
@@ -522,6 +531,11 @@ void hub::sweep(std::chrono::steady_clock::time_point now) {
   // its client left), unless another node holds it now.
   for (auto& each : expired) end_session(each, /*in_cluster_too=*/false);
   if (cluster_sessions_ == nullptr) return;
+  for (const auto& id : unwritten_) {
+    if (const auto record = records_.find(id); record != records_.end())
+      cluster_sessions_->save_progress(record->second);
+  }
+  unwritten_.clear();
 
   // Several nodes: the sessions whose clients are connected here stay
   // alive in Redis; one another node resumed meanwhile is not this node's

@@ -29,6 +29,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace courier {
@@ -161,9 +162,10 @@ class hub {
                                                std::unique_lock<std::mutex>& lock);
   // A session this node keeps in Redis from now on. Caller holds mutex_.
   void hold_in_cluster(const session& which, stored_session record);
-  // The session's acks and subscriptions since its last write go to Redis
-  // (soon: the writer sends them). Caller holds mutex_.
+  // The session's acks since its last write go to Redis at the next sweep
+  // (write_checkpoint_now: through the writer at once). Caller holds mutex_.
   void checkpoint(const session& which);
+  void write_checkpoint_now(const session& which);
   // The session's record brought up to its acks (null: not several nodes,
   // or not held here). Caller holds mutex_.
   const stored_session* update_record(const session& which);
@@ -198,6 +200,7 @@ class hub {
   publish_keys* publish_keys_ = nullptr;  // set before serving, then only read
   std::string delivered_through_ = "0-0";
   std::unordered_map<std::string, stored_session> records_;
+  std::unordered_set<std::string> unwritten_;  // ids whose record moved on since it was written
 };
 
 }  // namespace ws::detail

@@ -137,8 +137,10 @@ void server_impl::accept() {
 
 void server_impl::sweep() {
   hub.sweep(std::chrono::steady_clock::now());
-  sweeper->expires_after(std::min<std::chrono::milliseconds>(
-      options.session_ttl / 4 + std::chrono::milliseconds(1), std::chrono::seconds(1)));
+  // Several nodes: a sweep also writes the sessions' checkpoints, so more often.
+  const std::chrono::milliseconds longest = stream ? std::chrono::milliseconds(200) : std::chrono::seconds(1);
+  sweeper->expires_after(
+      std::min<std::chrono::milliseconds>(options.session_ttl / 4 + std::chrono::milliseconds(1), longest));
   sweeper->async_wait([this, self = shared_from_this()](beast::error_code ec) {
     if (!ec) sweep();
   });

@@ -95,15 +95,16 @@ std::vector<seen_event> read_events(courier_ws_test::raw_peer& peer, std::size_t
   return out;
 }
 
-// Waits until Redis holds the session's checkpoint at acked (the node
-// writes it through its writer thread, a moment after the ack).
+// Waits until Redis holds the session's checkpoint with field at value
+// (the node writes it through its writer thread, after the ack or the
+// disconnection: no signal a test could wait on).
 bool wait_for_checkpoint(std::uint16_t port, const std::string& prefix, const std::string& session,
-                         std::uint64_t acked) {
+                         std::uint64_t value, const std::string& field = "acked") {
   redis_connection redis("127.0.0.1", port, 2s);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
-    const auto value = redis.run({"HGET", prefix + ":session:" + session, "acked"});
-    if (value.text == std::to_string(acked)) return true;
+    const auto stored = redis.run({"HGET", prefix + ":session:" + session, field});
+    if (stored.text == std::to_string(value)) return true;
     std::this_thread::sleep_for(5ms);
   }
   return false;
@@ -332,12 +333,15 @@ TEST(ws_cluster, a_client_that_says_what_it_processed_gets_only_the_rest_on_the_
   std::string token;
   {
     courier_ws_test::raw_peer peer(first.server->port());
-    token = courier_ws_test::resume_token_of(peer.hello());
+    const std::string welcome = peer.hello();
+    token = courier_ws_test::resume_token_of(welcome);
     peer.send(R"({"op":"subscribe","topics":["parcel"]})");
     ASSERT_FALSE(peer.read_until("subscribed").empty());
     for (int i = 0; i < 8; ++i) first.bus.publish(parcel{i, "acme"});
     ASSERT_EQ(read_events(peer, 8).size(), 8u);
     peer.close();  // no ack sent: Redis has acked 0
+    // The node wrote what it sent as the client left (so resent events say attempt 2).
+    ASSERT_TRUE(wait_for_checkpoint(port, prefix, session_of(welcome), 8, "sent"));
   }
   courier_ws_test::raw_peer back(second.server->port());
   EXPECT_THAT(back.hello(R"(,"resume":")" + token + R"(","acked":6)"),

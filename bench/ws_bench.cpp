@@ -398,6 +398,34 @@ figures run_socketio_cluster(std::size_t clients, std::uint64_t events, std::siz
           parsed.at("p99_us").to_number<double>()};
 }
 
+// The table: for each client count, rounds of courier and the peer in
+// turn, the median of each by acked events/s, and their ratio.
+template <class RunCourier, class RunPeer>
+void print_comparison(const std::string& peer, const std::vector<std::size_t>& client_counts, int rounds,
+                      RunCourier&& run_courier_side, RunPeer&& run_peer_side) {
+  fmt::print("{:>8} {:>16} {:>10} {:>10} {:>18} {:>10} {:>10} {:>8}\n", "clients", "courier acked/s",
+             "p50 us", "p99 us", peer + " acked/s", "p50 us", "p99 us", "ratio");
+  auto median = [](std::vector<figures> runs) {
+    std::sort(runs.begin(), runs.end(),
+              [](const figures& a, const figures& b) { return a.acked_per_second < b.acked_per_second; });
+    return runs[runs.size() / 2];
+  };
+  for (std::size_t clients : client_counts) {
+    std::vector<figures> courier_runs;
+    std::vector<figures> peer_runs;
+    for (int round = 0; round < rounds; ++round) {
+      courier_runs.push_back(run_courier_side(clients));
+      peer_runs.push_back(run_peer_side(clients));
+    }
+    const figures c = median(courier_runs);
+    const figures n = median(peer_runs);
+    fmt::print("{:>8} {:>16.0f} {:>10.0f} {:>10.0f} {:>18.0f} {:>10.0f} {:>10.0f} {:>7.2f}x\n", clients,
+               c.acked_per_second, c.p50_us, c.p99_us, n.acked_per_second, n.p50_us, n.p99_us,
+               c.acked_per_second / n.acked_per_second);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -471,55 +499,28 @@ int main(int argc, char** argv) {
         "WebSocket fan-out across {} nodes on one Redis (AOF, appendfsync always), loopback: {} events to "
         "each client, acked; {} rounds alternating\n",
         nodes, events, rounds);
-    fmt::print("{:>8} {:>16} {:>10} {:>10} {:>18} {:>10} {:>10} {:>8}\n", "clients", "courier acked/s",
-               "p50 us", "p99 us", "socket.io acked/s", "p50 us", "p99 us", "ratio");
-    for (std::size_t clients : client_counts) {
-      std::vector<figures> courier_runs;
-      std::vector<figures> socketio_runs;
-      for (int round = 0; round < rounds; ++round) {
-        courier_runs.push_back(servers != "node" ? run_courier_cluster(clients, events, nodes, redis_port)
-                                                 : figures{1, 0, 0});
-        socketio_runs.push_back(servers != "courier"
-                                    ? run_socketio_cluster(clients, events, nodes, redis_port)
-                                    : figures{1, 0, 0});
-      }
-      auto median = [](std::vector<figures> runs) {
-        std::sort(runs.begin(), runs.end(),
-                  [](const figures& a, const figures& b) { return a.acked_per_second < b.acked_per_second; });
-        return runs[runs.size() / 2];
-      };
-      const figures c = median(courier_runs);
-      const figures n = median(socketio_runs);
-      fmt::print("{:>8} {:>16.0f} {:>10.0f} {:>10.0f} {:>18.0f} {:>10.0f} {:>10.0f} {:>7.2f}x\n", clients,
-                 c.acked_per_second, c.p50_us, c.p99_us, n.acked_per_second, n.p50_us, n.p99_us,
-                 c.acked_per_second / n.acked_per_second);
-      std::fflush(stdout);
-    }
+    print_comparison(
+        "socket.io", client_counts, rounds,
+        [&](std::size_t clients) {
+          return servers != "node" ? run_courier_cluster(clients, events, nodes, redis_port)
+                                   : figures{1, 0, 0};
+        },
+        [&](std::size_t clients) {
+          return servers != "courier" ? run_socketio_cluster(clients, events, nodes, redis_port)
+                                      : figures{1, 0, 0};
+        });
     return 0;
   }
   fmt::print("WebSocket fan-out on loopback{}: {} events to each client, acked; {} rounds alternating\n",
              tls ? " over TLS" : "", events, rounds);
-  fmt::print("{:>8} {:>16} {:>10} {:>10} {:>16} {:>10} {:>10} {:>8}\n", "clients", "courier acked/s",
-             "p50 us", "p99 us", "node ws acked/s", "p50 us", "p99 us", "ratio");
-  for (std::size_t clients : client_counts) {
-    std::vector<figures> courier_runs;
-    std::vector<figures> node_runs;
-    for (int round = 0; round < rounds; ++round) {
-      courier_runs.push_back(servers != "node" ? run_courier(clients, events) : figures{1, 0, 0});
-      node_runs.push_back(servers != "courier" ? run_node(script, clients, events) : figures{1, 0, 0});
-    }
-    auto median = [](std::vector<figures> runs) {
-      std::sort(runs.begin(), runs.end(),
-                [](const figures& a, const figures& b) { return a.acked_per_second < b.acked_per_second; });
-      return runs[runs.size() / 2];
-    };
-    const figures c = median(courier_runs);
-    const figures n = median(node_runs);
-    fmt::print("{:>8} {:>16.0f} {:>10.0f} {:>10.0f} {:>16.0f} {:>10.0f} {:>10.0f} {:>7.2f}x\n", clients,
-               c.acked_per_second, c.p50_us, c.p99_us, n.acked_per_second, n.p50_us, n.p99_us,
-               c.acked_per_second / n.acked_per_second);
-    std::fflush(stdout);
-  }
+  print_comparison(
+      "node ws", client_counts, rounds,
+      [&](std::size_t clients) {
+        return servers != "node" ? run_courier(clients, events) : figures{1, 0, 0};
+      },
+      [&](std::size_t clients) {
+        return servers != "courier" ? run_node(script, clients, events) : figures{1, 0, 0};
+      });
   if (tls) std::filesystem::remove_all(tls->dir);
   return 0;
 }

@@ -55,36 +55,37 @@ bool refused_for_now(const std::string& error) {
   return false;
 }
 
-// An entry's fields ([name, value, ...]) as an event; nullopt when it is
-// not one of ours (no id or topic).
-std::optional<stream_event> event_of(const redis_reply& fields) {
+}  // namespace
+
+std::optional<stream_event> event_of_entry(const redis_reply& entry) {
+  if (entry.elements.size() != 2) return std::nullopt;
   stream_event event;
+  event.position = entry.elements[0].text;
   bool has_id = false;
   bool has_topic = false;
-  for (std::size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-    const std::string& name = fields.elements[i].text;
-    std::string value = fields.elements[i + 1].text;
+  const auto& fields = entry.elements[1].elements;
+  for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& name = fields[i].text;
+    const std::string& value = fields[i + 1].text;
     if (name == "id") {
-      event.id = std::move(value);
+      event.id = value;
       has_id = true;
     } else if (name == "topic") {
-      event.topic = std::move(value);
+      event.topic = value;
       has_topic = true;
     } else if (name == "data") {
-      event.data = std::move(value);
+      event.data = value;
     } else if (name == "group") {
-      event.group = std::move(value);
+      event.group = value;
     } else if (name == "traceparent") {
-      event.trace.traceparent = std::move(value);
+      event.trace.traceparent = value;
     } else if (name == "tracestate") {
-      event.trace.tracestate = std::move(value);
+      event.trace.tracestate = value;
     }
   }
   if (!has_id || !has_topic) return std::nullopt;
   return event;
 }
-
-}  // namespace
 
 event_stream::event_stream(const redis_options& options, delivery deliver)
     : options_(options),
@@ -124,15 +125,17 @@ void event_stream::stop() {
   if (reader_.joinable()) reader_.join();
 }
 
-void event_stream::append(const stream_event& event) { queue(xadd(key_, options_.history, event), true); }
+void event_stream::append(const stream_event& event, std::function<void()> on_written) {
+  queue(xadd(key_, options_.history, event), true, std::move(on_written));
+}
 
-void event_stream::write(redis_command command) { queue(std::move(command), false); }
+void event_stream::write(redis_command command) { queue(std::move(command), false, {}); }
 
-void event_stream::queue(redis_command command, bool may_wait) {
+void event_stream::queue(redis_command command, bool may_wait, std::function<void()> on_written) {
   std::unique_lock lock(mutex_);
   if (may_wait) changed_.wait(lock, [&] { return stopping_ || pending_.size() < options_.max_pending; });
   if (stopping_) return;
-  pending_.push_back(std::move(command));
+  pending_.push_back({std::move(command), std::move(on_written)});
   stats_.pending = pending_.size();
   if (pending_.size() == 1) changed_.notify_all();
 }
@@ -173,14 +176,16 @@ void event_stream::write_loop() {
       // sends the same events again, in the same order.
       taking = std::min(pending_.size(), write_batch);
       commands.clear();
-      commands.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taking));
+      for (std::size_t i = 0; i < taking; ++i) commands.push_back(pending_[i].command);
     }
     std::string failure;
     bool again = false;
+    std::vector<bool> refused(taking, false);
     try {
       const auto replies = writer_connection_.run_all(commands);
       for (std::size_t i = 0; i < replies.size(); ++i) {
         if (!replies[i].is_error()) continue;
+        refused[i] = true;
         // Refused: either for now (still loading its data after a restart,
         // busy): the batch goes again; or for good (a key of another type):
         // counted and kept in stats, not sent again forever.
@@ -198,13 +203,20 @@ void event_stream::write_loop() {
       continue;
     }
     pause = first_pause;
+    std::vector<std::function<void()>> now_written;
     {
       std::lock_guard lock(mutex_);
+      for (std::size_t i = 0; i < taking; ++i) {
+        // One Redis refused for good is not written: whoever waits for it
+        // is not told it was (a receipt never comes; its client retries).
+        if (pending_[i].on_written && !refused[i]) now_written.push_back(std::move(pending_[i].on_written));
+      }
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taking));
       stats_.written += taking;
       stats_.pending = pending_.size();
     }
     changed_.notify_all();  // publishers waiting for room, flush()
+    for (auto& then : now_written) then();
   }
 }
 
@@ -237,11 +249,9 @@ void event_stream::read_loop() {
 
 void event_stream::deliver_entries(const redis_reply& entries) {
   for (const auto& entry : entries.elements) {
-    if (entry.elements.size() != 2) continue;
-    last_read_ = entry.elements[0].text;
-    auto event = event_of(entry.elements[1]);
+    if (entry.elements.size() == 2) last_read_ = entry.elements[0].text;
+    auto event = event_of_entry(entry);
     if (!event) continue;  // not an event of ours: written by something else
-    event->position = last_read_;
     if (seen_recently(event->id)) {
       std::lock_guard lock(mutex_);
       ++stats_.repeats_skipped;

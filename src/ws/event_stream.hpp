@@ -52,6 +52,10 @@ struct stream_event {
   std::string position = {};  // the stream entry's id, once read back
 };
 
+// A stream entry ([entry id, [field, value, ...]]) as an event, its
+// position set; nullopt when it is not one of courier's (no id or topic).
+std::optional<stream_event> event_of_entry(const redis_reply& entry);
+
 struct event_stream_stats {
   std::uint64_t written = 0;    // commands Redis took: events, and the sessions' records
   std::uint64_t delivered = 0;  // entries read and handed to deliver()
@@ -79,8 +83,10 @@ class event_stream {
   void stop();
 
   // Queues event for the stream. Waits while max_pending events wait for
-  // Redis (it is slow or gone). Not after stop().
-  void append(const stream_event& event);
+  // Redis (it is slow or gone). Not after stop(). on_written, if set, runs
+  // on the writer's thread once Redis has the event (dropped if the stream
+  // stops first).
+  void append(const stream_event& event, std::function<void()> on_written = {});
   // Queues another command for the writer (the sessions' records): sent in
   // order with the events, again after a failure; never waits.
   void write(redis_command command);
@@ -96,7 +102,7 @@ class event_stream {
   event_stream_stats stats() const;
 
  private:
-  void queue(redis_command command, bool may_wait);
+  void queue(redis_command command, bool may_wait, std::function<void()> on_written);
   void write_loop();
   void read_loop();
   void deliver_entries(const redis_reply& entries);
@@ -113,7 +119,11 @@ class event_stream {
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable changed_;
-  std::deque<redis_command> pending_;  // the writer removes commands once Redis took them
+  struct queued_write {
+    redis_command command;
+    std::function<void()> on_written;
+  };
+  std::deque<queued_write> pending_;  // the writer removes commands once Redis took them
   bool stopping_ = false;
   event_stream_stats stats_;
 

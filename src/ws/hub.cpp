@@ -442,7 +442,11 @@ void hub::fan_out(std::size_t topic, std::string data, const client_origin* orig
       event.topic = topics_[topic]->name;
       name_event(event.id, event.group, origin);
     }
-    stream_->append(std::move(event));  // outside the lock: it may wait for Redis
+    // Outside the lock: it may wait for Redis. A client's publish is
+    // answered once it is written.
+    std::function<void()> on_written;
+    if (origin != nullptr) on_written = [this, id = event.id] { client_publish_written(id); };
+    stream_->append(event, std::move(on_written));
     return;
   }
   auto event = std::make_shared<payload>();
@@ -473,6 +477,38 @@ void hub::deliver(stream_event incoming) {
   if (entry.subscribers.empty()) return;
   event->topic = entry.name;
   queue_in_sessions(entry, std::move(event));
+}
+
+void hub::answer_when_written(const std::string& id, std::function<void()> answer) {
+  {
+    std::lock_guard lock(receipts_mutex_);
+    if (written_unanswered_.erase(id) == 0) {
+      receipts_waiting_[id] = std::move(answer);
+      return;
+    }
+  }
+  answer();
+}
+
+void hub::client_publish_written(const std::string& id) {
+  std::function<void()> answer;
+  {
+    std::lock_guard lock(receipts_mutex_);
+    const auto waiting = receipts_waiting_.find(id);
+    if (waiting == receipts_waiting_.end()) {
+      // Written before on_publish registered its answer (it will, next).
+      constexpr std::size_t most_remembered = 65'536;
+      if (written_unanswered_.insert(id).second) written_unanswered_order_.push_back(id);
+      while (written_unanswered_order_.size() > most_remembered) {
+        written_unanswered_.erase(written_unanswered_order_.front());
+        written_unanswered_order_.pop_front();
+      }
+      return;
+    }
+    answer = std::move(waiting->second);
+    receipts_waiting_.erase(waiting);
+  }
+  answer();
 }
 
 void hub::name_event(std::string& id, std::optional<std::string>& group, const client_origin* origin) {

@@ -5,11 +5,14 @@
 // so they leave in seq order. Connections reach sessions and topics only
 // through these calls (protocol.hpp makes them), never through the server's
 // state, and name a session only by its id (session_ref), never hold it: so
-// this is the one seam where sessions and topic history could live
-// elsewhere than in this process's memory (a shared store, another node).
+// this is the one seam where sessions and events meet other nodes. With
+// join_cluster() events go through the cluster's Redis stream and sessions
+// are kept in Redis too (event_stream.hpp, redis_sessions.hpp).
 //
 // Thread-safe: one mutex guards everything; no call blocks on I/O or calls
-// the application while holding it (publishers' handlers run outside it).
+// the application while holding it (publishers' handlers run outside it),
+// but one: claiming a session rebuilt from Redis for this node, one round
+// trip, rare (hold_in_cluster).
 #pragma once
 
 #include "connection.hpp"
@@ -24,6 +27,8 @@
 
 #include <array>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -102,6 +107,8 @@ class hub {
   void join_cluster(event_stream& stream, redis_sessions& sessions, publish_keys& keys);
   // Several nodes: where client publish keys are claimed; null for one node.
   publish_keys* cluster_publish_keys() const noexcept { return publish_keys_; }
+  // Several nodes: the cluster's event stream; null for one node.
+  event_stream* cluster_stream() const noexcept { return stream_; }
   // Where the stream ended when this node started reading it.
   void cluster_starts_at(std::string position);
 
@@ -112,6 +119,13 @@ class hub {
   // An event from the cluster's stream (any node's) to this node's sessions
   // subscribed to its topic.
   void deliver(stream_event event);
+
+  // Several nodes: the receipt of a client's publish (its event's id) goes
+  // out once the event is in the stream, not merely in the topic's channel.
+  // on_publish registers the answer once the channel took the publish; the
+  // writer reports the event written (fan_out asks it to); whichever comes
+  // second runs answer, on its thread.
+  void answer_when_written(const std::string& id, std::function<void()> answer);
   // Ends the sessions whose clients did not come back within session_ttl.
   void sweep(std::chrono::steady_clock::time_point now);
 
@@ -169,6 +183,7 @@ class hub {
   // The session's record brought up to its acks (null: not several nodes,
   // or not held here). Caller holds mutex_.
   const stored_session* update_record(const session& which);
+  void client_publish_written(const std::string& id);
   // A new event's id (and group, for a client's publish). Caller holds mutex_.
   void name_event(std::string& id, std::optional<std::string>& group, const client_origin* origin);
   void queue_in_sessions(topic_entry& entry, std::shared_ptr<const payload> event);  // caller holds mutex_
@@ -201,6 +216,13 @@ class hub {
   std::string delivered_through_ = "0-0";
   std::unordered_map<std::string, stored_session> records_;
   std::unordered_set<std::string> unwritten_;  // ids whose record moved on since it was written
+
+  // Receipts waiting for their event's write, and events written before
+  // their receipt was registered (bounded: a registration always follows).
+  std::mutex receipts_mutex_;  // guards the three below; taken without mutex_
+  std::unordered_map<std::string, std::function<void()>> receipts_waiting_;
+  std::unordered_set<std::string> written_unanswered_;
+  std::deque<std::string> written_unanswered_order_;
 };
 
 }  // namespace ws::detail

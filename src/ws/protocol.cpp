@@ -28,7 +28,7 @@ void protocol::handle(std::string_view text, const std::shared_ptr<connection>& 
     return out.close_with_error(make_error(error_code::not_hello_first, "the first frame must be hello"));
   if (auto* subscribe = std::get_if<subscribe_frame>(&frame)) return on_subscribe(*subscribe, out);
   if (auto* ack = std::get_if<ack_frame>(&frame)) return on_ack(*ack, out);
-  if (auto* publish = std::get_if<publish_frame>(&frame)) return on_publish(*publish, out);
+  if (auto* publish = std::get_if<publish_frame>(&frame)) return on_publish(*publish, self, out);
 }
 
 void protocol::refuse(error_frame error, replies& out) {
@@ -93,7 +93,8 @@ void protocol::on_ack(const ack_frame& ack, replies& out) {
   }
 }
 
-void protocol::on_publish(const publish_frame& publish, replies& out) {
+void protocol::on_publish(const publish_frame& publish, const std::shared_ptr<connection>& self,
+                          replies& out) {
   const auto route = hub_.route(publish.topic);
   if (!route.known || route.publisher == nullptr) {
     auto error =
@@ -131,8 +132,22 @@ void protocol::on_publish(const publish_frame& publish, replies& out) {
   }
   auto outcome = route.publisher->publish(publish);
   if (auto* receipt = std::get_if<receipt_frame>(&outcome)) {
-    if (keys != nullptr) keys->published(publish.topic, *publish.key, receipt->id);
-    return out.send(encode(*receipt));
+    if (hub_.cluster_stream() == nullptr || receipt->duplicate) {
+      if (keys != nullptr) keys->published(publish.topic, *publish.key, receipt->id);
+      return out.send(encode(*receipt));
+    }
+    // Several nodes: the receipt says the event is in the cluster, so it
+    // waits until the writer has put it in the stream (a node killed before
+    // that never answered; the client retries with its key). Then the key
+    // remembers the id, then the client hears.
+    std::optional<std::string> key = keys != nullptr ? publish.key : std::nullopt;
+    const std::string id = receipt->id;
+    hub_.answer_when_written(id, [keys, key, topic = publish.topic, answer = std::move(*receipt),
+                                  to = std::weak_ptr<connection>(self)] {
+      if (key) keys->published(topic, *key, answer.id);
+      if (auto connection = to.lock()) connection->deliver({encode(answer)});
+    });
+    return;
   }
   if (keys != nullptr) keys->abandon(publish.topic, *publish.key);
   refuse(std::move(std::get<error_frame>(outcome)), out);

@@ -42,7 +42,7 @@ class protocol {
   void on_hello(const hello_frame& hello, const std::shared_ptr<connection>& self, replies& out);
   void on_subscribe(const subscribe_frame& request, replies& out);
   void on_ack(const ack_frame& ack, replies& out);
-  void on_publish(const publish_frame& publish, replies& out);
+  void on_publish(const publish_frame& publish, const std::shared_ptr<connection>& self, replies& out);
   // A non-fatal error frame for bad input.
   void refuse(error_frame error, replies& out);
 

@@ -80,36 +80,6 @@ std::vector<topic_change> topics_from_json(const std::string& text) {
   throw error(errc::storage_failed, fmt::format("redis {}: {}: {}", connection.address(), doing, reply.text));
 }
 
-// [[id, [field, value, ...]], ...] as events, with their positions.
-void append_entries(const redis_reply& entries, std::vector<stream_event>& out) {
-  for (const auto& entry : entries.elements) {
-    if (entry.elements.size() != 2) continue;
-    stream_event event;
-    event.position = entry.elements[0].text;
-    bool ours = false;
-    const auto& fields = entry.elements[1].elements;
-    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-      const std::string& name = fields[i].text;
-      const std::string& value = fields[i + 1].text;
-      if (name == "id") {
-        event.id = value;
-        ours = true;
-      } else if (name == "topic") {
-        event.topic = value;
-      } else if (name == "data") {
-        event.data = value;
-      } else if (name == "group") {
-        event.group = value;
-      } else if (name == "traceparent") {
-        event.trace.traceparent = value;
-      } else if (name == "tracestate") {
-        event.trace.tracestate = value;
-      }
-    }
-    if (ours) out.push_back(std::move(event));
-  }
-}
-
 }  // namespace
 
 const std::vector<std::string>* stored_session::topics_at(std::string_view entry) const {
@@ -198,7 +168,9 @@ std::optional<std::vector<stream_event>> redis_sessions::entries_after(const std
     if (batch.is_error()) refused(calls_, "XRANGE", batch);
     if (batch.elements.empty()) break;
     after = batch.elements.back().elements.front().text;
-    append_entries(batch, out);
+    for (const auto& entry : batch.elements) {
+      if (auto event = event_of_entry(entry)) out.push_back(std::move(*event));
+    }
     if (batch.elements.size() < range_batch) break;
   }
   return out;

@@ -22,6 +22,7 @@
 // Thread-safe.
 #pragma once
 
+#include "payload.hpp"
 #include "redis_connection.hpp"
 
 #include "courier/trace_context.hpp"
@@ -43,14 +44,9 @@ namespace courier {
 inline namespace v1 {
 namespace ws::detail {
 
-struct stream_event {
-  std::string id;
-  std::string topic;
-  std::optional<std::string> group;
-  std::string data;  // JSON text
-  trace_context trace;
-  std::string position = {};  // the stream entry's id, once read back
-};
+// What travels in the stream: the event as sessions hold it (its position
+// set once read back).
+using stream_event = payload;
 
 // A stream entry ([entry id, [field, value, ...]]) as an event, its
 // position set; nullopt when it is not one of courier's (no id or topic).

@@ -242,13 +242,8 @@ std::shared_ptr<session> hub::resume_from_cluster(const hello_frame& hello, cons
       continue;
     const auto registered = topic_index_.find(entry.topic);
     if (registered == topic_index_.end()) continue;  // a topic this node does not have
-    auto event = std::make_shared<payload>();
-    event->id = std::move(entry.id);
+    auto event = std::make_shared<payload>(std::move(entry));
     event->topic = topics_[registered->second]->name;
-    event->group = std::move(entry.group);
-    event->data = std::move(entry.data);
-    event->trace = std::move(entry.trace);
-    event->position = std::move(entry.position);
     replay.push_back(std::move(event));
   }
   auto rebuilt = std::make_shared<session>(stored->id, *hello.resume, identity, limits_);
@@ -462,16 +457,11 @@ void hub::fan_out(std::size_t topic, std::string data, const client_origin* orig
 }
 
 void hub::deliver(stream_event incoming) {
-  auto event = std::make_shared<payload>();
-  event->id = std::move(incoming.id);
-  event->group = std::move(incoming.group);
-  event->data = std::move(incoming.data);
-  event->trace = std::move(incoming.trace);
-  event->position = incoming.position;
+  auto event = std::make_shared<payload>(std::move(incoming));
   const change_signal::on_exit tell_waiters(changed_);
   std::lock_guard lock(mutex_);
-  delivered_through_ = std::move(incoming.position);
-  const auto found = topic_index_.find(incoming.topic);
+  delivered_through_ = event->position;
+  const auto found = topic_index_.find(event->topic);
   if (found == topic_index_.end()) return;  // a topic another node has and this one has not
   topic_entry& entry = *topics_[found->second];
   if (entry.subscribers.empty()) return;

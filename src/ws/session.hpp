@@ -4,6 +4,8 @@
 // holds its lock around every call and does the sending.
 #pragma once
 
+#include "payload.hpp"
+
 #include "courier/trace_context.hpp"
 #include "courier/ws/frames.hpp"
 
@@ -22,16 +24,6 @@
 namespace courier {
 inline namespace v1 {
 namespace ws::detail {
-
-// An event as published once and queued in every subscribed session.
-struct payload {
-  std::string id;
-  std::string topic;
-  std::optional<std::string> group;
-  std::string data;           // JSON text
-  trace_context trace;        // of the work that published it
-  std::string position = {};  // its entry in the cluster's stream (several nodes only)
-};
 
 class session {
  public:

@@ -16,35 +16,20 @@
 // from the first event a client got to its last ack) and the latency from
 // publish (a CLOCK_MONOTONIC timestamp in the event, the clock courier's
 // side reads) to the ack covering it, p50 and p99 in microseconds.
-import { createRequire } from 'node:module';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { peers, startSocketIoNode } from './socketio_node.mjs';
 
-// The packages live with the tests' peers (tests/ws/node_modules).
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(process.env.COURIER_WS_PEERS ?? path.join(here, '../tests/ws/package.json'));
 const ackEvery = 16;
 const publisherLead = 1000;
 const now = () => Number(process.hrtime.bigint());  // CLOCK_MONOTONIC, as steady_clock
 
 if (process.argv[2] === 'node') {
   // --- one Socket.IO node ---------------------------------------------------
-  const { Server } = require('socket.io');
-  const { createAdapter } = require('@socket.io/redis-streams-adapter');
-  const { createClient } = require('redis');
   const [redisPort, prefix, publishing] = process.argv.slice(3);
-  const redis = createClient({ url: `redis://127.0.0.1:${redisPort}` });
-  await redis.connect();
-  const io = new Server({
-    adapter: createAdapter(redis, { streamName: `${prefix}:stream` }),
-    connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000 },
-  });
+  const { io, port } = await startSocketIoNode({ redisPort, prefix });
   let acks = 0;
   io.on('connection', (socket) => socket.on('ack', () => { acks += 1; }));
-  const server = io.listen(0);
-  await new Promise((ready) => server.httpServer?.listening ? ready() : setTimeout(ready, 50));
-  const port = io.httpServer.address().port;
   let allowed = 0;
   let published = 0;
   let total = 0;
@@ -65,7 +50,7 @@ if (process.argv[2] === 'node') {
   process.send({ port });
 } else {
   // --- the clients, and the nodes they talk to ---------------------------
-  const { io: connect } = require('socket.io-client');
+  const { io: connect } = peers('socket.io-client');
   const [redisPort, clientCount, eventCount, nodeCount = '2'] = process.argv.slice(2).map(Number);
   const prefix = `courier-bench-socketio-${process.pid}`;
   const nodes = [];

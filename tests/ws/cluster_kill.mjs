@@ -16,12 +16,12 @@
 // and comes back on its port a moment later. At the end the check reads
 // Redis itself with redis-cli: every client's session has every event acked.
 // Exit 0 when every check held.
-import WebSocket from 'ws';
 import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, openSync } from 'node:fs';
-import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { resumingClient } from './resuming_client.mjs';
+import { children, freePort, killAtSeededMoments, seeded, sleep, startBalancer } from './cluster_processes.mjs';
 
 const [binary, workDir, ...rest] = process.argv.slice(2);
 const text = (name) => {
@@ -45,45 +45,20 @@ let failures = 0;
 function check(condition, what) {
   if (!condition) { failures += 1; console.error(`FAIL: ${what}`); } else { console.log(`ok: ${what}`); }
 }
-const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-
-// mulberry32: the kills' moments and victims from the seed.
-function seeded(value) {
-  let state = value >>> 0;
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = seeded(seed);
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // --- the processes ---------------------------------------------------------
 
 rmSync(workDir, { recursive: true, force: true });
 mkdirSync(workDir, { recursive: true });
-const started = [];  // every child, to end them all by their PIDs
+const processes = new children();
 
 function startNode(name, port) {
   const dir = path.join(workDir, name);
   rmSync(path.join(dir, 'port'), { force: true });
   mkdirSync(dir, { recursive: true });
-  const child = spawn(binary, ['--port', String(port), '--state-dir', dir,
+  const child = processes.spawn(binary, ['--port', String(port), '--state-dir', dir,
     '--redis', `127.0.0.1:${redisPort}`, '--redis-prefix', prefix], { stdio: ['ignore', 'ignore', 'inherit'] });
-  started.push(child);
   return { name, port, dir, child };
 }
 
@@ -96,15 +71,6 @@ async function waitListening(node) {
   throw new Error(`${node.name} did not start listening`);
 }
 
-function endAll() {
-  for (const child of started) {
-    if (child.exitCode === null && child.signalCode === null) {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone already */ }
-    }
-  }
-}
-process.on('exit', endAll);
-
 const publisher = startNode('publisher', 0);
 const publisherPort = await waitListening(publisher);
 const nodes = [];
@@ -113,90 +79,22 @@ for (let i = 0; i < 3; i += 1) {
   await waitListening(node);
   nodes.push(node);
 }
-const balancerPort = await freePort();
-writeFileSync(path.join(workDir, 'haproxy.cfg'), `global
-  maxconn 2000
-defaults
-  mode http
-  timeout connect 500ms
-  timeout client 60s
-  timeout server 60s
-  timeout tunnel 60s
-  retries 3
-  option redispatch
-frontend courier
-  bind 127.0.0.1:${balancerPort}
-  default_backend nodes
-backend nodes
-  balance roundrobin
-  option httpchk GET /control/stats
-${nodes.map((node) => `  server ${node.name} 127.0.0.1:${node.port} check inter 100 fall 1 rise 1`).join('\n')}
-`);
-// Its log (a server down, up again at each kill) goes to a file: WORK_DIR/haproxy.log.
-const haproxyLog = openSync(path.join(workDir, 'haproxy.log'), 'w');
-const haproxy = spawn('haproxy', ['-f', path.join(workDir, 'haproxy.cfg'), '-db'], { stdio: ['ignore', haproxyLog, haproxyLog] });
-started.push(haproxy);
-for (let i = 0; ; i += 1) {
-  try {
-    const response = await fetch(`http://127.0.0.1:${balancerPort}/control/stats`);
-    if (response.ok) break;
-  } catch { /* not yet */ }
-  if (i > 200 || haproxy.exitCode !== null) { console.error('FAIL: haproxy did not start'); process.exit(1); }
-  await sleep(25);
+let balancerPort;
+try {
+  balancerPort = await startBalancer(processes, workDir, nodes, '/control/stats');
+} catch (error) {
+  console.error(`FAIL: ${error.message}`);
+  process.exit(1);
 }
 console.log(`cluster: publisher :${publisherPort}, nodes ${nodes.map((n) => n.port).join(', ')}, haproxy :${balancerPort}, seed ${seed}`);
 
 // --- the clients ------------------------------------------------------------
 
-// A client as docs/protocol.md describes one: it keeps the highest seq it
-// processed, skips (and acks) what comes again, and comes back with its
-// token after any loss, through the balancer (so on whichever node).
-function makeClient(name) {
-  const client = { name, token: null, session: null, lastSeq: 0, got: [], welcomes: 0, lostSession: 0, socket: null, done: false };
-  const connect = () => {
-    if (client.done) return;
-    const socket = new WebSocket(`ws://127.0.0.1:${balancerPort}/courier`, 'courier.v1');
-    client.socket = socket;
-    let ackTimer = null;
-    const ack = () => {
-      ackTimer = null;
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ op: 'ack', upto: client.lastSeq }));
-    };
-    socket.on('open', () => {
-      const hello = { op: 'hello', client: name };
-      if (client.token) { hello.resume = client.token; hello.acked = client.lastSeq; }
-      socket.send(JSON.stringify(hello));
-    });
-    socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString());
-      if (frame.op === 'welcome') {
-        client.welcomes += 1;
-        if (client.token && !frame.resumed) client.lostSession += 1;
-        if (!frame.resumed) client.lastSeq = 0;
-        client.token = frame.resume;
-        client.session = frame.session;
-        if (!frame.topics.includes('parcel.delivered')) {
-          socket.send(JSON.stringify({ op: 'subscribe', topics: ['parcel.delivered'], ref: 'sub' }));
-        }
-      } else if (frame.op === 'subscribed') {
-        client.subscribed = true;
-      } else if (frame.op === 'event') {
-        if (frame.seq > client.lastSeq) {
-          client.got.push(frame.data.parcel);
-          client.lastSeq = frame.seq;
-        }
-        if (ackTimer === null) ackTimer = setTimeout(ack, 5);
-      }
-    });
-    socket.on('close', () => { if (ackTimer) clearTimeout(ackTimer); setTimeout(connect, 20); });
-    socket.on('error', () => { /* 'close' follows */ });
-  };
-  connect();
-  return client;
-}
-
 const clients = [];
-for (let i = 0; i < clientCount; i += 1) clients.push(makeClient(`kill-peer-${i}`));
+// Through the balancer: after a loss, on whichever node it picks.
+for (let i = 0; i < clientCount; i += 1) {
+  clients.push(resumingClient(`ws://127.0.0.1:${balancerPort}/courier`, `kill-peer-${i}`, 'parcel.delivered'));
+}
 for (let i = 0; clients.some((c) => !c.subscribed); i += 1) {
   if (i > 400) { console.error('FAIL: the clients did not subscribe'); process.exit(1); }
   await sleep(25);
@@ -223,29 +121,16 @@ for (const [name, url] of [
 
 const publishMs = Math.round(eventCount * 1.5);  // 1.5 ms apart
 await fetch(`http://127.0.0.1:${publisherPort}/control/publish?count=${eventCount}&gap_us=1500`);
-let killed = 0;
 const started_at = Date.now();
-while (killed < kills) {
-  // Spread the kills over the publishing time, at random moments.
-  await sleep(Math.round((publishMs / (kills + 1)) * (0.5 + random())));
-  // A node some client is on (its own stats request counts as one connection).
-  const holding = [];
-  for (const node of nodes) {
-    try {
-      const stats = await (await fetch(`http://127.0.0.1:${node.port}/control/stats`)).json();
-      if (stats.connections > 1) holding.push(node);
-    } catch { /* restarting */ }
-  }
-  const pool = holding.length > 0 ? holding : nodes;
-  // The first kill is the node that served the second page: it must move on.
-  const victim = killed === 0 ? nodes[0] : pool[Math.floor(random() * pool.length)];
-  process.kill(victim.child.pid, 'SIGKILL');
-  killed += 1;
-  await sleep(50 + Math.round(random() * 200));
-  const again = startNode(victim.name, victim.port);
-  await waitListening(again);
-  Object.assign(victim, again);
-}
+// The first kill is the node that served the second page: it must move on.
+const killed = await killAtSeededMoments({
+  nodes, random, kills, spanMs: publishMs, first: nodes[0],
+  restart: async (victim) => {
+    const again = startNode(victim.name, victim.port);
+    await waitListening(again);
+    return again;
+  },
+});
 console.log(`killed ${killed} nodes with SIGKILL in ${Date.now() - started_at} ms`);
 
 const deadline = Date.now() + 60000;
@@ -291,6 +176,6 @@ for (const client of clients) {
   check(acked === String(eventCount), `${client.name}: Redis holds its session with acked ${acked} (of ${eventCount})`);
 }
 for (const client of clients) client.socket?.terminate();
-endAll();
+processes.endAll();
 console.log(failures === 0 ? 'cluster kill: every check held' : `cluster kill: ${failures} check(s) failed`);
 process.exit(failures === 0 ? 0 : 1);

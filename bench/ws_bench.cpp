@@ -44,6 +44,7 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -51,6 +52,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -156,14 +158,20 @@ class load_client : public std::enable_shared_from_this<load_client<Transport>> 
         if (self->done_ns == 0) self->fail("read", ec);
         return;
       }
-      self->handle(beast::buffers_to_string(self->buffer_.data()));
+      const auto data = self->buffer_.cdata();
+      self->handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
       self->buffer_.consume(self->buffer_.size());
       self->read();
     });
   }
 
-  void handle(const std::string& text) {
-    const auto frame = boost::json::parse(text).as_object();
+  // Every frame is parsed whole, as a client must; the parse's memory is
+  // one buffer used again for each frame, as a client reading thousands of
+  // events a second would keep it.
+  void handle(std::string_view text) {
+    boost::json::monotonic_resource memory(parse_buffer_, sizeof parse_buffer_);
+    const boost::json::value parsed = boost::json::parse(text, &memory);
+    const auto& frame = parsed.as_object();
     const auto& op = frame.at("op").as_string();
     if (op == "welcome") return write(R"({"op":"subscribe","topics":["tick"]})");
     if (op == "subscribed") {
@@ -210,6 +218,7 @@ class load_client : public std::enable_shared_from_this<load_client<Transport>> 
   std::uint64_t events_;
   std::uint64_t last_seq_ = 0;
   std::vector<std::int64_t> pending_;
+  alignas(std::max_align_t) unsigned char parse_buffer_[4096];
 };
 
 struct figures {

@@ -11,6 +11,7 @@ apt_packages=(
   libhiredis-dev # courier::ws nodes sharing one Redis
   redis-server   # the Redis the WebSocket cluster tests start on loopback
   haproxy        # the load balancer in front of the cluster test's nodes
+  nats-server libnats-dev # JetStream beside courier in the peer benchmark
   openssl        # the TLS tests make a throwaway certificate with it
   libgtest-dev libgmock-dev libbenchmark-dev
   clang          # the libFuzzer target of the WebSocket frame decoder

@@ -5,6 +5,10 @@
 //   signals2     raw boost::signals2::signal (its default mutex)
 //   signals2_st  raw Signals2 with dummy_mutex
 //   bus, bus_st  courier::bus and courier::bus_st
+// BM_subscribe/<subject>/<observers>: one subscribe and its disconnect, with
+//   N other observers of the type connected: signals2 (connect, then
+//   disconnect the connection) beside bus (subscribe, then disconnect the
+//   subscription: courier's disconnect also waits until no call runs).
 // BM_post/<subject>/<producers>: events/s from P producer threads to one
 // observer on one consumer thread, waited for until handled.
 //   mutex_deque  std::mutex + std::deque + condition_variable, the textbook
@@ -67,6 +71,28 @@ void publish_bus(benchmark::State& state) {
   for (int i = 0; i < state.range(0); ++i)
     subscriptions.push_back(bus.template subscribe<tick>(std::ref(counter)));
   for (auto _ : state) bus.publish(tick{1});
+}
+
+void subscribe_signals2(benchmark::State& state) {
+  tally counter;
+  boost::signals2::signal<void(const tick&)> signal;
+  std::vector<boost::signals2::scoped_connection> others;
+  for (int i = 0; i < state.range(0); ++i) others.emplace_back(signal.connect(std::ref(counter)));
+  for (auto _ : state) {
+    boost::signals2::connection connection = signal.connect(std::ref(counter));
+    connection.disconnect();
+  }
+}
+
+void subscribe_bus(benchmark::State& state) {
+  tally counter;
+  courier::bus bus;
+  std::vector<courier::subscription> others;
+  for (int i = 0; i < state.range(0); ++i) others.push_back(bus.subscribe<tick>(std::ref(counter)));
+  for (auto _ : state) {
+    courier::subscription subscription = bus.subscribe<tick>(std::ref(counter));
+    subscription.disconnect();
+  }
 }
 
 using signals2_st =
@@ -189,6 +215,10 @@ void register_benchmarks() {
       ->Apply(observer_counts);
   benchmark::RegisterBenchmark("BM_publish/bus", publish_bus<courier::bus>)->Apply(observer_counts);
   benchmark::RegisterBenchmark("BM_publish/bus_st", publish_bus<courier::bus_st>)->Apply(observer_counts);
+  for (int others : {0, 8}) {
+    benchmark::RegisterBenchmark("BM_subscribe/signals2", subscribe_signals2)->Arg(others);
+    benchmark::RegisterBenchmark("BM_subscribe/bus", subscribe_bus)->Arg(others);
+  }
   for (int producers : {1, 2}) {
     benchmark::RegisterBenchmark("BM_post/mutex_deque", post_to_one_observer<mutex_deque_handoff>)
         ->Arg(producers)
@@ -209,6 +239,7 @@ int main(int argc, char** argv) {
       {"BM_publish", "bus", "signals2", false},
       {"BM_publish", "bus_st", "signals2_st", false},
       {"BM_post", "bus", "mutex_deque", true},
+      {"BM_subscribe", "bus", "signals2", false},
   });
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

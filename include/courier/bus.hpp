@@ -104,7 +104,7 @@ class basic_bus {
   [[nodiscard]] subscription subscribe(Handler&& handler, subscribe_options<Event> options = {}) {
     static_assert(std::is_same_v<Event, std::remove_cvref_t<Event>>,
                   "subscribe<Event>: name the event type without const or &");
-    const auto entry = entry_for<Event>();
+    type_entry<Event>& entry = entry_for<Event>();
     if (options.executor) {
       if constexpr (std::is_copy_constructible_v<Event>) {
         return subscribe_on_executor<Event>(
@@ -118,13 +118,14 @@ class basic_bus {
       }
     }
     if (options.filter) {
-      return connect(entry, options.priority, options.owner,
+      return connect(entry.signal, observer_count_of<Event>(entry), options.priority, options.owner,
                      [handler = std::forward<Handler>(handler),
                       filter = std::move(options.filter)](const Event& event) mutable {
                        if (filter(event)) handler(event);
                      });
     }
-    return connect(entry, options.priority, options.owner, std::forward<Handler>(handler));
+    return connect(entry.signal, observer_count_of<Event>(entry), options.priority, options.owner,
+                   std::forward<Handler>(handler));
   }
 
   // Calls owner->method(event) while owner lives; the owner is tracked, not
@@ -152,13 +153,14 @@ class basic_bus {
           "subscribe_all: subscribe_options::executor needs a copy of the event, and an event_ref is a view");
     }
     if (options.filter) {
-      return connect(all_, options.priority, options.owner,
+      return connect(all_->signal, all_observer_count(), options.priority, options.owner,
                      [handler = std::forward<Handler>(handler),
                       filter = std::move(options.filter)](const event_ref& event) mutable {
                        if (filter(event)) handler(event);
                      });
     }
-    return connect(all_, options.priority, options.owner, std::forward<Handler>(handler));
+    return connect(all_->signal, all_observer_count(), options.priority, options.owner,
+                   std::forward<Handler>(handler));
   }
 
   // Calls the observers of Event connected when the call starts, on this
@@ -297,16 +299,28 @@ class basic_bus {
     return *requested;
   }
 
-  // The entry of Event, created on first use. Subscriptions keep it alive,
-  // so they may outlive the bus.
+  // The entry of Event, created on first use.
   template <class Event>
-  std::shared_ptr<type_entry<Event>> entry_for() {
+  type_entry<Event>& entry_for() {
     const std::size_t index = detail::type_index<Event>();
-    if (types_.find(index) == nullptr) {
+    type_entry_base* found = types_.find(index);
+    if (found == nullptr) {
       std::lock_guard lock(types_mutex_);
-      if (types_.find(index) == nullptr) types_.insert(index, std::make_shared<type_entry<Event>>());
+      found = types_.find(index);
+      if (found == nullptr) found = types_.insert(index, std::make_shared<type_entry<Event>>());
     }
-    return std::static_pointer_cast<type_entry<Event>>(types_.owner(index));
+    return static_cast<type_entry<Event>&>(*found);
+  }
+
+  // The count a subscription decrements, sharing ownership of its entry:
+  // subscriptions keep the entry alive, so they may outlive the bus. One
+  // reference count taken, no copy of the owner made first.
+  template <class Event>
+  std::shared_ptr<std::atomic<std::size_t>> observer_count_of(type_entry<Event>& entry) const {
+    return std::shared_ptr<std::atomic<std::size_t>>(types_.owner(detail::type_index<Event>()), &entry.observers);
+  }
+  std::shared_ptr<std::atomic<std::size_t>> all_observer_count() const {
+    return std::shared_ptr<std::atomic<std::size_t>>(all_, &all_->observers);
   }
 
   // An observer on an executor: publish() queues a call with a copy of the
@@ -316,7 +330,7 @@ class basic_bus {
   // handler is a std::function here so that this, and its connect(), is
   // compiled once per event type, not once per subscribe() call site.
   template <class Event>
-  subscription subscribe_on_executor(const std::shared_ptr<type_entry<Event>>& entry,
+  subscription subscribe_on_executor(type_entry<Event>& entry,
                                      std::function<void(const Event&)> handler,
                                      subscribe_options<Event>& options) {
     const std::string_view name = event_name<Event>();
@@ -337,38 +351,39 @@ class basic_bus {
         }
       });
     };
-    return connect(entry, options.priority, options.owner, std::move(enqueue), std::move(gate));
+    return connect(entry.signal, observer_count_of<Event>(entry), options.priority, options.owner,
+                   std::move(enqueue), std::move(gate));
   }
 
   static bool tracks(const std::weak_ptr<const void>& owner) noexcept {
     return owner.owner_before(std::weak_ptr<const void>{}) || std::weak_ptr<const void>{}.owner_before(owner);
   }
 
-  // Connects call to signal with a release_signal inside the stored slot, so
+  // Connects call to signal with a slot_anchor inside the stored slot, so
   // the subscription learns when Signals2 lets go of it (see subscription.hpp).
-  template <class Entry, class Call>
-  subscription connect(const std::shared_ptr<Entry>& entry, int priority,
+  template <class Signal, class Call>
+  subscription connect(Signal& signal, std::shared_ptr<std::atomic<std::size_t>> observers, int priority,
                        const std::weak_ptr<const void>& owner, Call&& call,
                        std::shared_ptr<detail::executor_gate> gate = nullptr) {
-    std::shared_ptr<std::atomic<std::size_t>> observers(entry, &entry->observers);
-    auto state = std::make_shared<detail::subscription_state>(observers, ThreadingPolicy::thread_safe);
+    std::atomic<std::size_t>& count = *observers;
+    auto state = std::make_shared<detail::subscription_state>(std::move(observers), ThreadingPolicy::thread_safe);
     state->gate = std::move(gate);
-    auto released = std::make_shared<detail::release_signal>(state);
-    typename decltype(entry->signal)::slot_type slot(
-        [call = std::forward<Call>(call), released = std::move(released)](const auto& event,
+    detail::slot_anchor anchor(state);
+    typename Signal::slot_type slot(
+        [call = std::forward<Call>(call), anchor = std::move(anchor)](const auto& event,
                                                                           auto* run) mutable {
           if (run == nullptr) [[likely]] {
             call(event);
           } else {
-            deliver_run_to(call, *run, released->state());
+            deliver_run_to(call, *run, anchor.state());
           }
         });
     if (tracks(owner)) slot.track_foreign(owner);
-    observers->fetch_add(1, std::memory_order_acq_rel);
+    count.fetch_add(1, std::memory_order_acq_rel);
     try {
-      state->connection = entry->signal.connect(priority, slot);
+      state->connection = signal.connect(priority, slot);
     } catch (...) {
-      observers->fetch_sub(1, std::memory_order_acq_rel);
+      count.fetch_sub(1, std::memory_order_acq_rel);
       throw;
     }
     return subscription(std::move(state));

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace courier {
 inline namespace v1 {
@@ -54,6 +55,10 @@ struct subscription_state {
   std::atomic<int> blocks{0};
   // Set when Signals2 destroyed our slot: no call is running, none will start.
   std::atomic<bool> released{false};
+  // The copies of the slot that live (slot_anchor), and the reference that
+  // keeps this state alive for them until the last one goes.
+  std::atomic<int> slot_copies{0};
+  std::shared_ptr<subscription_state> kept_by_slot;
   // Observers on an executor: the queue of their calls, closed on disconnect.
   std::shared_ptr<executor_gate> gate;
 
@@ -65,22 +70,37 @@ struct subscription_state {
   }
 };
 
-// Lives inside the slot Signals2 stores (one instance, shared by the slot's
-// copies). Its destruction is Signals2 telling us the slot is released.
-class release_signal {
+// Lives in every copy of the slot Signals2 stores for a subscription (and in
+// the copies it makes while connecting). When the last copy goes, Signals2
+// has let go of the slot: no call is running, none will start, and
+// `released` says so. Counted in the subscription's own state rather than
+// shared through a pointer of its own, so that a subscribe allocates nothing
+// for it; while any copy lives, the state is kept alive by kept_by_slot, a
+// reference the last copy drops.
+class slot_anchor {
  public:
-  explicit release_signal(std::shared_ptr<subscription_state> state) : state_(std::move(state)) {}
-  release_signal(const release_signal&) = delete;
-  release_signal& operator=(const release_signal&) = delete;
-  ~release_signal() {
-    state_->released.store(true, std::memory_order_release);
-    state_->released.notify_all();
+  explicit slot_anchor(const std::shared_ptr<subscription_state>& state) : state_(state.get()) {
+    state_->kept_by_slot = state;
+    state_->slot_copies.fetch_add(1, std::memory_order_release);  // publishes kept_by_slot to the last copy
+  }
+  slot_anchor(const slot_anchor& other) noexcept : state_(other.state_) {
+    if (state_ != nullptr) state_->slot_copies.fetch_add(1, std::memory_order_relaxed);
+  }
+  slot_anchor(slot_anchor&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  slot_anchor& operator=(const slot_anchor&) = delete;
+  slot_anchor& operator=(slot_anchor&&) = delete;
+  ~slot_anchor() {
+    if (state_ == nullptr || state_->slot_copies.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    // The last copy: what kept the state alive for the slot ends with this scope.
+    const std::shared_ptr<subscription_state> last = std::move(state_->kept_by_slot);
+    last->released.store(true, std::memory_order_release);
+    last->released.notify_all();
   }
 
   const subscription_state& state() const noexcept { return *state_; }
 
  private:
-  std::shared_ptr<subscription_state> state_;
+  subscription_state* state_;
 };
 
 }  // namespace detail

@@ -139,7 +139,7 @@ session_ref hub::attach(const std::shared_ptr<connection>& to, const hello_frame
                             .token_key = token_key(chosen->token()),
                             .identity = identity,
                             .position = delivered_through_,
-                            .topics = {topic_change{.from = delivered_through_}},
+                            .topics = {topic_change{.from = delivered_through_, .topics = {}}},
                             .owner = cluster_sessions_->node()};
       lock.unlock();
       try {

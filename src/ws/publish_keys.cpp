@@ -61,7 +61,7 @@ publish_keys::claim publish_keys::claim_key(const std::string& topic, const std:
   // the retry comes again).
   if (reply.elements.size() < 2 || reply.elements[1].type != redis_reply::kind::text ||
       reply.elements[1].text == pending_marker) {
-    return {.what = claim::outcome::pending};
+    return {.what = claim::outcome::pending, .id = {}};
   }
   return {.what = claim::outcome::published, .id = reply.elements[1].text};
 }

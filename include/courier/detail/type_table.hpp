@@ -69,10 +69,10 @@ class type_table {
   }
 
   // The owning pointer of the entry at index, for handles that may outlive
-  // the table. Thread-safe once find(index) has returned the entry on this
-  // thread: an owner is written once, before its entry is published.
-  std::shared_ptr<Entry> owner(std::size_t index) const {
-    if (find(index) == nullptr) return nullptr;
+  // the table (a reference: the caller copies it only if it keeps it).
+  // Only once find(index) has returned the entry on this thread: an owner is
+  // written once, before its entry is published, and never changes.
+  const std::shared_ptr<Entry>& owner(std::size_t index) const noexcept {
     return chunks_[index / chunk_size].load(std::memory_order_acquire)->owners[index % chunk_size];
   }
 

@@ -26,16 +26,12 @@ import { mkdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { children, freePort, killAtSeededMoments, seeded, sleep, startBalancer } from '../tests/ws/cluster_processes.mjs';
+import { children, freePort, killAtSeededMoments, runOptions, seeded, sleep, startBalancer } from '../tests/ws/cluster_processes.mjs';
 import { resumingClient } from '../tests/ws/resuming_client.mjs';
 import { peers } from './socketio_node.mjs';
 
 const [binary, workDir, ...rest] = process.argv.slice(2);
-const text = (name) => {
-  const at = rest.indexOf(`--${name}`);
-  return at >= 0 ? rest[at + 1] : undefined;
-};
-const option = (name, fallback) => (text(name) === undefined ? fallback : Number(text(name)));
+const { text, number: option } = runOptions(rest);
 const seed = option('seed', 1);
 const kills = option('kills', 6);
 const eventCount = option('events', 3000);

@@ -22,7 +22,7 @@ using seconds_f = std::chrono::duration<double>;
 result run_channel(courier::channel<std::string>& channel, const workload& work) {
   consumer_record record(work.messages);
   const auto start = std::chrono::steady_clock::now();
-  std::thread producer([&] {
+  producer_thread producer([&] {
     std::vector<std::pair<std::string, courier::send_options>> batch;
     for (std::size_t sent = 0; sent < work.messages;) {
       wait_for_room(record, sent + work.batch - 1, work);
@@ -39,9 +39,11 @@ result run_channel(courier::channel<std::string>& channel, const workload& work)
     }
   });
   std::vector<courier::receipt> receipts;
-  while (record.count() < work.messages) {
+  while (record.count() < work.messages && !producer.down()) {
     auto got = channel.receive(work.read, 5s);
-    if (got.empty()) throw std::runtime_error(fmt::format("peer bench: courier delivered nothing for 5 s after {}", record.count()));
+    if (got.empty())
+      throw std::runtime_error(
+          fmt::format("peer bench: courier delivered nothing for 5 s after {}", record.count()));
     receipts.clear();
     for (auto& item : got) receipts.push_back(item.receipt());
     const auto acked = channel.ack(receipts);

@@ -25,8 +25,8 @@ using namespace std::chrono_literals;
 
 void check(natsStatus status, const char* what, jsErrCode code = static_cast<jsErrCode>(0)) {
   if (status != NATS_OK) {
-    throw std::runtime_error(fmt::format("peer bench: JetStream: {} failed: {} ({}, JetStream error {})", what,
-                                         natsStatus_GetText(status), nats_GetLastError(nullptr),
+    throw std::runtime_error(fmt::format("peer bench: JetStream: {} failed: {} ({}, JetStream error {})",
+                                         what, natsStatus_GetText(status), nats_GetLastError(nullptr),
                                          static_cast<int>(code)));
   }
 }
@@ -82,45 +82,40 @@ result run_jetstream(const workload& work, int port, const std::string& storage)
 
   consumer_record record(work.messages);
   const auto start = std::chrono::steady_clock::now();
-  std::exception_ptr producer_failed;  // read after join
-  std::atomic<bool> producer_down{false};
-  std::thread producer([&] {
-    try {
-      connection to(port, in_flight);
-      for (std::size_t sent = 0; sent < work.messages;) {
-        wait_for_room(record, sent + work.batch - 1, work);
-        const std::int64_t sent_ns = now_ns();
-        for (std::size_t i = 0; i < work.batch && sent < work.messages; ++i, ++sent) {
-          const std::string key = key_of(sent);
-          const std::string body = body_of(sent, sent_ns);
-          jsPubOptions options;
-          jsPubOptions_Init(&options);
-          options.MsgId = key.c_str();
-          check(js_PublishAsync(to.js, fmt::format("peer.{}", sent % groups).c_str(), body.data(),
-                                static_cast<int>(body.size()), &options),
-                "publishing");
-        }
+  producer_thread producer([&] {
+    connection to(port, in_flight);
+    for (std::size_t sent = 0; sent < work.messages;) {
+      wait_for_room(record, sent + work.batch - 1, work);
+      const std::int64_t sent_ns = now_ns();
+      for (std::size_t i = 0; i < work.batch && sent < work.messages; ++i, ++sent) {
+        const std::string key = key_of(sent);
+        const std::string body = body_of(sent, sent_ns);
+        jsPubOptions options;
+        jsPubOptions_Init(&options);
+        options.MsgId = key.c_str();
+        check(js_PublishAsync(to.js, fmt::format("peer.{}", sent % groups).c_str(), body.data(),
+                              static_cast<int>(body.size()), &options),
+              "publishing");
       }
-      check(js_PublishAsyncComplete(to.js, nullptr), "waiting for the publishes");
-    } catch (...) {
-      producer_failed = std::current_exception();
-      producer_down = true;
     }
+    check(js_PublishAsyncComplete(to.js, nullptr), "waiting for the publishes");
   });
 
   std::vector<std::string> bodies;
-  while (record.count() < work.messages && !producer_down) {
+  while (record.count() < work.messages && !producer.down()) {
     natsMsgList list{};
     const natsStatus fetched = natsSubscription_Fetch(&list, pull, static_cast<int>(work.read), 5000, &code);
     if (fetched == NATS_TIMEOUT) {
       producer.join();
-      throw std::runtime_error(fmt::format("peer bench: JetStream delivered nothing for 5 s after {}", record.count()));
+      throw std::runtime_error(
+          fmt::format("peer bench: JetStream delivered nothing for 5 s after {}", record.count()));
     }
     check(fetched, "fetching", code);
     bodies.clear();
     for (int i = 0; i < list.Count; ++i) {
       check(natsMsg_Ack(list.Msgs[i], nullptr), "acking");
-      bodies.emplace_back(natsMsg_GetData(list.Msgs[i]), static_cast<std::size_t>(natsMsg_GetDataLength(list.Msgs[i])));
+      bodies.emplace_back(natsMsg_GetData(list.Msgs[i]),
+                          static_cast<std::size_t>(natsMsg_GetDataLength(list.Msgs[i])));
     }
     natsMsgList_Destroy(&list);
     const std::int64_t acked_ns = now_ns();
@@ -130,7 +125,6 @@ result run_jetstream(const workload& work, int port, const std::string& storage)
   producer.join();
   natsSubscription_Unsubscribe(pull);
   natsSubscription_Destroy(pull);
-  if (producer_failed) std::rethrow_exception(producer_failed);
   const double seconds = seconds_f(std::chrono::steady_clock::now() - start).count();
   js_DeleteStream(setup.js, "PEER", nullptr, &code);
   return {static_cast<double>(work.messages) / seconds, record.latency_us(0.50), record.latency_us(0.99)};

@@ -7,12 +7,13 @@
 // tests' fixture scripts) and stopped by their PIDs. Rounds alternate
 // between the engines so that a slow phase of this shared machine hits all.
 //
-//   courier_peer_bench [--messages N] [--rounds R] [--batch B] [--read N] [--in-flight N] [--dir D] [--only NAME]
+//   courier_peer_bench [--messages N] [--rounds R] [--batch B] [--read N] [--in-flight N] [--dir D] [--only
+//   NAME]
 //
 // Prints msg/s and send->ack p50/p99 per engine (medians of the rounds),
 // each engine's durability beside it, and the two ratios the targets name.
-#include "engines.hpp"
 #include "../peer_process.hpp"
+#include "engines.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
   workload work;
   std::size_t rounds = 3;
   std::string only;  // run the engines whose name holds this, only
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / fmt::format("courier_peer_bench_{}", ::getpid());
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / fmt::format("courier_peer_bench_{}", ::getpid());
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
     if (i + 1 >= argc) return usage(fmt::format("{} needs a value", flag));
@@ -101,7 +103,8 @@ int main(int argc, char** argv) {
         {"courier in-memory", "none (process memory)", [&] { return run_courier_memory(work); }},
         {"courier SQLite group_commit", "fsync per commit, before send returns",
          [&] { return run_courier_sqlite(work, dir); }},
-        {"JetStream memory", "none (server memory)", [&] { return run_jetstream(work, nats_port, "memory"); }},
+        {"JetStream memory", "none (server memory)",
+         [&] { return run_jetstream(work, nats_port, "memory"); }},
         {"JetStream file", "page cache; fsync on a timer, not per message",
          [&] { return run_jetstream(work, nats_port, "file"); }},
         {"Redis Streams AOF always", "fsync per event-loop write, before replying",
@@ -112,7 +115,8 @@ int main(int argc, char** argv) {
     std::erase_if(engines, [&](const engine& each) { return each.name.find(only) == std::string::npos; });
     fmt::print(
         "peer benchmark: {} messages, 1 producer (batches of {}), 1 consumer (up to {} a read, every message "
-        "acked), {} groups in FIFO order, a key per message (dedup window 5 min), {}-byte bodies, at most {} in "
+        "acked), {} groups in FIFO order, a key per message (dedup window 5 min), {}-byte bodies, at most {} "
+        "in "
         "flight; {} rounds alternating\n",
         work.messages, work.batch, work.read, groups, body_size, work.in_flight, rounds);
     std::map<std::string, std::vector<result>> results;
@@ -126,7 +130,8 @@ int main(int argc, char** argv) {
       }
     }
     std::map<std::string, double> rate;
-    fmt::print("\n{:<28} {:>10} {:>10} {:>10}  {}\n", "engine (median)", "msg/s", "p50 us", "p99 us", "durability");
+    fmt::print("\n{:<28} {:>10} {:>10} {:>10}  {}\n", "engine (median)", "msg/s", "p50 us", "p99 us",
+               "durability");
     for (const auto& each : engines) {
       std::vector<double> rates, p50s, p99s;
       for (const auto& got : results[each.name]) {
@@ -135,8 +140,8 @@ int main(int argc, char** argv) {
         p99s.push_back(got.p99_us);
       }
       rate[each.name] = median(rates);
-      fmt::print("{:<28} {:>10.0f} {:>10.0f} {:>10.0f}  {}\n", each.name, median(rates), median(p50s), median(p99s),
-                 each.durability);
+      fmt::print("{:<28} {:>10.0f} {:>10.0f} {:>10.0f}  {}\n", each.name, median(rates), median(p50s),
+                 median(p99s), each.durability);
     }
     // The targets' two ratios: the in-process channel against JetStream in
     // memory; the SQLite channel against the fastest peer that syncs at least

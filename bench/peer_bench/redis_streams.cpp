@@ -46,7 +46,8 @@ class connection {
       argv.push_back(word.data());
       lengths.push_back(word.size());
     }
-    if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK)
+    if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data()) !=
+        REDIS_OK)
       fail("a command");
   }
 
@@ -54,7 +55,8 @@ class connection {
     void* raw = nullptr;
     if (redisGetReply(context_.get(), &raw) != REDIS_OK) fail("a reply");
     reply_ptr out(static_cast<redisReply*>(raw), &freeReplyObject);
-    if (out->type == REDIS_REPLY_ERROR) throw std::runtime_error(fmt::format("peer bench: redis-server: {}", out->str));
+    if (out->type == REDIS_REPLY_ERROR)
+      throw std::runtime_error(fmt::format("peer bench: redis-server: {}", out->str));
     return out;
   }
 
@@ -84,38 +86,33 @@ result run_redis_streams(const workload& work, int port, const std::string& appe
 
   consumer_record record(work.messages);
   const auto start = std::chrono::steady_clock::now();
-  std::exception_ptr producer_failed;  // read after join
-  std::atomic<bool> producer_down{false};
-  std::thread producer([&] {
-    try {
-      connection to(port);
-      for (std::size_t sent = 0; sent < work.messages;) {
-        wait_for_room(record, sent + work.batch - 1, work);
-        const std::int64_t sent_ns = now_ns();
-        std::size_t in_batch = 0;
-        for (; in_batch < work.batch && sent < work.messages; ++in_batch, ++sent) {
-          to.append({"EVALSHA", sha, "2", fmt::format("peer:key:{}", sent), stream, group_of(sent), body_of(sent, sent_ns),
-                     window_ms});
-        }
-        for (std::size_t i = 0; i < in_batch; ++i) {
-          if (to.reply()->type == REDIS_REPLY_NIL) throw std::runtime_error("peer bench: Redis took a new key for a duplicate");
-        }
+  producer_thread producer([&] {
+    connection to(port);
+    for (std::size_t sent = 0; sent < work.messages;) {
+      wait_for_room(record, sent + work.batch - 1, work);
+      const std::int64_t sent_ns = now_ns();
+      std::size_t in_batch = 0;
+      for (; in_batch < work.batch && sent < work.messages; ++in_batch, ++sent) {
+        to.append({"EVALSHA", sha, "2", fmt::format("peer:key:{}", sent), stream, group_of(sent),
+                   body_of(sent, sent_ns), window_ms});
       }
-    } catch (...) {
-      producer_failed = std::current_exception();
-      producer_down = true;
+      for (std::size_t i = 0; i < in_batch; ++i) {
+        if (to.reply()->type == REDIS_REPLY_NIL)
+          throw std::runtime_error("peer bench: Redis took a new key for a duplicate");
+      }
     }
   });
 
   connection from(port);
   std::vector<std::string> ack{"XACK", stream, "consumers"};
   std::vector<std::string_view> bodies;
-  while (record.count() < work.messages && !producer_down) {
-    const auto read = from.call({"XREADGROUP", "GROUP", "consumers", "bench", "COUNT", std::to_string(work.read), "BLOCK", "5000",
-                                 "STREAMS", stream, ">"});
+  while (record.count() < work.messages && !producer.down()) {
+    const auto read = from.call({"XREADGROUP", "GROUP", "consumers", "bench", "COUNT",
+                                 std::to_string(work.read), "BLOCK", "5000", "STREAMS", stream, ">"});
     if (read->type == REDIS_REPLY_NIL) {
       producer.join();
-      throw std::runtime_error(fmt::format("peer bench: Redis delivered nothing for 5 s after {}", record.count()));
+      throw std::runtime_error(
+          fmt::format("peer bench: Redis delivered nothing for 5 s after {}", record.count()));
     }
     const redisReply* entries = read->element[0]->element[1];
     ack.resize(3);
@@ -132,7 +129,6 @@ result run_redis_streams(const workload& work, int port, const std::string& appe
     record.acks_done();
   }
   producer.join();
-  if (producer_failed) std::rethrow_exception(producer_failed);
   const double seconds = seconds_f(std::chrono::steady_clock::now() - start).count();
   setup.call({"FLUSHALL"});
   return {static_cast<double>(work.messages) / seconds, record.latency_us(0.50), record.latency_us(0.99)};

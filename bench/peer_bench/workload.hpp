@@ -13,9 +13,11 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace courier_peer_bench {
@@ -31,7 +33,8 @@ struct workload {
 };
 
 inline std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -65,20 +68,24 @@ inline body_fields read_body(std::string_view body) {
 // order, and times each from its send to the ack that settled it.
 class consumer_record {
  public:
-  explicit consumer_record(std::size_t messages) : next_in_group_(groups, 0), latencies_(), seen_(messages, false) {
+  explicit consumer_record(std::size_t messages)
+      : next_in_group_(groups, 0), latencies_(), seen_(messages, false) {
     latencies_.reserve(messages);
   }
 
   // One message, as its ack goes out at acked_ns.
   void settled(std::string_view body, std::int64_t acked_ns) {
     const body_fields fields = read_body(body);
-    if (fields.number >= seen_.size()) throw std::runtime_error(fmt::format("peer bench: message {} was never sent", fields.number));
-    if (seen_[fields.number]) throw std::runtime_error(fmt::format("peer bench: message {} delivered twice", fields.number));
+    if (fields.number >= seen_.size())
+      throw std::runtime_error(fmt::format("peer bench: message {} was never sent", fields.number));
+    if (seen_[fields.number])
+      throw std::runtime_error(fmt::format("peer bench: message {} delivered twice", fields.number));
     seen_[fields.number] = true;
     const std::size_t group = fields.number % groups;
     const std::size_t position = fields.number / groups;
     if (position != next_in_group_[group]) {
-      throw std::runtime_error(fmt::format("peer bench: group {} got message {} out of order", group, fields.number));
+      throw std::runtime_error(
+          fmt::format("peer bench: group {} got message {} out of order", group, fields.number));
     }
     ++next_in_group_[group];
     latencies_.push_back(acked_ns - fields.sent_ns);
@@ -96,7 +103,8 @@ class consumer_record {
   double latency_us(double p) {
     if (latencies_.empty()) return 0;
     std::sort(latencies_.begin(), latencies_.end());
-    const auto at = std::min(latencies_.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_.size())));
+    const auto at =
+        std::min(latencies_.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_.size())));
     return static_cast<double>(latencies_[at]) / 1000.0;
   }
 
@@ -116,6 +124,40 @@ inline void wait_for_room(const consumer_record& record, std::size_t sent, const
     record.acked.wait(seen, std::memory_order_acquire);
   }
 }
+
+// The producer's thread: what it throws is kept, the consumer sees it went
+// down (and stops waiting for messages that will not come), and join()
+// rethrows it on the benchmark's thread.
+class producer_thread {
+ public:
+  template <class Produce>
+  explicit producer_thread(Produce produce)
+      : thread_([this, produce = std::move(produce)]() mutable {
+          try {
+            produce();
+          } catch (...) {
+            failure_ = std::current_exception();
+            down_.store(true, std::memory_order_release);
+          }
+        }) {}
+  producer_thread(const producer_thread&) = delete;
+  producer_thread& operator=(const producer_thread&) = delete;
+  ~producer_thread() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  bool down() const noexcept { return down_.load(std::memory_order_acquire); }
+
+  void join() {
+    thread_.join();
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+ private:
+  std::exception_ptr failure_;  // read after the thread ended
+  std::atomic<bool> down_{false};
+  std::thread thread_;  // last: starts once the rest exists
+};
 
 struct result {
   double per_second = 0;

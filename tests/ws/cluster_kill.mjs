@@ -21,14 +21,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { resumingClient } from './resuming_client.mjs';
-import { children, freePort, killAtSeededMoments, seeded, sleep, startBalancer } from './cluster_processes.mjs';
+import { children, freePort, killAtSeededMoments, runOptions, seeded, sleep, startBalancer } from './cluster_processes.mjs';
 
 const [binary, workDir, ...rest] = process.argv.slice(2);
-const text = (name) => {
-  const at = rest.indexOf(`--${name}`);
-  return at >= 0 ? rest[at + 1] : undefined;
-};
-const option = (name, fallback) => (text(name) === undefined ? fallback : Number(text(name)));
+const { text, number: option } = runOptions(rest);
 const seed = option('seed', 1);
 const kills = option('kills', 6);
 const eventCount = option('events', 3000);

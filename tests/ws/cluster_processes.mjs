@@ -12,6 +12,17 @@ import path from 'node:path';
 
 export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
+// A run's `--name value` options (the arguments after the positional ones):
+// text(name) as given, or undefined; number(name, fallback) as a number.
+export function runOptions(rest) {
+  const text = (name) => {
+    const at = rest.indexOf(`--${name}`);
+    return at >= 0 ? rest[at + 1] : undefined;
+  };
+  const number = (name, fallback) => (text(name) === undefined ? fallback : Number(text(name)));
+  return { text, number };
+}
+
 // mulberry32: the kills' moments and victims from the seed, the same on
 // every machine and for every system a run compares.
 export function seeded(value) {

@@ -296,6 +296,10 @@ TEST(ws_cluster, a_session_resumes_on_another_node_with_what_it_had_not_acked_th
     peer.send(R"({"op":"ack","upto":4})");
     ASSERT_TRUE(wait_for_checkpoint(port, prefix, session_of(welcome), 4));
     peer.close();
+    // Until the node has seen the client leave it may still send what is
+    // published next, and those would rightly come back as attempt 2.
+    ASSERT_TRUE(first.server->wait_for_stats([](const auto& now) { return now.connections == 0; }, 5s));
+    ASSERT_TRUE(wait_for_checkpoint(port, prefix, session_of(welcome), 10, "sent"));
   }
   // Published while the client is away, on the node it left.
   for (int i = 10; i < 15; ++i) first.bus.publish(parcel{i, "acme"});

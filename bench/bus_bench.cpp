@@ -4,11 +4,13 @@
 //   function     a std::vector<std::function> loop: the floor of any dispatch
 //   signals2     raw boost::signals2::signal (its default mutex)
 //   signals2_st  raw Signals2 with dummy_mutex
-//   bus, bus_st  courier::bus and courier::bus_st
+//   bus, bus_st  courier::bus and courier::bus_st (observers in Signals2)
+//   snapshot_bus, snapshot_bus_st  the same on courier's own observer list
 // BM_subscribe/<subject>/<observers>: one subscribe and its disconnect, with
 //   N other observers of the type connected: signals2 (connect, then
-//   disconnect the connection) beside bus (subscribe, then disconnect the
-//   subscription: courier's disconnect also waits until no call runs).
+//   disconnect the connection) beside bus and snapshot_bus (subscribe, then
+//   disconnect the subscription: courier's disconnect also waits until no
+//   call runs).
 // BM_post/<subject>/<producers>: events/s from P producer threads to one
 // observer on one consumer thread, waited for until handled.
 //   mutex_deque  std::mutex + std::deque + condition_variable, the textbook
@@ -84,13 +86,14 @@ void subscribe_signals2(benchmark::State& state) {
   }
 }
 
+template <class Bus>
 void subscribe_bus(benchmark::State& state) {
   tally counter;
-  courier::bus bus;
+  Bus bus;
   std::vector<courier::subscription> others;
-  for (int i = 0; i < state.range(0); ++i) others.push_back(bus.subscribe<tick>(std::ref(counter)));
+  for (int i = 0; i < state.range(0); ++i) others.push_back(bus.template subscribe<tick>(std::ref(counter)));
   for (auto _ : state) {
-    courier::subscription subscription = bus.subscribe<tick>(std::ref(counter));
+    courier::subscription subscription = bus.template subscribe<tick>(std::ref(counter));
     subscription.disconnect();
   }
 }
@@ -215,9 +218,14 @@ void register_benchmarks() {
       ->Apply(observer_counts);
   benchmark::RegisterBenchmark("BM_publish/bus", publish_bus<courier::bus>)->Apply(observer_counts);
   benchmark::RegisterBenchmark("BM_publish/bus_st", publish_bus<courier::bus_st>)->Apply(observer_counts);
+  benchmark::RegisterBenchmark("BM_publish/snapshot_bus", publish_bus<courier::snapshot_bus>)
+      ->Apply(observer_counts);
+  benchmark::RegisterBenchmark("BM_publish/snapshot_bus_st", publish_bus<courier::snapshot_bus_st>)
+      ->Apply(observer_counts);
   for (int others : {0, 8}) {
     benchmark::RegisterBenchmark("BM_subscribe/signals2", subscribe_signals2)->Arg(others);
-    benchmark::RegisterBenchmark("BM_subscribe/bus", subscribe_bus)->Arg(others);
+    benchmark::RegisterBenchmark("BM_subscribe/bus", subscribe_bus<courier::bus>)->Arg(others);
+    benchmark::RegisterBenchmark("BM_subscribe/snapshot_bus", subscribe_bus<courier::snapshot_bus>)->Arg(others);
   }
   for (int producers : {1, 2}) {
     benchmark::RegisterBenchmark("BM_post/mutex_deque", post_to_one_observer<mutex_deque_handoff>)
@@ -238,8 +246,11 @@ int main(int argc, char** argv) {
   courier_bench::ratio_reporter reporter({
       {"BM_publish", "bus", "signals2", false},
       {"BM_publish", "bus_st", "signals2_st", false},
+      {"BM_publish", "snapshot_bus", "function", false},
+      {"BM_publish", "snapshot_bus_st", "function", false},
       {"BM_post", "bus", "mutex_deque", true},
       {"BM_subscribe", "bus", "signals2", false},
+      {"BM_subscribe", "snapshot_bus", "signals2", false},
   });
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

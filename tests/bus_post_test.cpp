@@ -267,34 +267,46 @@ void post_steps(Bus& bus, int count) {
   for (int v = 0; v < count; ++v) bus.post(step{v});
 }
 
-TEST(bus_post_runs, a_lone_observer_sees_the_whole_run_in_order) {
-  courier::bus bus({.executor = courier::executor_kind::manual});
+// Runs go through each observer list's own call path: both are tested.
+template <class ThreadSafe, class SingleThreaded>
+struct bus_pair {
+  using mt = ThreadSafe;
+  using st = SingleThreaded;
+};
+template <class Pair>
+class bus_post_runs : public ::testing::Test {};
+using bus_pairs = ::testing::Types<bus_pair<courier::bus, courier::bus_st>,
+                                   bus_pair<courier::snapshot_bus, courier::snapshot_bus_st>>;
+TYPED_TEST_SUITE(bus_post_runs, bus_pairs);
+
+TYPED_TEST(bus_post_runs, a_lone_observer_sees_the_whole_run_in_order) {
+  typename TypeParam::mt bus({.executor = courier::executor_kind::manual});
   std::vector<int> seen;
-  auto sub = bus.subscribe<step>([&](const step& e) { seen.push_back(e.value); });
+  auto sub = bus.template subscribe<step>([&](const step& e) { seen.push_back(e.value); });
   post_steps(bus, 100);
   EXPECT_EQ(bus.run_pending(), 100U);
   ASSERT_EQ(seen.size(), 100U);
   for (int v = 0; v < 100; ++v) EXPECT_EQ(seen[static_cast<std::size_t>(v)], v);
 }
 
-TEST(bus_post_runs, two_observers_see_each_event_in_turn) {
-  courier::bus bus({.executor = courier::executor_kind::manual});
+TYPED_TEST(bus_post_runs, two_observers_see_each_event_in_turn) {
+  typename TypeParam::mt bus({.executor = courier::executor_kind::manual});
   sightings log;
-  auto a = bus.subscribe<step>([&](const step& e) { log.push_back(sighting("a", e.value)); });
-  auto b = bus.subscribe<step>([&](const step& e) { log.push_back(sighting("b", e.value)); });
+  auto a = bus.template subscribe<step>([&](const step& e) { log.push_back(sighting("a", e.value)); });
+  auto b = bus.template subscribe<step>([&](const step& e) { log.push_back(sighting("b", e.value)); });
   post_steps(bus, 3);
   bus.run_pending();
   EXPECT_THAT(log, ElementsAre("a0", "b0", "a1", "b1", "a2", "b2"));
 }
 
-TEST(bus_post_runs, an_observer_subscribed_mid_run_sees_the_events_after_it) {
-  courier::bus_st bus;
+TYPED_TEST(bus_post_runs, an_observer_subscribed_mid_run_sees_the_events_after_it) {
+  typename TypeParam::st bus;
   sightings log;
   courier::subscription late;
-  auto a = bus.subscribe<step>([&](const step& e) {
+  auto a = bus.template subscribe<step>([&](const step& e) {
     log.push_back(sighting("a", e.value));
     if (e.value == 1) {
-      late = bus.subscribe<step>([&](const step& seen) { log.push_back(sighting("b", seen.value)); });
+      late = bus.template subscribe<step>([&](const step& seen) { log.push_back(sighting("b", seen.value)); });
     }
   });
   post_steps(bus, 4);
@@ -302,11 +314,11 @@ TEST(bus_post_runs, an_observer_subscribed_mid_run_sees_the_events_after_it) {
   EXPECT_THAT(log, ElementsAre("a0", "a1", "a2", "b2", "a3", "b3"));
 }
 
-TEST(bus_post_runs, a_catch_all_observer_subscribed_mid_run_sees_the_events_after_it) {
-  courier::bus bus({.executor = courier::executor_kind::manual});
+TYPED_TEST(bus_post_runs, a_catch_all_observer_subscribed_mid_run_sees_the_events_after_it) {
+  typename TypeParam::mt bus({.executor = courier::executor_kind::manual});
   sightings log;
   courier::subscription all;
-  auto a = bus.subscribe<step>([&](const step& e) {
+  auto a = bus.template subscribe<step>([&](const step& e) {
     log.push_back(sighting("a", e.value));
     if (e.value == 0) {
       all = bus.subscribe_all([&](const courier::event_ref& event) {
@@ -319,11 +331,11 @@ TEST(bus_post_runs, a_catch_all_observer_subscribed_mid_run_sees_the_events_afte
   EXPECT_THAT(log, ElementsAre("a0", "a1", "all1", "a2", "all2"));
 }
 
-TEST(bus_post_runs, an_observer_that_disconnects_itself_sees_nothing_after) {
-  courier::bus bus({.executor = courier::executor_kind::manual});
+TYPED_TEST(bus_post_runs, an_observer_that_disconnects_itself_sees_nothing_after) {
+  typename TypeParam::mt bus({.executor = courier::executor_kind::manual});
   std::vector<int> seen;
   courier::subscription sub;
-  sub = bus.subscribe<step>([&](const step& e) {
+  sub = bus.template subscribe<step>([&](const step& e) {
     seen.push_back(e.value);
     if (e.value == 2) sub.disconnect();
   });
@@ -332,12 +344,12 @@ TEST(bus_post_runs, an_observer_that_disconnects_itself_sees_nothing_after) {
   EXPECT_THAT(seen, ElementsAre(0, 1, 2));
 }
 
-TEST(bus_post_runs, an_observer_blocked_mid_run_is_skipped_until_unblocked) {
-  courier::bus_st bus;
+TYPED_TEST(bus_post_runs, an_observer_blocked_mid_run_is_skipped_until_unblocked) {
+  typename TypeParam::st bus;
   std::vector<int> seen;
   courier::subscription sub;
   courier::subscription_block block;
-  sub = bus.subscribe<step>([&](const step& e) {
+  sub = bus.template subscribe<step>([&](const step& e) {
     seen.push_back(e.value);
     if (e.value == 1) block = sub.block();
   });
@@ -351,11 +363,11 @@ TEST(bus_post_runs, an_observer_blocked_mid_run_is_skipped_until_unblocked) {
   EXPECT_THAT(seen, ElementsAre(0, 1, 10, 11));
 }
 
-TEST(bus_post_runs, an_exception_is_reported_per_event_and_the_run_goes_on) {
+TYPED_TEST(bus_post_runs, an_exception_is_reported_per_event_and_the_run_goes_on) {
   error_log errors;
-  courier::bus bus({.executor = courier::executor_kind::manual, .on_error = errors.handler()});
+  typename TypeParam::mt bus({.executor = courier::executor_kind::manual, .on_error = errors.handler()});
   std::vector<int> seen;
-  auto sub = bus.subscribe<step>([&](const step& e) {
+  auto sub = bus.template subscribe<step>([&](const step& e) {
     seen.push_back(e.value);
     if (e.value % 2 == 1) throw std::runtime_error("odd step " + std::to_string(e.value));
   });
@@ -365,11 +377,11 @@ TEST(bus_post_runs, an_exception_is_reported_per_event_and_the_run_goes_on) {
   EXPECT_THAT(errors.snapshot(), ElementsAre(HasSubstr("odd step 1"), HasSubstr("odd step 3")));
 }
 
-TEST(bus_post_runs, runs_break_at_a_change_of_type_and_keep_the_posting_order) {
-  courier::bus bus({.executor = courier::executor_kind::manual});
+TYPED_TEST(bus_post_runs, runs_break_at_a_change_of_type_and_keep_the_posting_order) {
+  typename TypeParam::mt bus({.executor = courier::executor_kind::manual});
   sightings log;
-  auto steps = bus.subscribe<step>([&](const step& e) { log.push_back(sighting("s", e.value)); });
-  auto others = bus.subscribe<numbered>([&](const numbered& e) { log.push_back(sighting("n", e.sequence)); });
+  auto steps = bus.template subscribe<step>([&](const step& e) { log.push_back(sighting("s", e.value)); });
+  auto others = bus.template subscribe<numbered>([&](const numbered& e) { log.push_back(sighting("n", e.sequence)); });
   bus.post(step{0});
   bus.post(step{1});
   bus.post(numbered{0, 2});
@@ -378,12 +390,12 @@ TEST(bus_post_runs, runs_break_at_a_change_of_type_and_keep_the_posting_order) {
   EXPECT_THAT(log, ElementsAre("s0", "s1", "n2", "s3"));
 }
 
-TEST(bus_post_runs, a_run_stops_at_once_when_another_thread_disconnects_the_observer) {
-  courier::bus bus;
+TYPED_TEST(bus_post_runs, a_run_stops_at_once_when_another_thread_disconnects_the_observer) {
+  typename TypeParam::mt bus;
   std::vector<int> seen;  // written by the worker, read after disconnect() returned
   std::atomic<bool> reached{false};
   courier::subscription sub;
-  sub = bus.subscribe<step>([&](const step& e) {
+  sub = bus.template subscribe<step>([&](const step& e) {
     seen.push_back(e.value);
     if (e.value == 5) {
       // Hold the run here until the main thread's disconnect() has begun.

@@ -1,5 +1,6 @@
-// The thread-safe bus's rules under real threads. Run under ThreadSanitizer
-// in CI; the assertions also stand on their own.
+// The thread-safe buses' rules under real threads, for both observer lists
+// (Signals2's and courier's own). Run under ThreadSanitizer in CI; the
+// assertions also stand on their own.
 #include "courier/bus.hpp"
 
 #include <gtest/gtest.h>
@@ -25,13 +26,18 @@ void wait_until(const std::atomic<int>& value, int at_least) {
   while (value.load() < at_least) std::this_thread::yield();
 }
 
-TEST(bus_threads, an_observer_is_never_running_after_disconnect_returns) {
+template <class Bus>
+class bus_threads : public ::testing::Test {};
+using thread_safe_buses = ::testing::Types<courier::bus, courier::snapshot_bus>;
+TYPED_TEST_SUITE(bus_threads, thread_safe_buses);
+
+TYPED_TEST(bus_threads, an_observer_is_never_running_after_disconnect_returns) {
   for (int round = 0; round < 100; ++round) {
-    courier::bus bus;
+    TypeParam bus;
     std::atomic<bool> disconnect_returned{false};
     std::atomic<int> calls{0};
     std::atomic<int> violations{0};
-    auto sub = bus.subscribe<ping>([&](const ping&) {
+    auto sub = bus.template subscribe<ping>([&](const ping&) {
       if (disconnect_returned.load()) ++violations;
       ++calls;
       linger();
@@ -56,13 +62,13 @@ TEST(bus_threads, an_observer_is_never_running_after_disconnect_returns) {
   }
 }
 
-TEST(bus_threads, state_an_observer_uses_may_be_destroyed_after_disconnect) {
+TYPED_TEST(bus_threads, state_an_observer_uses_may_be_destroyed_after_disconnect) {
   for (int round = 0; round < 50; ++round) {
-    courier::bus bus;
+    TypeParam bus;
     auto counter = std::make_unique<std::vector<int>>();
     auto* state = counter.get();
     std::atomic<int> calls{0};
-    auto sub = bus.subscribe<ping>([state, &calls](const ping& e) {
+    auto sub = bus.template subscribe<ping>([state, &calls](const ping& e) {
       state->push_back(e.from);  // AddressSanitizer catches a use after free
       ++calls;
       linger();
@@ -80,8 +86,8 @@ TEST(bus_threads, state_an_observer_uses_may_be_destroyed_after_disconnect) {
   }
 }
 
-TEST(bus_threads, many_threads_publish_and_subscribe_at_once) {
-  courier::bus bus;
+TYPED_TEST(bus_threads, many_threads_publish_and_subscribe_at_once) {
+  TypeParam bus;
   constexpr int workers = 4;
   constexpr int iterations = 200;
   std::atomic<bool> stop{false};
@@ -99,7 +105,7 @@ TEST(bus_threads, many_threads_publish_and_subscribe_at_once) {
     threads.emplace_back([&, id] {
       for (int i = 0; i < iterations; ++i) {
         std::atomic<int> own{0};
-        auto sub = bus.subscribe<ping>([&own, id](const ping& e) {
+        auto sub = bus.template subscribe<ping>([&own, id](const ping& e) {
           if (e.from == id) ++own;
         });
         for (int n = 0; n < 3; ++n) bus.publish(ping{id});
@@ -117,21 +123,21 @@ TEST(bus_threads, many_threads_publish_and_subscribe_at_once) {
   noise.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GE(seen_by_all.load(), workers * iterations * 4);
-  EXPECT_FALSE(bus.has_observers<ping>());
+  EXPECT_FALSE(bus.template has_observers<ping>());
 }
 
-TEST(bus_threads, observers_on_two_threads_may_disconnect_each_other) {
+TYPED_TEST(bus_threads, observers_on_two_threads_may_disconnect_each_other) {
   for (int round = 0; round < 100; ++round) {
-    courier::bus bus;
+    TypeParam bus;
     courier::subscription on_ping;
     courier::subscription on_pong;
     std::atomic<int> entered{0};
-    on_ping = bus.subscribe<ping>([&](const ping&) {
+    on_ping = bus.template subscribe<ping>([&](const ping&) {
       ++entered;
       wait_until(entered, 2);  // both observers are running now
       on_pong.disconnect();    // must not wait for the other thread's call
     });
-    on_pong = bus.subscribe<pong>([&](const pong&) {
+    on_pong = bus.template subscribe<pong>([&](const pong&) {
       ++entered;
       wait_until(entered, 2);
       on_ping.disconnect();
@@ -145,12 +151,12 @@ TEST(bus_threads, observers_on_two_threads_may_disconnect_each_other) {
   }
 }
 
-TEST(bus_threads, an_owner_released_on_another_thread_is_not_called_after) {
+TYPED_TEST(bus_threads, an_owner_released_on_another_thread_is_not_called_after) {
   struct listener {
     std::atomic<int>* calls;
     void on_ping(const ping&) { ++*calls; }
   };
-  courier::bus bus;
+  TypeParam bus;
   std::atomic<int> calls{0};
   auto owner = std::make_shared<listener>(listener{&calls});
   auto sub = bus.subscribe(owner, &listener::on_ping);

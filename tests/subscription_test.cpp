@@ -10,6 +10,11 @@ namespace {
 
 struct tick {};
 
+template <class Bus>
+class subscription_on : public ::testing::Test {};
+using buses = ::testing::Types<courier::bus, courier::bus_st, courier::snapshot_bus, courier::snapshot_bus_st>;
+TYPED_TEST_SUITE(subscription_on, buses);
+
 TEST(subscription, an_empty_one_is_harmless) {
   courier::subscription empty;
   EXPECT_FALSE(empty.connected());
@@ -19,10 +24,10 @@ TEST(subscription, an_empty_one_is_harmless) {
   EXPECT_FALSE(block.blocking());
 }
 
-TEST(subscription, moving_transfers_the_observer) {
-  courier::bus bus;
+TYPED_TEST(subscription_on, moving_transfers_the_observer) {
+  TypeParam bus;
   int calls = 0;
-  auto first = bus.subscribe<tick>([&](const tick&) { ++calls; });
+  auto first = bus.template subscribe<tick>([&](const tick&) { ++calls; });
   const auto id = first.id();
   courier::subscription second(std::move(first));
   EXPECT_FALSE(first.connected());
@@ -32,33 +37,33 @@ TEST(subscription, moving_transfers_the_observer) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST(subscription, move_assignment_disconnects_the_old_observer) {
-  courier::bus bus;
+TYPED_TEST(subscription_on, move_assignment_disconnects_the_old_observer) {
+  TypeParam bus;
   int old_calls = 0;
   int new_calls = 0;
-  auto held = bus.subscribe<tick>([&](const tick&) { ++old_calls; });
-  held = bus.subscribe<tick>([&](const tick&) { ++new_calls; });
+  auto held = bus.template subscribe<tick>([&](const tick&) { ++old_calls; });
+  held = bus.template subscribe<tick>([&](const tick&) { ++new_calls; });
   bus.publish(tick{});
   EXPECT_EQ(old_calls, 0);
   EXPECT_EQ(new_calls, 1);
 }
 
-TEST(subscription, disconnect_is_idempotent_and_stops_calls) {
-  courier::bus bus;
+TYPED_TEST(subscription_on, disconnect_is_idempotent_and_stops_calls) {
+  TypeParam bus;
   int calls = 0;
-  auto sub = bus.subscribe<tick>([&](const tick&) { ++calls; });
+  auto sub = bus.template subscribe<tick>([&](const tick&) { ++calls; });
   sub.disconnect();
   sub.disconnect();
   EXPECT_FALSE(sub.connected());
-  EXPECT_FALSE(bus.has_observers<tick>());
+  EXPECT_FALSE(bus.template has_observers<tick>());
   bus.publish(tick{});
   EXPECT_EQ(calls, 0);
 }
 
-TEST(subscription, a_block_skips_the_observer_while_it_lives) {
-  courier::bus bus;
+TYPED_TEST(subscription_on, a_block_skips_the_observer_while_it_lives) {
+  TypeParam bus;
   int calls = 0;
-  auto sub = bus.subscribe<tick>([&](const tick&) { ++calls; });
+  auto sub = bus.template subscribe<tick>([&](const tick&) { ++calls; });
   {
     auto block = sub.block();
     EXPECT_TRUE(block.blocking());
@@ -70,19 +75,19 @@ TEST(subscription, a_block_skips_the_observer_while_it_lives) {
   EXPECT_TRUE(sub.connected());
 }
 
-TEST(subscription, ids_are_unique_and_print) {
-  courier::bus bus;
-  auto a = bus.subscribe<tick>([](const tick&) {});
-  auto b = bus.subscribe<tick>([](const tick&) {});
+TYPED_TEST(subscription_on, ids_are_unique_and_print) {
+  TypeParam bus;
+  auto a = bus.template subscribe<tick>([](const tick&) {});
+  auto b = bus.template subscribe<tick>([](const tick&) {});
   EXPECT_NE(a.id(), b.id());
   EXPECT_EQ(fmt::format("{}", a.id()), "subscription#" + std::to_string(a.id().value));
 }
 
-TEST(subscription, may_outlive_its_bus) {
+TYPED_TEST(subscription_on, may_outlive_its_bus) {
   courier::subscription sub;
   {
-    courier::bus bus;
-    sub = bus.subscribe<tick>([](const tick&) {});
+    TypeParam bus;
+    sub = bus.template subscribe<tick>([](const tick&) {});
     EXPECT_TRUE(sub.connected());
   }
   EXPECT_FALSE(sub.connected());

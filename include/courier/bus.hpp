@@ -25,11 +25,15 @@
 //
 // courier::bus is thread-safe; courier::bus_st uses Signals2's dummy_mutex and
 // must be used from one thread, except post(), which any thread may call.
+// courier::snapshot_bus and snapshot_bus_st are the same with courier's own
+// observer list in place of Signals2's (detail/observer_list.hpp): every rule
+// above holds for them too.
 #pragma once
 
 #include "courier/bus_options.hpp"
 #include "courier/bus_stats.hpp"
 #include "courier/detail/bus_metrics.hpp"
+#include "courier/detail/observer_list.hpp"
 #include "courier/detail/post_queue.hpp"
 #include "courier/detail/publish_scope.hpp"
 #include "courier/detail/run_delivery.hpp"
@@ -263,9 +267,19 @@ class basic_bus {
     }
   }
 
+  // Each type's observers: a Signals2 signal, or courier's own list.
   template <class Signature>
-  using signal_of = typename boost::signals2::signal_type<
-      Signature, boost::signals2::keywords::mutex_type<typename ThreadingPolicy::mutex>>::type;
+  struct signal_for {
+    using type = typename boost::signals2::signal_type<
+        Signature, boost::signals2::keywords::mutex_type<typename ThreadingPolicy::mutex>>::type;
+  };
+  template <class... Args>
+    requires ThreadingPolicy::own_observer_list
+  struct signal_for<void(Args...)> {
+    using type = detail::observer_list<ThreadingPolicy::thread_safe, Args...>;
+  };
+  template <class Signature>
+  using signal_of = typename signal_for<Signature>::type;
 
   // One per event type: its signal and the count publish() reads to skip it.
   struct type_entry_base {
@@ -359,34 +373,50 @@ class basic_bus {
     return owner.owner_before(std::weak_ptr<const void>{}) || std::weak_ptr<const void>{}.owner_before(owner);
   }
 
-  // Connects call to signal with a slot_anchor inside the stored slot, so
-  // the subscription learns when Signals2 lets go of it (see subscription.hpp).
+  // Connects call to signal and returns its subscription. With Signals2, a
+  // slot_anchor inside the stored slot tells the subscription when Signals2
+  // lets go of it (see subscription.hpp); courier's own list keeps the
+  // subscription's state as the observer itself.
   template <class Signal, class Call>
   subscription connect(Signal& signal, std::shared_ptr<std::atomic<std::size_t>> observers, int priority,
                        const std::weak_ptr<const void>& owner, Call&& call,
                        std::shared_ptr<detail::executor_gate> gate = nullptr) {
     std::atomic<std::size_t>& count = *observers;
-    auto state = std::make_shared<detail::subscription_state>(std::move(observers), ThreadingPolicy::thread_safe);
-    state->gate = std::move(gate);
-    detail::slot_anchor anchor(state);
-    typename Signal::slot_type slot(
-        [call = std::forward<Call>(call), anchor = std::move(anchor)](const auto& event,
-                                                                          auto* run) mutable {
-          if (run == nullptr) [[likely]] {
-            call(event);
-          } else {
-            deliver_run_to(call, *run, anchor.state());
-          }
-        });
-    if (tracks(owner)) slot.track_foreign(owner);
     count.fetch_add(1, std::memory_order_acq_rel);
     try {
-      state->connection = signal.connect(priority, slot);
+      if constexpr (ThreadingPolicy::own_observer_list) {
+        auto state = signal.connect(std::move(observers), priority, owner, tracks(owner),
+                                    [call = std::forward<Call>(call)](const detail::subscription_state& self,
+                                                                      const auto& event, auto* run) mutable {
+                                      if (run == nullptr) [[likely]] {
+                                        call(event);
+                                      } else {
+                                        deliver_run_to(call, *run, self);
+                                      }
+                                    });
+        state->gate = std::move(gate);
+        return subscription(std::move(state));
+      } else {
+        auto state =
+            std::make_shared<detail::signals2_subscription_state>(std::move(observers), ThreadingPolicy::thread_safe);
+        state->gate = std::move(gate);
+        detail::slot_anchor anchor(state);
+        typename Signal::slot_type slot(
+            [call = std::forward<Call>(call), anchor = std::move(anchor)](const auto& event, auto* run) mutable {
+              if (run == nullptr) [[likely]] {
+                call(event);
+              } else {
+                deliver_run_to(call, *run, anchor.state());
+              }
+            });
+        if (tracks(owner)) slot.track_foreign(owner);
+        state->connection = signal.connect(priority, slot);
+        return subscription(std::move(state));
+      }
     } catch (...) {
       count.fetch_sub(1, std::memory_order_acq_rel);
       throw;
     }
-    return subscription(std::move(state));
   }
 
   // Out of line so the wrapper's publish() path stays a few instructions
@@ -409,6 +439,10 @@ using bus = basic_bus<multi_threaded>;
 // The single-threaded bus (Signals2 dummy_mutex): one thread subscribes,
 // publishes and runs posted events; other threads may only post().
 using bus_st = basic_bus<single_threaded>;
+// The same two with courier's own observer list (detail/observer_list.hpp):
+// same API and rules, publish a few ns plus ~1 ns per observer.
+using snapshot_bus = basic_bus<snapshot_multi_threaded>;
+using snapshot_bus_st = basic_bus<snapshot_single_threaded>;
 
 }  // namespace v1
 }  // namespace courier

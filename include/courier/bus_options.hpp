@@ -1,8 +1,12 @@
 // The options a bus is constructed with, and its threading policies.
 //
-// Threading is a template policy with named aliases (courier::bus and
-// courier::bus_st), as sigslot does: the single-threaded bus uses Signals2's
-// dummy_mutex and skips every cross-thread wait.
+// Threading and the observer list are a template policy with named aliases,
+// as sigslot does. courier::bus and courier::bus_st keep each type's
+// observers in a Boost.Signals2 signal (the single-threaded one with
+// Signals2's dummy_mutex, skipping every cross-thread wait);
+// courier::snapshot_bus and courier::snapshot_bus_st in courier's own
+// copy-on-write list (detail/observer_list.hpp), same API and rules, a
+// fraction of the cost per publish. README's bus section says which to pick.
 #pragma once
 
 #include "courier/metrics.hpp"
@@ -25,6 +29,7 @@ inline namespace v1 {
 struct multi_threaded {
   using mutex = boost::signals2::mutex;
   static constexpr bool thread_safe = true;
+  static constexpr bool own_observer_list = false;
 };
 
 // One thread owns the bus (post() alone may still come from any thread: the
@@ -32,6 +37,19 @@ struct multi_threaded {
 struct single_threaded {
   using mutex = boost::signals2::dummy_mutex;
   static constexpr bool thread_safe = false;
+  static constexpr bool own_observer_list = false;
+};
+
+// As multi_threaded and single_threaded, with courier's own observer list.
+struct snapshot_multi_threaded {
+  using mutex = boost::signals2::mutex;
+  static constexpr bool thread_safe = true;
+  static constexpr bool own_observer_list = true;
+};
+struct snapshot_single_threaded {
+  using mutex = boost::signals2::dummy_mutex;
+  static constexpr bool thread_safe = false;
+  static constexpr bool own_observer_list = true;
 };
 
 // Who runs the observers of posted events.

@@ -6,10 +6,14 @@ inline namespace v1 {
 
 struct multi_threaded;
 struct single_threaded;
+struct snapshot_multi_threaded;
+struct snapshot_single_threaded;
 template <class ThreadingPolicy>
 class basic_bus;
 using bus = basic_bus<multi_threaded>;
 using bus_st = basic_bus<single_threaded>;
+using snapshot_bus = basic_bus<snapshot_multi_threaded>;
+using snapshot_bus_st = basic_bus<snapshot_single_threaded>;
 
 class subscription;
 struct subscription_id;

@@ -39,26 +39,37 @@ inline subscription_id next_subscription_id() noexcept {
   return {next.fetch_add(1, std::memory_order_relaxed)};
 }
 
-// Shared by a subscription and the slot Signals2 stores for it.
+// Shared by a subscription and the observer list that calls it. The bus's
+// two observer lists (Boost.Signals2's, and courier's own in
+// detail/observer_list.hpp) each derive from it and say how to unlink the
+// observer, wait until no call of it runs, block it, and whether it is linked.
 struct subscription_state {
   subscription_state(std::shared_ptr<std::atomic<std::size_t>> observer_count, bool thread_safe)
       : observer_count(std::move(observer_count)), thread_safe(thread_safe) {}
+  subscription_state(const subscription_state&) = delete;
+  subscription_state& operator=(const subscription_state&) = delete;
+  virtual ~subscription_state() = default;
 
-  boost::signals2::connection connection;
-  // The per-type count the bus reads to skip Signals2 when nobody listens.
+  // Takes the observer out of its list: no call starts after this returns
+  // (one already running may go on; see wait_until_unused).
+  virtual void unlink() noexcept = 0;
+  // Returns once no call of the observer runs on any thread (never called
+  // from inside a publish: the call waited for may be the caller's own).
+  virtual void wait_until_unused() noexcept = 0;
+  // False once unlinked, or once its tracked owner was found gone.
+  virtual bool linked() const noexcept = 0;
+  // Signals2 blocks through a shared_connection_block; courier's own list
+  // reads `blocks` alone and returns an empty one.
+  virtual std::optional<boost::signals2::shared_connection_block> engine_block() { return std::nullopt; }
+
+  // The per-type count the bus reads to skip dispatch when nobody listens.
   std::shared_ptr<std::atomic<std::size_t>> observer_count;
   const subscription_id id = next_subscription_id();
   const bool thread_safe;
   std::atomic<bool> disconnected{false};
-  // Live subscription_blocks; counted here so a run of posted events can
-  // notice a block without taking Signals2's per-connection lock.
+  // Live subscription_blocks; counted here so a run of posted events (and
+  // courier's own list, on every call) can see a block without a lock.
   std::atomic<int> blocks{0};
-  // Set when Signals2 destroyed our slot: no call is running, none will start.
-  std::atomic<bool> released{false};
-  // The copies of the slot that live (slot_anchor), and the reference that
-  // keeps this state alive for them until the last one goes.
-  std::atomic<int> slot_copies{0};
-  std::shared_ptr<subscription_state> kept_by_slot;
   // Observers on an executor: the queue of their calls, closed on disconnect.
   std::shared_ptr<executor_gate> gate;
 
@@ -70,6 +81,26 @@ struct subscription_state {
   }
 };
 
+// An observer in a Boost.Signals2 signal.
+struct signals2_subscription_state final : subscription_state {
+  using subscription_state::subscription_state;
+
+  void unlink() noexcept override { connection.disconnect(); }
+  void wait_until_unused() noexcept override { released.wait(false, std::memory_order_acquire); }
+  bool linked() const noexcept override { return connection.connected(); }
+  std::optional<boost::signals2::shared_connection_block> engine_block() override {
+    return std::optional<boost::signals2::shared_connection_block>(std::in_place, connection);
+  }
+
+  boost::signals2::connection connection;
+  // Set when Signals2 destroyed our slot: no call is running, none will start.
+  std::atomic<bool> released{false};
+  // The copies of the slot that live (slot_anchor), and the reference that
+  // keeps this state alive for them until the last one goes.
+  std::atomic<int> slot_copies{0};
+  std::shared_ptr<signals2_subscription_state> kept_by_slot;
+};
+
 // Lives in every copy of the slot Signals2 stores for a subscription (and in
 // the copies it makes while connecting). When the last copy goes, Signals2
 // has let go of the slot: no call is running, none will start, and
@@ -79,7 +110,7 @@ struct subscription_state {
 // reference the last copy drops.
 class slot_anchor {
  public:
-  explicit slot_anchor(const std::shared_ptr<subscription_state>& state) : state_(state.get()) {
+  explicit slot_anchor(const std::shared_ptr<signals2_subscription_state>& state) : state_(state.get()) {
     state_->kept_by_slot = state;
     state_->slot_copies.fetch_add(1, std::memory_order_release);  // publishes kept_by_slot to the last copy
   }
@@ -92,7 +123,7 @@ class slot_anchor {
   ~slot_anchor() {
     if (state_ == nullptr || state_->slot_copies.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     // The last copy: what kept the state alive for the slot ends with this scope.
-    const std::shared_ptr<subscription_state> last = std::move(state_->kept_by_slot);
+    const std::shared_ptr<signals2_subscription_state> last = std::move(state_->kept_by_slot);
     last->released.store(true, std::memory_order_release);
     last->released.notify_all();
   }
@@ -100,7 +131,7 @@ class slot_anchor {
   const subscription_state& state() const noexcept { return *state_; }
 
  private:
-  subscription_state* state_;
+  signals2_subscription_state* state_;
 };
 
 }  // namespace detail
@@ -119,7 +150,7 @@ class subscription_block {
     // counter never says "unblocked" while Signals2 would skip the observer.
     state_->blocks.fetch_add(1, std::memory_order_acq_rel);
     try {
-      block_.emplace(state_->connection);
+      engine_block_ = state_->engine_block();
     } catch (...) {
       state_->blocks.fetch_sub(1, std::memory_order_acq_rel);
       throw;
@@ -127,15 +158,15 @@ class subscription_block {
   }
 
   subscription_block(subscription_block&& other) noexcept
-      : state_(std::move(other.state_)), block_(std::move(other.block_)) {
-    other.block_.reset();
+      : state_(std::move(other.state_)), engine_block_(std::move(other.engine_block_)) {
+    other.engine_block_.reset();
   }
   subscription_block& operator=(subscription_block&& other) noexcept {
     if (this != &other) {
       unblock();
       state_ = std::move(other.state_);
-      block_ = std::move(other.block_);
-      other.block_.reset();
+      engine_block_ = std::move(other.engine_block_);
+      other.engine_block_.reset();
     }
     return *this;
   }
@@ -146,18 +177,18 @@ class subscription_block {
   // Ends this block (the observer runs again unless another block holds it).
   // Idempotent. Thread-safe with respect to other blocks and publishes.
   void unblock() noexcept {
-    if (!block_) return;
-    block_.reset();
+    if (!state_) return;
+    engine_block_.reset();
     state_->blocks.fetch_sub(1, std::memory_order_acq_rel);
     state_.reset();
   }
 
   // True until unblock() (or destruction). Not thread-safe on one block.
-  bool blocking() const noexcept { return block_.has_value(); }
+  bool blocking() const noexcept { return state_ != nullptr; }
 
  private:
   std::shared_ptr<detail::subscription_state> state_;
-  std::optional<boost::signals2::shared_connection_block> block_;
+  std::optional<boost::signals2::shared_connection_block> engine_block_;
 };
 
 class subscription {
@@ -189,19 +220,17 @@ class subscription {
   void disconnect() noexcept {
     if (!state_) return;
     if (!state_->disconnected.exchange(true, std::memory_order_acq_rel)) {
-      state_->connection.disconnect();
+      state_->unlink();
       state_->observer_count->fetch_sub(1, std::memory_order_release);
     }
-    if (state_->thread_safe && !detail::inside_publish()) {
-      state_->released.wait(false, std::memory_order_acquire);
-    }
+    if (state_->thread_safe && !detail::inside_publish()) state_->wait_until_unused();
     // After the slot: nothing more is queued, then nothing queued runs.
     if (state_->gate) state_->gate->close(/*wait=*/!detail::inside_publish());
   }
 
   // True while the observer can still be called: not disconnected, and its
   // tracked owner (if any) not yet found gone. Thread-safe.
-  bool connected() const noexcept { return state_ && state_->connection.connected(); }
+  bool connected() const noexcept { return state_ && state_->linked(); }
 
   // Skips the observer while the returned block lives. Thread-safe.
   [[nodiscard]] subscription_block block() const {

@@ -274,8 +274,7 @@ class basic_bus {
         Signature, boost::signals2::keywords::mutex_type<typename ThreadingPolicy::mutex>>::type;
   };
   template <class... Args>
-    requires ThreadingPolicy::own_observer_list
-  struct signal_for<void(Args...)> {
+  requires ThreadingPolicy::own_observer_list struct signal_for<void(Args...)> {
     using type = detail::observer_list<ThreadingPolicy::thread_safe, Args...>;
   };
   template <class Signature>
@@ -331,7 +330,8 @@ class basic_bus {
   // reference count taken, no copy of the owner made first.
   template <class Event>
   std::shared_ptr<std::atomic<std::size_t>> observer_count_of(type_entry<Event>& entry) const {
-    return std::shared_ptr<std::atomic<std::size_t>>(types_.owner(detail::type_index<Event>()), &entry.observers);
+    return std::shared_ptr<std::atomic<std::size_t>>(types_.owner(detail::type_index<Event>()),
+                                                     &entry.observers);
   }
   std::shared_ptr<std::atomic<std::size_t>> all_observer_count() const {
     return std::shared_ptr<std::atomic<std::size_t>>(all_, &all_->observers);
@@ -344,8 +344,7 @@ class basic_bus {
   // handler is a std::function here so that this, and its connect(), is
   // compiled once per event type, not once per subscribe() call site.
   template <class Event>
-  subscription subscribe_on_executor(type_entry<Event>& entry,
-                                     std::function<void(const Event&)> handler,
+  subscription subscribe_on_executor(type_entry<Event>& entry, std::function<void(const Event&)> handler,
                                      subscribe_options<Event>& options) {
     const std::string_view name = event_name<Event>();
     auto gate = std::make_shared<detail::executor_gate>(
@@ -381,41 +380,41 @@ class basic_bus {
   subscription connect(Signal& signal, std::shared_ptr<std::atomic<std::size_t>> observers, int priority,
                        const std::weak_ptr<const void>& owner, Call&& call,
                        std::shared_ptr<detail::executor_gate> gate = nullptr) {
-    std::atomic<std::size_t>& count = *observers;
-    count.fetch_add(1, std::memory_order_acq_rel);
-    try {
-      if constexpr (ThreadingPolicy::own_observer_list) {
-        auto state = signal.connect(std::move(observers), priority, owner, tracks(owner),
-                                    [call = std::forward<Call>(call)](const detail::subscription_state& self,
-                                                                      const auto& event, auto* run) mutable {
-                                      if (run == nullptr) [[likely]] {
-                                        call(event);
-                                      } else {
-                                        deliver_run_to(call, *run, self);
-                                      }
-                                    });
-        state->gate = std::move(gate);
-        return subscription(std::move(state));
-      } else {
-        auto state =
-            std::make_shared<detail::signals2_subscription_state>(std::move(observers), ThreadingPolicy::thread_safe);
-        state->gate = std::move(gate);
-        detail::slot_anchor anchor(state);
-        typename Signal::slot_type slot(
-            [call = std::forward<Call>(call), anchor = std::move(anchor)](const auto& event, auto* run) mutable {
-              if (run == nullptr) [[likely]] {
-                call(event);
-              } else {
-                deliver_run_to(call, *run, anchor.state());
-              }
-            });
-        if (tracks(owner)) slot.track_foreign(owner);
+    if constexpr (ThreadingPolicy::own_observer_list) {
+      auto state = signal.connect(std::move(observers), priority, owner, tracks(owner),
+                                  [call = std::forward<Call>(call)](const detail::subscription_state& self,
+                                                                    const auto& event, auto* run) mutable {
+                                    if (run == nullptr) [[likely]] {
+                                      call(event);
+                                    } else {
+                                      deliver_run_to(call, *run, self);
+                                    }
+                                  });
+      state->gate = std::move(gate);
+      return subscription(std::move(state));
+    } else {
+      std::atomic<std::size_t>& count = *observers;
+      auto state = std::make_shared<detail::signals2_subscription_state>(std::move(observers),
+                                                                         ThreadingPolicy::thread_safe);
+      state->gate = std::move(gate);
+      detail::slot_anchor anchor(state);
+      typename Signal::slot_type slot([call = std::forward<Call>(call), anchor = std::move(anchor)](
+                                          const auto& event, auto* run) mutable {
+        if (run == nullptr) [[likely]] {
+          call(event);
+        } else {
+          deliver_run_to(call, *run, anchor.state());
+        }
+      });
+      if (tracks(owner)) slot.track_foreign(owner);
+      count.fetch_add(1, std::memory_order_acq_rel);
+      try {
         state->connection = signal.connect(priority, slot);
-        return subscription(std::move(state));
+      } catch (...) {
+        count.fetch_sub(1, std::memory_order_acq_rel);
+        throw;
       }
-    } catch (...) {
-      count.fetch_sub(1, std::memory_order_acq_rel);
-      throw;
+      return subscription(std::move(state));
     }
   }
 

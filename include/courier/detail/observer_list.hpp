@@ -20,12 +20,14 @@
 // one". Two locked increments per publish, none per observer.
 //
 // The disconnect rule (an observer never runs once disconnect() returns,
-// outside any publish): unlinking clears the observer's `listed` flag, which
-// every publish reads before each call (so one later in the same publish is
-// skipped too), makes a snapshot without it current, and then waits until
-// each other snapshot has had no reader at some moment: after that, nobody
-// can be inside a call of it. Observers are kept alive (members_/retired_)
-// until no snapshot that held them can be read.
+// outside any publish): unlinking sets a bit in the observer's `blocks`
+// word, which every publish reads before each call (so one later in the same
+// publish is skipped too: one load and one compare per observer, the same
+// one that honours blocks), makes a snapshot without it current, and then
+// waits until each other snapshot has had no reader at some moment: after
+// that, nobody can be inside a call of it. A linked observer is kept alive by
+// its subscription; an unlinked one that a publish may still be reading, by
+// the list (retired_), until no snapshot that held it can be read.
 //
 // Single-threaded form: the same structure, no retry, no waiting (one thread
 // cannot be inside a call while it disconnects, except reentrantly, and then
@@ -54,38 +56,43 @@ template <bool ThreadSafe, class... Args>
 class observer_list;
 
 // One observer in an observer_list: its subscription's state (a subscription
-// holds this very object), what a publish reads before calling it, and the
-// call itself, reached through `invoke` (set by listed_call below).
+// holds this very object), and the call, reached through `invoke` (set by
+// listed_call below; owner tracking lives in the invoker, off the loop).
 template <bool ThreadSafe, class... Args>
 class listed_observer : public subscription_state {
  public:
   using list_type = observer_list<ThreadSafe, Args...>;
   using invoker = void (*)(listed_observer&, Args...);
 
+  // Set in `blocks` once the observer is unlinked (or its owner found gone):
+  // a publish calls an observer only while `blocks` reads zero.
+  static constexpr int unlinked_bit = 1 << 30;
+
   listed_observer(std::shared_ptr<std::atomic<std::size_t>> observer_count, list_type& list, int priority,
-                  const std::weak_ptr<const void>& owner, bool tracks_owner, invoker invoke)
+                  const std::weak_ptr<const void>& owner, invoker invoke)
       : subscription_state(std::move(observer_count), ThreadSafe),
         invoke(invoke),
-        tracks_owner(tracks_owner),
         priority(priority),
         owner(owner),
         list_(&list) {}
 
-  void unlink() noexcept override { list_->unlink(*this); }
+  void unlink(const std::shared_ptr<subscription_state>& self) noexcept override {
+    list_->unlink(*this, self);
+  }
   void wait_until_unused() noexcept override {
     if (!released_by_list.load(std::memory_order_acquire)) list_->wait_until_unused();
   }
   bool linked() const noexcept override {
-    return listed.load(std::memory_order_acquire) && !(tracks_owner && owner.expired());
+    return (blocks.load(std::memory_order_acquire) & unlinked_bit) == 0 &&
+           !(invoke_tracks_owner && owner.expired());
   }
+  void mark_unlinked() noexcept { blocks.fetch_or(unlinked_bit, std::memory_order_seq_cst); }
 
-  // Read by every publish, before each call: kept together at the front.
-  std::atomic<bool> listed{true};
   const invoker invoke;
-  const bool tracks_owner;
+  bool invoke_tracks_owner = false;
   const int priority;
   const std::weak_ptr<const void> owner;
-  // Set when the list let go of it after unlinking: no call runs, none will.
+  // Set once the list has let go of it after unlinking: no call runs, none will.
   std::atomic<bool> released_by_list{false};
 
  private:
@@ -101,14 +108,28 @@ class listed_call final : public listed_observer<ThreadSafe, Args...> {
 
  public:
   template <class Made>
-  listed_call(std::shared_ptr<std::atomic<std::size_t>> observer_count, observer_list<ThreadSafe, Args...>& list,
-              int priority, const std::weak_ptr<const void>& owner, bool tracks_owner, Made&& call)
-      : base(std::move(observer_count), list, priority, owner, tracks_owner, &listed_call::call_it),
-        call_(std::forward<Made>(call)) {}
+  listed_call(std::shared_ptr<std::atomic<std::size_t>> observer_count,
+              observer_list<ThreadSafe, Args...>& list, int priority, const std::weak_ptr<const void>& owner,
+              bool tracks_owner, Made&& call)
+      : base(std::move(observer_count), list, priority, owner,
+             tracks_owner ? &listed_call::call_while_owner_lives : &listed_call::call_it),
+        call_(std::forward<Made>(call)) {
+    this->invoke_tracks_owner = tracks_owner;
+  }
 
  private:
   static void call_it(base& self, Args... args) {
     static_cast<listed_call&>(self).call_(static_cast<const subscription_state&>(self), args...);
+  }
+  // The owner is kept alive for the call; found gone, the observer is no
+  // longer called (and reads as not connected), as with Signals2.
+  static void call_while_owner_lives(base& self, Args... args) {
+    const auto alive = self.owner.lock();
+    if (!alive) {
+      self.mark_unlinked();
+      return;
+    }
+    call_it(self, args...);
   }
   Call call_;
 };
@@ -123,8 +144,10 @@ class observer_list {
   observer_list& operator=(const observer_list&) = delete;
   ~observer_list() = default;  // every publish has returned (the bus entry outlives them)
 
-  // Links a new observer calling call(self, args...) and returns its state,
-  // which is also its subscription's. Throws std::bad_alloc.
+  // Links a new observer calling call(self, args...), counts it in
+  // observer_count, and returns its state, which is also its subscription's.
+  // Throws std::bad_alloc. The count changes only under mutex_ (here and in
+  // unlink), so a plain load and store do: publishes only read it.
   template <class Call>
   std::shared_ptr<subscription_state> connect(std::shared_ptr<std::atomic<std::size_t>> observer_count,
                                               int priority, const std::weak_ptr<const void>& owner,
@@ -133,10 +156,12 @@ class observer_list {
         std::move(observer_count), *this, priority, owner, tracks_owner, std::forward<Call>(call));
     std::lock_guard lock(mutex_);
     // After every observer of the same or a lower priority.
-    const auto place = std::upper_bound(members_.begin(), members_.end(), priority,
-                                        [](int value, const auto& each) { return value < each->priority; });
-    members_.insert(place, made);
+    const auto place =
+        std::upper_bound(members_.begin(), members_.end(), priority,
+                         [](int value, const observer* each) { return value < each->priority; });
+    members_.insert(place, made.get());
     publish_members();
+    add_to(*made->observer_count, 1);
     return made;
   }
 
@@ -145,33 +170,36 @@ class observer_list {
   void operator()(Args... args) {
     const reading held(*this);
     for (observer* each : held.observers()) {
-      if (!each->listed.load(std::memory_order_acquire) || each->blocks.load(std::memory_order_relaxed) != 0)
-        continue;
-      if (each->tracks_owner) [[unlikely]] {
-        call_tracked(*each, args...);
-      } else {
-        each->invoke(*each, args...);
-      }
+      if (each->blocks.load(std::memory_order_acquire) == 0) each->invoke(*each, args...);
     }
   }
 
   // Unlinks every observer (the bus is going away). Does not wait.
   void disconnect_all_slots() noexcept {
     std::lock_guard lock(mutex_);
-    for (auto& each : members_) each->listed.store(false, std::memory_order_release);
-    retire_all_members();
+    for (observer* each : members_) each->mark_unlinked();
+    std::vector<observer*> gone;
+    gone.swap(members_);
+    publish_members();
+    // Their subscriptions keep them; each one's disconnect() waits as usual
+    // (released_by_list stays false unless nothing is being read now).
+    if (all_others_unread()) {
+      for (observer* each : gone) each->released_by_list.store(true, std::memory_order_release);
+    }
   }
 
   // subscription_state::unlink of one of ours.
-  void unlink(observer& which) noexcept {
+  // self is the subscription's reference to which, kept if a publish may
+  // still be reading it.
+  void unlink(observer& which, const std::shared_ptr<subscription_state>& self) noexcept {
     std::lock_guard lock(mutex_);
-    which.listed.store(false, std::memory_order_seq_cst);
-    const auto found = std::find_if(members_.begin(), members_.end(),
-                                    [&which](const auto& each) { return each.get() == &which; });
+    which.mark_unlinked();
+    add_to(*which.observer_count, -1);
+    const auto found = std::find(members_.begin(), members_.end(), &which);
     if (found == members_.end()) return;  // gone with disconnect_all_slots
-    keep_until_unread(std::move(*found));
     members_.erase(found);
     publish_members();
+    retire(which, self);
   }
 
   // subscription_state::wait_until_unused: returns once every snapshot but
@@ -238,41 +266,51 @@ class observer_list {
     snapshot* snapshot_;
   };
 
-  // A tracked owner is kept alive for the call; found gone, the observer is
-  // no longer called (and reads as not connected), as with Signals2.
-  static void call_tracked(observer& which, Args... args) {
-    const auto alive = which.owner.lock();
-    if (!alive) {
-      which.listed.store(false, std::memory_order_release);
-      return;
-    }
-    which.invoke(which, args...);
+  // Under mutex_, the only place the count changes.
+  static void add_to(std::atomic<std::size_t>& count, int change) noexcept {
+    count.store(count.load(std::memory_order_relaxed) + static_cast<std::size_t>(change),
+                std::memory_order_release);
   }
 
   // Makes a snapshot of members_ current. Under mutex_.
   void publish_members() {
     snapshot* fresh = spare_snapshot();
-    fresh->observers.clear();
-    for (const auto& each : members_) fresh->observers.push_back(each.get());
+    fresh->observers.assign(members_.begin(), members_.end());
     current_.store(fresh, std::memory_order_seq_cst);
     if (!retired_.empty()) release_unread();
   }
 
-  void retire_all_members() {
-    for (auto& each : members_) keep_until_unread(std::move(each));
-    members_.clear();
-    publish_members();
+  // which was just unlinked and is in no current snapshot. If no other
+  // snapshot is being read, no call of it can run: it is released now (the
+  // common case, no reference taken); otherwise the list keeps it alive
+  // until release_unread finds every such snapshot unread. Under mutex_.
+  void retire(observer& which, const std::shared_ptr<subscription_state>& self) noexcept {
+    if (all_others_unread()) {
+      which.released_by_list.store(true, std::memory_order_release);
+      return;
+    }
+    try {
+      retired_.push_back(std::static_pointer_cast<observer>(self));
+    } catch (...) {
+      // No memory to keep it: wait here instead (rare; never inside a
+      // publish of this list, where our own reading would never end).
+      while (!all_others_unread()) std::this_thread::yield();
+      which.released_by_list.store(true, std::memory_order_release);
+    }
   }
 
-  void keep_until_unread(std::shared_ptr<observer> which) { retired_.push_back(std::move(which)); }
+  bool all_others_unread() const noexcept {
+    const snapshot* now = current_.load(std::memory_order_relaxed);
+    for (const auto& each : snapshots_) {
+      if (each.get() != now && each->readers.load(std::memory_order_seq_cst) != 0) return false;
+    }
+    return true;
+  }
 
   // Drops the unlinked observers once no snapshot but the current one is
   // being read (none of them can be in a call any more). Under mutex_.
   void release_unread() noexcept {
-    const snapshot* now = current_.load(std::memory_order_relaxed);
-    for (const auto& each : snapshots_) {
-      if (each.get() != now && each->readers.load(std::memory_order_seq_cst) != 0) return;
-    }
+    if (!all_others_unread()) return;
     for (const auto& each : retired_) each->released_by_list.store(true, std::memory_order_release);
     retired_.clear();
   }
@@ -291,7 +329,7 @@ class observer_list {
   mutex_type mutex_;
   std::atomic<snapshot*> current_{nullptr};
   std::vector<std::unique_ptr<snapshot>> snapshots_;  // never shrinks: see the header comment
-  std::vector<std::shared_ptr<observer>> members_;    // in call order
+  std::vector<observer*> members_;                    // in call order; their subscriptions keep them
   std::vector<std::shared_ptr<observer>> retired_;    // unlinked, perhaps still in a snapshot being read
 };
 

@@ -16,6 +16,7 @@
 //   mutex_deque  std::mutex + std::deque + condition_variable, the textbook
 //                handoff: the consumer pops one event per lock
 //   bus          courier::bus::post with its worker thread
+//   snapshot_bus the same on courier::snapshot_bus
 // Compare subjects within one run (bench/README.md): the machine is shared.
 #include "ratio_reporter.hpp"
 
@@ -161,16 +162,17 @@ class mutex_deque_handoff {
   std::thread consumer_;
 };
 
-// Adapts courier::bus to the handoff's interface.
+// Adapts a courier bus to the handoff's interface.
+template <class Bus>
 class bus_handoff {
  public:
   explicit bus_handoff(std::function<void(const tick&)> observer)
-      : subscription_(bus_.subscribe<tick>(std::move(observer))) {}
+      : subscription_(bus_.template subscribe<tick>(std::move(observer))) {}
   void post(const tick& event) { bus_.post(event); }
   void drain() { bus_.drain(); }
 
  private:
-  courier::bus bus_;
+  Bus bus_;
   courier::subscription subscription_;
 };
 
@@ -239,7 +241,11 @@ void register_benchmarks() {
     benchmark::RegisterBenchmark("BM_post/mutex_deque", post_to_one_observer<mutex_deque_handoff>)
         ->Arg(producers)
         ->UseRealTime();
-    benchmark::RegisterBenchmark("BM_post/bus", post_to_one_observer<bus_handoff>)
+    benchmark::RegisterBenchmark("BM_post/bus", post_to_one_observer<bus_handoff<courier::bus>>)
+        ->Arg(producers)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("BM_post/snapshot_bus",
+                                 post_to_one_observer<bus_handoff<courier::snapshot_bus>>)
         ->Arg(producers)
         ->UseRealTime();
   }
@@ -258,6 +264,7 @@ int main(int argc, char** argv) {
           {"BM_publish", "snapshot_bus", "function", false},
           {"BM_publish", "snapshot_bus_st", "function", false},
           {"BM_post", "bus", "mutex_deque", true},
+          {"BM_post", "snapshot_bus", "mutex_deque", true},
           {"BM_subscribe", "bus", "signals2", false},
           {"BM_subscribe", "snapshot_bus", "signals2", false},
       },

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -173,6 +175,34 @@ TYPED_TEST(bus_threads, an_owner_released_on_another_thread_is_not_called_after)
   stop.store(true);
   publisher.join();
   EXPECT_EQ(calls.load(), after_expiry);
+}
+
+TYPED_TEST(bus_threads, subscribing_while_another_thread_is_inside_a_call_does_not_wait) {
+  TypeParam bus;
+  std::atomic<bool> let_go{false};
+  std::atomic<int> inside{0};
+  auto stuck = bus.template subscribe<ping>([&](const ping&) {
+    ++inside;
+    while (!let_go.load()) std::this_thread::yield();
+  });
+  std::thread publisher([&] { bus.publish(ping{0}); });
+  wait_until(inside, 1);
+  // Subscribing to the type being published, and subscribing and
+  // disconnecting on another type, must all return while that call runs.
+  auto work = std::async(std::launch::async, [&] {
+    std::vector<courier::subscription> kept;
+    for (int i = 0; i < 100; ++i) {
+      kept.push_back(bus.template subscribe<ping>([](const ping&) {}));
+      auto other = bus.template subscribe<pong>([](const pong&) {});
+      other.disconnect();
+    }
+    return kept;
+  });
+  const bool returned = work.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  let_go.store(true);
+  publisher.join();
+  EXPECT_TRUE(returned) << "subscribe waited for a call on another thread";
+  work.get();  // the kept ping subscriptions disconnect here, after the call ended
 }
 
 }  // namespace

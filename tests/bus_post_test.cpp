@@ -306,7 +306,8 @@ TYPED_TEST(bus_post_runs, an_observer_subscribed_mid_run_sees_the_events_after_i
   auto a = bus.template subscribe<step>([&](const step& e) {
     log.push_back(sighting("a", e.value));
     if (e.value == 1) {
-      late = bus.template subscribe<step>([&](const step& seen) { log.push_back(sighting("b", seen.value)); });
+      late =
+          bus.template subscribe<step>([&](const step& seen) { log.push_back(sighting("b", seen.value)); });
     }
   });
   post_steps(bus, 4);
@@ -381,7 +382,8 @@ TYPED_TEST(bus_post_runs, runs_break_at_a_change_of_type_and_keep_the_posting_or
   typename TypeParam::mt bus({.executor = courier::executor_kind::manual});
   sightings log;
   auto steps = bus.template subscribe<step>([&](const step& e) { log.push_back(sighting("s", e.value)); });
-  auto others = bus.template subscribe<numbered>([&](const numbered& e) { log.push_back(sighting("n", e.sequence)); });
+  auto others =
+      bus.template subscribe<numbered>([&](const numbered& e) { log.push_back(sighting("n", e.sequence)); });
   bus.post(step{0});
   bus.post(step{1});
   bus.post(numbered{0, 2});

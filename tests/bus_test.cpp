@@ -29,7 +29,8 @@ class bus_test : public ::testing::Test {
   Bus bus_;
 };
 
-using policies = ::testing::Types<courier::bus, courier::bus_st, courier::snapshot_bus, courier::snapshot_bus_st>;
+using policies =
+    ::testing::Types<courier::bus, courier::bus_st, courier::snapshot_bus, courier::snapshot_bus_st>;
 TYPED_TEST_SUITE(bus_test, policies);
 
 TYPED_TEST(bus_test, publish_reaches_observers_of_that_type_only) {

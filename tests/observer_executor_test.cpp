@@ -57,11 +57,17 @@ class hand_run_executor {
   std::deque<courier::observer_executor::job> jobs_;
 };
 
-TEST(observer_executor, the_observer_runs_on_the_executor_with_a_copy_in_publish_order) {
-  courier::bus bus;
+// Both observer lists: the executor hand-off sits in the observer's call.
+template <class Bus>
+class observer_executor : public ::testing::Test {};
+using thread_safe_buses = ::testing::Types<courier::bus, courier::snapshot_bus>;
+TYPED_TEST_SUITE(observer_executor, thread_safe_buses);
+
+TYPED_TEST(observer_executor, the_observer_runs_on_the_executor_with_a_copy_in_publish_order) {
+  TypeParam bus;
   hand_run_executor executor;
   std::vector<std::string> seen;
-  auto subscription = bus.subscribe<parcel_scanned>(
+  auto subscription = bus.template subscribe<parcel_scanned>(
       [&](const parcel_scanned& scan) { seen.push_back(std::to_string(scan.parcel) + "@" + scan.where); },
       {.executor = executor.executor()});
   parcel_scanned scan{1, "depot"};
@@ -73,11 +79,11 @@ TEST(observer_executor, the_observer_runs_on_the_executor_with_a_copy_in_publish
   EXPECT_EQ(seen, (std::vector<std::string>{"1@depot", "2@van"}));
 }
 
-TEST(observer_executor, the_filter_applies_when_the_event_is_published) {
-  courier::bus bus;
+TYPED_TEST(observer_executor, the_filter_applies_when_the_event_is_published) {
+  TypeParam bus;
   hand_run_executor executor;
   std::vector<int> seen;
-  auto evens = bus.subscribe<parcel_scanned>(
+  auto evens = bus.template subscribe<parcel_scanned>(
       [&](const parcel_scanned& scan) { seen.push_back(scan.parcel); },
       {.filter = [](const parcel_scanned& scan) { return scan.parcel % 2 == 0; },
        .executor = executor.executor()});
@@ -86,12 +92,12 @@ TEST(observer_executor, the_filter_applies_when_the_event_is_published) {
   EXPECT_EQ(seen, (std::vector<int>{2, 4}));
 }
 
-TEST(observer_executor, disconnect_drops_what_was_queued) {
-  courier::bus bus;
+TYPED_TEST(observer_executor, disconnect_drops_what_was_queued) {
+  TypeParam bus;
   hand_run_executor executor;
   int calls = 0;
-  auto subscription = bus.subscribe<parcel_scanned>([&](const parcel_scanned&) { ++calls; },
-                                                    {.executor = executor.executor()});
+  auto subscription = bus.template subscribe<parcel_scanned>([&](const parcel_scanned&) { ++calls; },
+                                                             {.executor = executor.executor()});
   for (int parcel = 0; parcel < 3; ++parcel) bus.publish(parcel_scanned{parcel, "depot"});
   subscription.disconnect();
   executor.run();
@@ -100,12 +106,12 @@ TEST(observer_executor, disconnect_drops_what_was_queued) {
   EXPECT_EQ(executor.run(), 0) << "nothing is queued after disconnect";
 }
 
-TEST(observer_executor, disconnect_from_inside_the_observer_returns_and_stops_the_rest) {
-  courier::bus bus;
+TYPED_TEST(observer_executor, disconnect_from_inside_the_observer_returns_and_stops_the_rest) {
+  TypeParam bus;
   hand_run_executor executor;
   courier::subscription subscription;
   std::vector<int> seen;
-  subscription = bus.subscribe<parcel_scanned>(
+  subscription = bus.template subscribe<parcel_scanned>(
       [&](const parcel_scanned& scan) {
         seen.push_back(scan.parcel);
         subscription.disconnect();  // must not wait for the call it is in
@@ -116,11 +122,11 @@ TEST(observer_executor, disconnect_from_inside_the_observer_returns_and_stops_th
   EXPECT_EQ(seen, std::vector<int>{0});
 }
 
-TEST(observer_executor, disconnect_from_another_thread_waits_for_a_running_call) {
-  courier::bus bus;
+TYPED_TEST(observer_executor, disconnect_from_another_thread_waits_for_a_running_call) {
+  TypeParam bus;
   hand_run_executor executor;
   std::atomic<bool> in_call{false}, disconnecting{false}, call_done{false}, returned_before_done{false};
-  auto subscription = bus.subscribe<parcel_scanned>(
+  auto subscription = bus.template subscribe<parcel_scanned>(
       [&](const parcel_scanned&) {
         in_call = true;
         while (!disconnecting) std::this_thread::yield();
@@ -139,12 +145,12 @@ TEST(observer_executor, disconnect_from_another_thread_waits_for_a_running_call)
   EXPECT_FALSE(returned_before_done) << "disconnect() returned while the observer was still running";
 }
 
-TEST(observer_executor, an_exception_goes_to_the_error_handler_and_the_next_event_still_runs) {
+TYPED_TEST(observer_executor, an_exception_goes_to_the_error_handler_and_the_next_event_still_runs) {
   std::vector<std::string> errors;
-  courier::bus bus({.on_error = [&](const courier::async_error& e) { errors.push_back(e.what()); }});
+  TypeParam bus({.on_error = [&](const courier::async_error& e) { errors.push_back(e.what()); }});
   hand_run_executor executor;
   std::vector<int> seen;
-  auto subscription = bus.subscribe<parcel_scanned>(
+  auto subscription = bus.template subscribe<parcel_scanned>(
       [&](const parcel_scanned& scan) {
         seen.push_back(scan.parcel);
         if (scan.parcel == 1) throw std::runtime_error("scanner jammed");
@@ -157,36 +163,36 @@ TEST(observer_executor, an_exception_goes_to_the_error_handler_and_the_next_even
   EXPECT_EQ(errors, std::vector<std::string>{"scanner jammed"});
 }
 
-TEST(observer_executor, an_owner_gone_before_the_call_runs_is_not_called) {
+TYPED_TEST(observer_executor, an_owner_gone_before_the_call_runs_is_not_called) {
   struct driver {
     int calls = 0;
     void on_scan(const parcel_scanned&) { ++calls; }
   };
-  courier::bus bus;
+  TypeParam bus;
   hand_run_executor executor;
   auto owner = std::make_shared<driver>();
   std::weak_ptr<driver> watch = owner;
   auto subscription =
-      bus.subscribe<parcel_scanned>(owner, &driver::on_scan, {.executor = executor.executor()});
+      bus.template subscribe<parcel_scanned>(owner, &driver::on_scan, {.executor = executor.executor()});
   bus.publish(parcel_scanned{1, "depot"});
   owner.reset();
   EXPECT_EQ(executor.run(), 1);
   EXPECT_TRUE(watch.expired()) << "the queued call does not keep the owner alive";
 }
 
-TEST(observer_executor, a_busy_observer_gives_the_executor_back_between_batches) {
-  courier::bus bus;
+TYPED_TEST(observer_executor, a_busy_observer_gives_the_executor_back_between_batches) {
+  TypeParam bus;
   hand_run_executor executor;
   int calls = 0;
-  auto subscription = bus.subscribe<parcel_scanned>([&](const parcel_scanned&) { ++calls; },
-                                                    {.executor = executor.executor()});
+  auto subscription = bus.template subscribe<parcel_scanned>([&](const parcel_scanned&) { ++calls; },
+                                                             {.executor = executor.executor()});
   for (int parcel = 0; parcel < 200; ++parcel) bus.publish(parcel_scanned{parcel, "depot"});
   EXPECT_GT(executor.run(), 1) << "one job ran all 200 calls";
   EXPECT_EQ(calls, 200);
 }
 
-TEST(observer_executor, subscribe_all_refuses_an_executor) {
-  courier::bus bus;
+TYPED_TEST(observer_executor, subscribe_all_refuses_an_executor) {
+  TypeParam bus;
   hand_run_executor executor;
   try {
     auto subscription =

@@ -12,7 +12,8 @@ struct tick {};
 
 template <class Bus>
 class subscription_on : public ::testing::Test {};
-using buses = ::testing::Types<courier::bus, courier::bus_st, courier::snapshot_bus, courier::snapshot_bus_st>;
+using buses =
+    ::testing::Types<courier::bus, courier::bus_st, courier::snapshot_bus, courier::snapshot_bus_st>;
 TYPED_TEST_SUITE(subscription_on, buses);
 
 TEST(subscription, an_empty_one_is_harmless) {

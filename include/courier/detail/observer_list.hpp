@@ -142,7 +142,12 @@ class observer_list {
   observer_list() { current_.store(spare_snapshot(), std::memory_order_relaxed); }
   observer_list(const observer_list&) = delete;
   observer_list& operator=(const observer_list&) = delete;
-  ~observer_list() = default;  // every publish has returned (the bus entry outlives them)
+  // Every publish has returned (the bus entry outlives them).
+  ~observer_list() {
+    for (snapshot* each = newest_made_.load(std::memory_order_acquire); each != nullptr;) {
+      delete std::exchange(each, each->made_before);
+    }
+  }
 
   // Links a new observer calling call(self, args...), counts it in
   // observer_count, and returns its state, which is also its subscription's.
@@ -155,12 +160,19 @@ class observer_list {
     auto made = std::make_shared<listed_call<std::decay_t<Call>, ThreadSafe, Args...>>(
         std::move(observer_count), *this, priority, owner, tracks_owner, std::forward<Call>(call));
     std::lock_guard lock(mutex_);
+    // Every allocation first, so that a bad_alloc leaves the list as it was;
+    // retired_ gets room for every observer there is, so retire() never
+    // allocates.
+    members_.reserve(members_.size() + 1);
+    retired_.reserve(members_.size() + 1 + retired_.size());
+    snapshot* fresh = spare_snapshot();
+    fresh->observers.reserve(members_.size() + 1);
     // After every observer of the same or a lower priority.
     const auto place =
         std::upper_bound(members_.begin(), members_.end(), priority,
                          [](int value, const observer* each) { return value < each->priority; });
     members_.insert(place, made.get());
-    publish_members();
+    publish_members(fresh);
     add_to(*made->observer_count, 1);
     return made;
   }
@@ -174,13 +186,15 @@ class observer_list {
     }
   }
 
-  // Unlinks every observer (the bus is going away). Does not wait.
+  // Unlinks every observer (the bus is going away). Does not wait. Like
+  // unlink, allocates only when every spare snapshot is being read (a
+  // bad_alloc then ends the process, as it would in Signals2's disconnect).
   void disconnect_all_slots() noexcept {
     std::lock_guard lock(mutex_);
     for (observer* each : members_) each->mark_unlinked();
     std::vector<observer*> gone;
     gone.swap(members_);
-    publish_members();
+    publish_members(spare_snapshot());
     // Their subscriptions keep them; each one's disconnect() waits as usual
     // (released_by_list stays false unless nothing is being read now).
     if (all_others_unread()) {
@@ -188,7 +202,8 @@ class observer_list {
     }
   }
 
-  // subscription_state::unlink of one of ours.
+  // subscription_state::unlink of one of ours. Allocates only as
+  // disconnect_all_slots does.
   // self is the subscription's reference to which, kept if a publish may
   // still be reading it.
   void unlink(observer& which, const std::shared_ptr<subscription_state>& self) noexcept {
@@ -198,23 +213,21 @@ class observer_list {
     const auto found = std::find(members_.begin(), members_.end(), &which);
     if (found == members_.end()) return;  // gone with disconnect_all_slots
     members_.erase(found);
-    publish_members();
+    publish_members(spare_snapshot());
     retire(which, self);
   }
 
   // subscription_state::wait_until_unused: returns once every snapshot but
   // the current one (which holds no unlinked observer) has been seen unread.
+  // Walks the snapshots without the lock (their chain only grows, at its
+  // head); a snapshot made current after the unlink is waited for too, which
+  // costs a moment at most.
   void wait_until_unused() noexcept {
     if constexpr (ThreadSafe) {
-      std::vector<snapshot*> others;
-      {
-        std::lock_guard lock(mutex_);
-        const snapshot* now = current_.load(std::memory_order_relaxed);
-        for (const auto& each : snapshots_) {
-          if (each.get() != now) others.push_back(each.get());
-        }
-      }
-      for (snapshot* each : others) {
+      const snapshot* now = current_.load(std::memory_order_seq_cst);
+      for (snapshot* each = newest_made_.load(std::memory_order_acquire); each != nullptr;
+           each = each->made_before) {
+        if (each == now) continue;
         for (int spins = 0; each->readers.load(std::memory_order_seq_cst) != 0; ++spins) {
           if (spins > 64) std::this_thread::yield();  // a call is running: it is the caller's to wait for
         }
@@ -228,6 +241,7 @@ class observer_list {
   struct snapshot {
     std::atomic<int> readers{0};
     std::vector<observer*> observers;
+    snapshot* made_before = nullptr;  // the chain of every snapshot made, newest first
   };
 
   // Counts this publish in the current snapshot for as long as it lives.
@@ -272,9 +286,9 @@ class observer_list {
                 std::memory_order_release);
   }
 
-  // Makes a snapshot of members_ current. Under mutex_.
-  void publish_members() {
-    snapshot* fresh = spare_snapshot();
+  // Fills fresh (a spare snapshot) with members_ and makes it current.
+  // Under mutex_.
+  void publish_members(snapshot* fresh) {
     fresh->observers.assign(members_.begin(), members_.end());
     current_.store(fresh, std::memory_order_seq_cst);
     if (!retired_.empty()) release_unread();
@@ -289,20 +303,14 @@ class observer_list {
       which.released_by_list.store(true, std::memory_order_release);
       return;
     }
-    try {
-      retired_.push_back(std::static_pointer_cast<observer>(self));
-    } catch (...) {
-      // No memory to keep it: wait here instead (rare; never inside a
-      // publish of this list, where our own reading would never end).
-      while (!all_others_unread()) std::this_thread::yield();
-      which.released_by_list.store(true, std::memory_order_release);
-    }
+    retired_.push_back(std::static_pointer_cast<observer>(self));  // room reserved by connect
   }
 
   bool all_others_unread() const noexcept {
     const snapshot* now = current_.load(std::memory_order_relaxed);
-    for (const auto& each : snapshots_) {
-      if (each.get() != now && each->readers.load(std::memory_order_seq_cst) != 0) return false;
+    for (const snapshot* each = newest_made_.load(std::memory_order_relaxed); each != nullptr;
+         each = each->made_before) {
+      if (each != now && each->readers.load(std::memory_order_seq_cst) != 0) return false;
     }
     return true;
   }
@@ -319,18 +327,22 @@ class observer_list {
   // Under mutex_ (or in the constructor).
   snapshot* spare_snapshot() {
     const snapshot* now = current_.load(std::memory_order_relaxed);
-    for (const auto& each : snapshots_) {
-      if (each.get() != now && each->readers.load(std::memory_order_seq_cst) == 0) return each.get();
+    snapshot* newest = newest_made_.load(std::memory_order_relaxed);
+    for (snapshot* each = newest; each != nullptr; each = each->made_before) {
+      if (each != now && each->readers.load(std::memory_order_seq_cst) == 0) return each;
     }
-    return snapshots_.emplace_back(std::make_unique<snapshot>()).get();
+    auto* made = new snapshot;
+    made->made_before = newest;
+    newest_made_.store(made, std::memory_order_release);  // wait_until_unused walks it without the lock
+    return made;
   }
 
   using mutex_type = std::conditional_t<ThreadSafe, std::mutex, boost::signals2::dummy_mutex>;
   mutex_type mutex_;
   std::atomic<snapshot*> current_{nullptr};
-  std::vector<std::unique_ptr<snapshot>> snapshots_;  // never shrinks: see the header comment
-  std::vector<observer*> members_;                    // in call order; their subscriptions keep them
-  std::vector<std::shared_ptr<observer>> retired_;    // unlinked, perhaps still in a snapshot being read
+  std::atomic<snapshot*> newest_made_{nullptr};     // never shrinks: see the header comment
+  std::vector<observer*> members_;                  // in call order; their subscriptions keep them
+  std::vector<std::shared_ptr<observer>> retired_;  // unlinked, perhaps still in a snapshot being read
 };
 
 }  // namespace detail

@@ -5,8 +5,9 @@
 // is not running on any thread and will never be called again, so whatever
 // it touches may be destroyed. Signals2 alone promises less (a call may start
 // just after disconnect returns); courier closes that gap by waiting until
-// Signals2 releases the slot, which it does only when no publish holds it.
-// The wait costs nothing on the publish path.
+// Signals2 releases the slot, which it does only when no publish holds it,
+// or, on a snapshot bus, until no publish can still be reading the observer
+// (detail/observer_list.hpp). The wait costs nothing on the publish path.
 #pragma once
 
 #include "courier/detail/executor_gate.hpp"

@@ -69,9 +69,10 @@ class listed_observer : public subscription_state {
   static constexpr int unlinked_bit = 1 << 30;
 
   listed_observer(std::shared_ptr<std::atomic<std::size_t>> observer_count, list_type& list, int priority,
-                  const std::weak_ptr<const void>& owner, invoker invoke)
+                  const std::weak_ptr<const void>& owner, invoker invoke, bool invoke_tracks_owner)
       : subscription_state(std::move(observer_count), ThreadSafe),
         invoke(invoke),
+        invoke_tracks_owner(invoke_tracks_owner),
         priority(priority),
         owner(owner),
         list_(&list) {}
@@ -89,7 +90,7 @@ class listed_observer : public subscription_state {
   void mark_unlinked() noexcept { blocks.fetch_or(unlinked_bit, std::memory_order_seq_cst); }
 
   const invoker invoke;
-  bool invoke_tracks_owner = false;
+  const bool invoke_tracks_owner;
   const int priority;
   const std::weak_ptr<const void> owner;
   // Set once the list has let go of it after unlinking: no call runs, none will.
@@ -112,10 +113,8 @@ class listed_call final : public listed_observer<ThreadSafe, Args...> {
               observer_list<ThreadSafe, Args...>& list, int priority, const std::weak_ptr<const void>& owner,
               bool tracks_owner, Made&& call)
       : base(std::move(observer_count), list, priority, owner,
-             tracks_owner ? &listed_call::call_while_owner_lives : &listed_call::call_it),
-        call_(std::forward<Made>(call)) {
-    this->invoke_tracks_owner = tracks_owner;
-  }
+             tracks_owner ? &listed_call::call_while_owner_lives : &listed_call::call_it, tracks_owner),
+        call_(std::forward<Made>(call)) {}
 
  private:
   static void call_it(base& self, Args... args) {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -156,6 +157,34 @@ TEST_F(durable_channel, acked_messages_stay_acked_and_in_flight_ones_come_back_w
   ASSERT_THAT(numbers(got), ElementsAre(2));
   EXPECT_EQ(got[0].receive_count(), 2u) << "the receive count is kept";
   got[0].ack();
+}
+
+// The stored times are wall-clock readings made through the channel's clock,
+// which may read behind the wall clock (the default coarse clock by up to a
+// tick): a message sent just before the store closed can carry a time a few
+// milliseconds ahead of the reopened channel's. A message never delivered
+// nor delayed was due when it was stored and must be due at once after a
+// reopen, however far ahead its stored time looks (here, a minute).
+TEST_F(durable_channel, a_message_due_when_the_store_closed_is_due_at_once_after_a_reopen) {
+  {
+    auto store = courier::sqlite::store::open(file());
+    courier::channel<parcel> channel(fifo(store));
+    channel.send(parcel{1, "acme"}, {.group = "acme"});
+    channel.send(parcel{2, "bolt"}, {.group = "bolt"});
+    store->with_connection([](sqlite3* db) {
+      ASSERT_EQ(sqlite3_exec(db,
+                             "UPDATE courier_messages_1 SET sent_at = sent_at + 60000, "
+                             "visible_at = visible_at + 60000 WHERE grp = 'bolt'",
+                             nullptr, nullptr, nullptr),
+                SQLITE_OK);
+    });
+  }
+  auto store = courier::sqlite::store::open(file());
+  courier::channel<parcel> channel(fifo(store));
+  std::vector<int> got;
+  for (auto& d : channel.receive(10)) got.push_back(d.message().number);
+  std::sort(got.begin(), got.end());
+  EXPECT_THAT(got, ElementsAre(1, 2));
 }
 
 TEST_F(durable_channel, dead_letters_are_kept_with_their_channel) {

@@ -509,8 +509,15 @@ class channel_engine {
       item.sequence = kept.sequence;
       item.receive_count = kept.receive_count;
       // A delivery in flight at the crash comes back when its visibility
-      // would have run out; a delayed message when its delay ends.
-      item.visible_at = std::max(latest_now_, bridge_->from_stored(kept.visible_at));
+      // would have run out; a delayed message when its delay ends; one
+      // never delivered nor delayed is due at once. That last case is not
+      // left to the clock mapping: the stored times carry the mapping's
+      // error (a coarse clock reads up to a tick behind the wall clock it
+      // is paired with), so a message sent just before the store closed
+      // could otherwise map a few milliseconds into the future and stay
+      // hidden behind one sent before it.
+      const bool was_due = kept.receive_count == 0 && kept.visible_at <= kept.sent_at;
+      item.visible_at = was_due ? latest_now_ : std::max(latest_now_, bridge_->from_stored(kept.visible_at));
       item.accepted_at = std::min(latest_now_, bridge_->from_stored(kept.sent_at));
       join_queue(item, latest_now_);
     }

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -401,6 +402,89 @@ TEST(channel, receive_waits_for_a_send_from_another_thread) {
   auto got = channel.receive(1, 10s);
   producer.join();
   EXPECT_THAT(numbers(got), ElementsAre(9));
+}
+
+// A plain send (no key, no delay, no delivery receipt) is queued without
+// the channel's lock (send_intake.hpp): a receiver asleep in receive() must
+// still be woken by it, not by its own deadline.
+TEST(channel, a_plain_send_wakes_a_receiver_that_is_asleep) {
+  fixture f;
+  courier::channel<parcel> channel(f.options());
+  std::atomic<bool> receiving{false};
+  std::vector<courier::delivery<parcel>> got;
+  std::thread receiver([&] {
+    receiving = true;
+    got = channel.receive(1, 60s);
+  });
+  while (!receiving) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);  // past its spin: asleep on the condition variable
+  const auto sent_at = std::chrono::steady_clock::now();
+  channel.send(parcel{5, "acme"});
+  receiver.join();
+  EXPECT_THAT(numbers(got), ElementsAre(5));
+  EXPECT_LT(std::chrono::steady_clock::now() - sent_at, 30s) << "woken by the send, not by its deadline";
+}
+
+// Producers mixing plain sends (queued without the lock) with keyed ones
+// (through the lock), on a channel small enough that they wait for room:
+// every message arrives once, and the
+// sequence numbers follow each producer's send order, as the ids do.
+TEST(channel, plain_and_keyed_sends_from_several_threads_arrive_once_in_each_senders_order) {
+  fixture f;
+  courier::channel<parcel> channel({.capacity = 64, .time_source = f.clock});
+  constexpr int producers = 3;
+  constexpr int each = 3000;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::uint64_t>> sequences(producers);
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < each; ++i) {
+        courier::send_options options;
+        if (i % 7 == 0) options.idempotency_key = std::to_string(p) + "-" + std::to_string(i);
+        const auto sent = channel.send(parcel{p * each + i, "acme"}, std::move(options));
+        EXPECT_FALSE(sent.duplicate);
+        sequences[static_cast<std::size_t>(p)].push_back(sent.sequence);
+      }
+    });
+  }
+  std::set<int> seen;
+  std::vector<std::vector<std::uint64_t>> received(producers);
+  int duplicates = 0;
+  while (seen.size() < static_cast<std::size_t>(producers * each)) {
+    auto batch = channel.receive(32, 10s);
+    ASSERT_FALSE(batch.empty()) << "a sent message never arrived (" << seen.size() << " of "
+                                << producers * each << ")";
+    for (auto& item : batch) {
+      if (!seen.insert(item.message().number).second) ++duplicates;
+      received[static_cast<std::size_t>(item.message().number / each)].push_back(item.sequence());
+      EXPECT_EQ(item.id().value, item.sequence()) << "ids and sequences are handed out together";
+      item.ack();
+    }
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(duplicates, 0);
+  for (int p = 0; p < producers; ++p) {
+    const auto& sent = sequences[static_cast<std::size_t>(p)];
+    EXPECT_TRUE(std::is_sorted(sent.begin(), sent.end())) << "producer " << p;
+    EXPECT_EQ(received[static_cast<std::size_t>(p)], sent) << "producer " << p << ": delivered in send order";
+  }
+  EXPECT_TRUE(channel.receive(1).empty());
+  EXPECT_EQ(channel.stats().accepted, static_cast<std::uint64_t>(producers * each));
+}
+
+// The capacity holds for plain sends too: a full channel refuses them.
+TEST(channel, a_full_channel_refuses_plain_sends_until_something_is_settled) {
+  fixture f;
+  courier::channel<parcel> channel({.capacity = 2, .time_source = f.clock});
+  EXPECT_TRUE(channel.try_send(parcel{1, "acme"}));
+  EXPECT_TRUE(channel.try_send(parcel{2, "acme"}));
+  EXPECT_FALSE(channel.try_send(parcel{3, "acme"}));
+  EXPECT_EQ(channel.stats().waiting, 2u);
+  auto got = channel.receive(1);
+  ASSERT_EQ(got.size(), 1u);
+  got[0].ack();
+  EXPECT_TRUE(channel.try_send(parcel{3, "acme"}));
+  EXPECT_FALSE(channel.try_send(parcel{4, "acme"}));
 }
 
 // Runs call on a thread and returns the courier::errc it failed with (or

@@ -58,6 +58,7 @@
 #include "courier/detail/channel/channel_metrics.hpp"
 #include "courier/detail/channel/engine.hpp"
 #include "courier/detail/channel/parked_operations.hpp"
+#include "courier/detail/channel/send_intake.hpp"
 #include "courier/detail/channel/waiters.hpp"
 #include "courier/detail/channel_anchor.hpp"
 #include "courier/detail/handler_timings.hpp"
@@ -124,7 +125,8 @@ class channel {
       : options_(std::move(options)),
         clock_(options_.time_source ? options_.time_source : coarse_clock::shared()),
         dead_letter_port_(*this),
-        engine_(options_, dead_letter_port_) {
+        engine_(options_, dead_letter_port_),
+        intake_(options_.capacity) {
     if (options_.visibility_timeout <= clock::duration::zero()) {
       throw error(errc::invalid_option, "channel_options::visibility_timeout must be positive");
     }
@@ -364,6 +366,7 @@ class channel {
         {
           std::unique_lock lock(mutex_);
           const detail::wake_on_exit wake(waiters_, engine_);
+          number(again, *admit_own(/*check_room=*/false));
           ticket = engine_.enqueue(std::move(again), engine_.advance(clock_->now())).ticket;
         }
         if (journal_) journal_->wait_durable(ticket);  // durable here before it leaves the dead letters
@@ -456,6 +459,7 @@ class channel {
     {
       std::unique_lock lock(mutex_);
       const detail::wake_on_exit wake(waiters_, engine_);
+      absorb_intake();
       out = engine_.stats(engine_.advance(read));
     }
     handler_timings_.add_to(out.handler_duration);
@@ -558,6 +562,7 @@ class channel {
       out.closed = true;
       return out;
     }
+    absorb_intake();
     const auto now = engine_.advance(read);
     engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
       out.taken.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count,
@@ -565,6 +570,10 @@ class channel {
     });
     if (!out.taken.empty()) return out;
     waiters_.parked_receivers().park(waiter);
+    waiters_.publish_waiting();
+    // The last look, now that a plain send would see this receive waiting
+    // (see send_intake.hpp): what came meanwhile wakes it as the lock ends.
+    if (!intake_.is_empty()) absorb_intake();
     if (const auto due = engine_.next_due()) out.retry_at = std::chrono::steady_clock::now() + (*due - now);
     return out;
   }
@@ -572,14 +581,18 @@ class channel {
   // Takes a parked receive back; false when it was woken meanwhile.
   bool unpark_receiver(const detail::parked_operation* waiter) {
     std::unique_lock lock(mutex_);
-    return waiters_.parked_receivers().unpark(waiter);
+    const bool unparked = waiters_.parked_receivers().unpark(waiter);
+    waiters_.publish_waiting();
+    return unparked;
   }
 
   // A receive that was woken but will not take (it was cancelled) hands
   // its wake-up to the next parked one, so a ready message is not left.
   void pass_on_wake() {
     std::unique_lock lock(mutex_);
+    absorb_intake();
     if (engine_.has_ready()) waiters_.parked_receivers().wake(1);
+    waiters_.publish_waiting();
   }
 
   // Undoes the hand-out of deliveries no receiver saw (see
@@ -626,15 +639,18 @@ class channel {
     std::unique_lock lock(mutex_);
     const detail::wake_on_exit wake(waiters_, engine_);
     if (engine_.closed()) return out;
-    const auto now = engine_.advance(read);
-    std::optional<typename engine::accepted> accepted = engine_.duplicate(fresh.key, fresh.track, now);
+    absorb_intake();
+    std::optional<typename engine::accepted> accepted =
+        engine_.duplicate(fresh.key, fresh.track, engine_.advance(read));
     if (!accepted) {
-      if (!engine_.has_room()) {
+      const auto numbers = admit_own(/*check_room=*/true);
+      if (!numbers) {
         waiters_.parked_senders().park(waiter);
         out.what = async_offer::outcome::parked;
         return out;
       }
-      accepted = engine_.enqueue(std::move(fresh), now);
+      number(fresh, *numbers);
+      accepted = engine_.enqueue(std::move(fresh), engine_.advance(read));
     }
     out.result = std::move(accepted->result);
     out.what = async_offer::outcome::done;
@@ -676,6 +692,7 @@ class channel {
 
   void close_locked() {
     if (engine_.closed()) return;
+    absorb_intake(/*close=*/true);  // what was sent before the close is queued; later plain sends are refused
     engine_.close();
     waiters_.close();
   }
@@ -701,14 +718,27 @@ class channel {
     // the critical section is only the channel's bookkeeping.
     auto fresh = engine_.prepare(std::move(message), std::move(options));
     auto read = clock_->now();
+    if (queues_plain_sends_ && fresh.key.empty() && !fresh.track && fresh.delay <= std::chrono::milliseconds::zero()) {
+      // A plain send: queued in the intake without the channel's lock,
+      // unless the channel is closed or full (see send_intake.hpp).
+      detail::message_numbers numbers;
+      const auto pushed = intake_.push(std::move(fresh), read, waiters_.receivers_waiting(), numbers);
+      if (pushed != intake::pushed::refused) {
+        if (pushed == intake::pushed::queued_wake) wake_for_intake();
+        return typename engine::accepted{{message_id{numbers.id}, numbers.sequence, false, {}}};
+      }
+    }
     std::unique_lock lock(mutex_);
     const detail::wake_on_exit wake(waiters_, engine_);
     std::optional<std::chrono::steady_clock::time_point> real_deadline;  // read only if the channel is full
     for (;;) {
       if (engine_.closed()) throw error(errc::channel_closed, "send()");
-      const auto now = engine_.advance(read);
-      if (auto duplicate = engine_.duplicate(fresh.key, fresh.track, now)) return duplicate;
-      if (engine_.has_room()) return engine_.enqueue(std::move(fresh), now);
+      absorb_intake();
+      if (auto duplicate = engine_.duplicate(fresh.key, fresh.track, engine_.advance(read))) return duplicate;
+      if (const auto numbers = admit_own(/*check_room=*/true)) {
+        number(fresh, *numbers);
+        return engine_.enqueue(std::move(fresh), engine_.advance(read));
+      }
       if (!wait_for_room) return std::nullopt;
       if (!real_deadline) real_deadline = std::chrono::steady_clock::now() + options_.send_timeout;
       if (std::chrono::steady_clock::now() >= *real_deadline) {
@@ -736,6 +766,7 @@ class channel {
     const detail::wake_on_exit wake(waiters_, engine_);
     for (;;) {
       if (engine_.closed()) throw error(errc::channel_closed, "receive()");
+      absorb_intake();
       const auto now = engine_.advance(clock_->now());
       engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
         out.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count, handle,
@@ -751,14 +782,17 @@ class channel {
         // lands: spin for it before paying for a sleep and a wake-up.
         spun = true;
         const std::uint64_t seen = waiters_.ready_signal();
+        const std::uint64_t seen_pushes = intake_.pushes();
         lock.unlock();
-        detail::spin_until([&] { return waiters_.ready_signal() != seen || stopped(); }, receive_spin);
+        detail::spin_until(
+            [&] { return waiters_.ready_signal() != seen || intake_.pushes() != seen_pushes || stopped(); },
+            receive_spin);
         lock.lock();
         continue;
       }
       auto wake_at = *real_deadline;
       if (const auto due = engine_.next_due()) wake_at = std::min(wake_at, real_now + (*due - now));
-      waiters_.sleep_receiver(lock, wake_at);
+      waiters_.sleep_receiver(lock, wake_at, [this] { return intake_.is_empty(); });
     }
   }
 
@@ -787,12 +821,64 @@ class channel {
   void accept_dead_letter(detail::dead_letter<T> letter, clock::time_point now) {
     std::unique_lock lock(mutex_);
     const detail::wake_on_exit wake(waiters_, engine_);
-    engine_.enqueue(engine::from_dead_letter(std::move(letter)), now);
+    auto moved = engine::from_dead_letter(std::move(letter));
+    moved.id = admit_own(/*check_room=*/false)->id;  // it keeps its sequence
+    engine_.enqueue(std::move(moved), now);
+  }
+
+  using intake = detail::send_intake<typename engine::new_message>;
+
+  // Under the lock: moves the plain sends waiting in the intake into the
+  // engine, in the order they were sent. close: the intake refuses every
+  // later push (they take the slow path, which finds the channel closed).
+  void absorb_intake(bool close = false) {
+    intake_.take(taken_, engine_.size(), close);
+    enqueue_taken();
+  }
+
+  // Under the lock: the numbers of a message the channel queues itself
+  // (after the plain sends that came first, which go into the engine now),
+  // or nothing when check_room and the channel is full.
+  std::optional<detail::message_numbers> admit_own(bool check_room) {
+    auto numbers = intake_.admit(taken_, engine_.size(), check_room);
+    enqueue_taken();
+    return numbers;
+  }
+
+  void enqueue_taken() {
+    std::size_t done = 0;
+    try {
+      for (; done < taken_.size(); ++done) {
+        auto& item = taken_[done];
+        engine_.enqueue(std::move(item.message), engine_.advance(item.read));
+      }
+    } catch (...) {
+      // Out of memory: what is left goes back to the intake, in front.
+      taken_.erase(taken_.begin(), taken_.begin() + static_cast<std::ptrdiff_t>(done));
+      intake_.put_back(taken_);
+      throw;
+    }
+    taken_.clear();
+  }
+
+  static void number(typename engine::new_message& message, detail::message_numbers numbers) noexcept {
+    message.id = numbers.id;
+    message.sequence = numbers.sequence;
+  }
+
+  // A plain send found a receiver waiting: moving the intake in under the
+  // lock makes the progress that wakes it.
+  void wake_for_intake() {
+    std::unique_lock lock(mutex_);
+    const detail::wake_on_exit wake(waiters_, engine_);
+    absorb_intake();
   }
 
   void open_durable() {
     journal_ = options_.durable.journal;
     engine_.open_durable(options_.durable, clock_->now());  // the state the journal kept
+    const auto [last_id, last_sequence] = engine_.last_numbers();
+    intake_.start({last_id, last_sequence}, engine_.size());
     if (options_.max_receives != 0) dead_letters();         // recovers the dead letters now, not at first use
     journal_->start([this](const journal_write& write) {
       const auto read = clock_->now();
@@ -814,6 +900,11 @@ class channel {
   mutable detail::spin_mutex mutex_;          // guards engine_ and waiters_
   dead_letter_port dead_letter_port_;
   engine engine_;
+  // Plain sends, queued without the channel's lock (not on a durable
+  // channel: its sends wait for the journal, which the engine feeds).
+  const bool queues_plain_sends_ = !options_.durable;
+  detail::send_intake<typename engine::new_message> intake_;
+  std::vector<typename detail::send_intake<typename engine::new_message>::queued> taken_;  // under mutex_
   detail::channel_waiters waiters_;
   std::once_flag dead_letters_made_;
   std::unique_ptr<channel> dead_letters_;

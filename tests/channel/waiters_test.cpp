@@ -30,7 +30,7 @@ TEST(channel_waiters, a_message_made_ready_wakes_a_sleeping_receiver_and_moves_t
   std::thread receiver([&] {
     channel_waiters::lock_type lock(mutex);
     asleep = true;
-    waiters.sleep_receiver(lock, far_away());
+    waiters.sleep_receiver(lock, far_away(), [] { return true; });
     woke = true;
   });
   until(asleep);
@@ -43,6 +43,42 @@ TEST(channel_waiters, a_message_made_ready_wakes_a_sleeping_receiver_and_moves_t
   lock.unlock();
   receiver.join();
   EXPECT_TRUE(woke);
+}
+
+// A sleeping receiver is counted in receivers_waiting (the channel's
+// intake reads it to know a plain send must wake someone), and a receiver
+// whose last look finds something new does not sleep at all.
+TEST(channel_waiters, a_sleeping_receiver_is_counted_and_one_whose_last_look_finds_something_does_not_sleep) {
+  spin_mutex mutex;
+  channel_waiters waiters;
+  std::atomic<bool> asleep{false};
+  std::thread receiver([&] {
+    channel_waiters::lock_type lock(mutex);
+    waiters.sleep_receiver(lock, far_away(), [&] {
+      asleep = true;
+      return true;
+    });
+  });
+  until(asleep);
+  {
+    channel_waiters::lock_type lock(mutex);  // the receiver is inside wait_until now
+    EXPECT_EQ(waiters.receivers_waiting().load(), 1);
+    waiters.catch_up(1, 0);
+  }
+  receiver.join();
+  EXPECT_EQ(waiters.receivers_waiting().load(), 0);
+
+  channel_waiters::lock_type lock(mutex);
+  bool looked = false;
+  const auto started = std::chrono::steady_clock::now();
+  waiters.sleep_receiver(lock, far_away(), [&] {
+    looked = true;
+    EXPECT_EQ(waiters.receivers_waiting().load(), 1) << "counted before the last look";
+    return false;  // something came
+  });
+  EXPECT_TRUE(looked);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30)) << "it did not sleep";
+  EXPECT_EQ(waiters.receivers_waiting().load(), 0);
 }
 
 TEST(channel_waiters, a_settled_message_wakes_a_sleeping_sender) {
@@ -69,7 +105,7 @@ TEST(channel_waiters, close_wakes_everyone_and_the_destructor_waits_until_they_l
   std::thread receiver([&] {
     channel_waiters::lock_type lock(mutex);
     ++asleep;
-    waiters.sleep_receiver(lock, far_away());
+    waiters.sleep_receiver(lock, far_away(), [] { return true; });
     ++left;
   });
   std::thread sender([&] {

@@ -66,7 +66,8 @@ class channel_engine {
     std::chrono::milliseconds delay = {};
     bool track = false;
     std::chrono::milliseconds receipt_timeout = {};
-    std::uint64_t sequence = 0;  // 0: the next one; else kept (a dead letter keeps its original)
+    std::uint64_t id = 0;        // 0: the next one; else numbered by the caller (channel's send_intake)
+    std::uint64_t sequence = 0;  // 0: the next one; else given (numbered by the caller, or a dead letter's original)
     std::string encoded = {};    // durable channels: the body as stored
     bool by_send = false;        // durable channels: see channel_journal::record_accepted
     channel_journal* dead_letter_from = nullptr;  // durable: a dead letter moved from this journal
@@ -187,7 +188,12 @@ class channel_engine {
   // Queues a new message.
   accepted enqueue(new_message&& message, clock::time_point now) {
     std::unique_ptr<record> owned = records_.make();
-    owned->id = message_id{++last_id_};
+    if (message.id != 0) {
+      last_id_ = std::max(last_id_, message.id);
+      owned->id = message_id{message.id};
+    } else {
+      owned->id = message_id{++last_id_};
+    }
     owned->body.emplace(std::move(message.body));
     owned->group = std::move(message.group);
     owned->group_hash = message.group_hash;
@@ -368,6 +374,9 @@ class channel_engine {
   }
 
   progress progress_so_far() const noexcept { return progress_; }
+
+  // The last id and sequence number this engine gave out or recovered.
+  std::pair<std::uint64_t, std::uint64_t> last_numbers() const noexcept { return {last_id_, last_sequence_}; }
 
  private:
   // Settled deliveries are remembered for one visibility timeout, or for

@@ -33,7 +33,10 @@ class channel_waiters {
   void catch_up(std::uint64_t readied, std::uint64_t settled) {
     if (readied != readied_seen_) {
       notify(ready_cv_, sleeping_receivers_, readied - readied_seen_);
-      if (!parked_receivers_.empty()) parked_receivers_.wake(readied - readied_seen_);
+      if (!parked_receivers_.empty()) {
+        parked_receivers_.wake(readied - readied_seen_);
+        publish_waiting();
+      }
       readied_seen_ = readied;
       signal();
     }
@@ -63,6 +66,7 @@ class channel_waiters {
     space_cv_.notify_all();
     parked_receivers_.wake_all();
     parked_senders_.wake_all();
+    publish_waiting();
   }
 
   // Asio receives waiting for a message and sends waiting for room.
@@ -72,9 +76,26 @@ class channel_waiters {
   // Changes whenever receivers should look again. Read without the lock.
   std::uint64_t ready_signal() const noexcept { return ready_signal_.load(std::memory_order_relaxed); }
 
-  void sleep_receiver(lock_type& lock, std::chrono::steady_clock::time_point until) {
-    const blocked_scope blocked(*this, sleeping_receivers_);
-    ready_cv_.wait_until(lock, until);
+  // Sleeps until woken or until, unless nothing_new() (the receiver's last
+  // look, taken once it is counted as waiting) says something came.
+  template <class NothingNew>
+  void sleep_receiver(lock_type& lock, std::chrono::steady_clock::time_point until, NothingNew&& nothing_new) {
+    {
+      const blocked_scope blocked(*this, sleeping_receivers_);
+      publish_waiting();
+      if (nothing_new()) ready_cv_.wait_until(lock, until);
+    }
+    publish_waiting();
+  }
+
+  // Receivers sleeping or parked, for the channel's send_intake: a plain
+  // send that finds one waiting wakes it through the channel's lock.
+  // Written under the lock (publish_waiting, after every change), read
+  // under the intake's.
+  const std::atomic<int>& receivers_waiting() const noexcept { return receivers_waiting_; }
+  void publish_waiting() noexcept {
+    receivers_waiting_.store(sleeping_receivers_ + static_cast<int>(parked_receivers_.size()),
+                             std::memory_order_relaxed);
   }
 
   void sleep_sender(lock_type& lock, std::chrono::steady_clock::time_point until) {
@@ -133,6 +154,7 @@ class channel_waiters {
   std::uint64_t readied_seen_ = 0;
   std::uint64_t settled_seen_ = 0;
   std::atomic<std::uint64_t> ready_signal_{0};
+  std::atomic<int> receivers_waiting_{0};
 };
 
 // Wakes, as its scope ends (also by an exception), whoever the engine's

@@ -716,18 +716,29 @@ class channel {
     if (options_.tracer) trace_send(options);
     // Hashing, encoding and the clock happen before the lock is taken, so
     // the critical section is only the channel's bookkeeping.
-    auto fresh = engine_.prepare(std::move(message), std::move(options));
-    auto read = clock_->now();
-    if (queues_plain_sends_ && fresh.key.empty() && !fresh.track && fresh.delay <= std::chrono::milliseconds::zero()) {
-      // A plain send: queued in the intake without the channel's lock,
-      // unless the channel is closed or full (see send_intake.hpp).
+    if (engine_.is_plain(options)) {
+      // Queued in the intake without the channel's lock, unless the
+      // channel is closed or full (see send_intake.hpp).
+      auto plain = engine_.prepare_plain(std::move(message), std::move(options));
+      const auto read = clock_->now();
       detail::message_numbers numbers;
-      const auto pushed = intake_.push(std::move(fresh), read, waiters_.receivers_waiting(), numbers);
+      const auto pushed = intake_.push(std::move(plain), read, waiters_.receivers_waiting(), numbers);
       if (pushed != intake::pushed::refused) {
         if (pushed == intake::pushed::queued_wake) wake_for_intake();
         return typename engine::accepted{{message_id{numbers.id}, numbers.sequence, false, {}}};
       }
+      // Refused (plain was not moved from): the slow path waits for room
+      // or finds the channel closed.
+      return send_through_lock(engine::from_plain(std::move(plain), 0, 0), read, wait_for_room);
     }
+    auto fresh = engine_.prepare(std::move(message), std::move(options));
+    return send_through_lock(std::move(fresh), clock_->now(), wait_for_room);
+  }
+
+  // A send that takes the channel's lock: keyed, delayed, tracked, durable,
+  // or plain but refused by the intake.
+  std::optional<typename engine::accepted> send_through_lock(typename engine::new_message&& fresh,
+                                                             clock::time_point read, bool wait_for_room) {
     std::unique_lock lock(mutex_);
     const detail::wake_on_exit wake(waiters_, engine_);
     std::optional<std::chrono::steady_clock::time_point> real_deadline;  // read only if the channel is full
@@ -826,7 +837,7 @@ class channel {
     engine_.enqueue(std::move(moved), now);
   }
 
-  using intake = detail::send_intake<typename engine::new_message>;
+  using intake = detail::send_intake<typename engine::plain_message>;
 
   // Under the lock: moves the plain sends waiting in the intake into the
   // engine, in the order they were sent. close: the intake refuses every
@@ -850,7 +861,8 @@ class channel {
     try {
       for (; done < taken_.size(); ++done) {
         auto& item = taken_[done];
-        engine_.enqueue(std::move(item.message), engine_.advance(item.read));
+        engine_.enqueue(engine::from_plain(std::move(item.message), item.numbers.id, item.numbers.sequence),
+                        engine_.advance(item.read));
       }
     } catch (...) {
       // Out of memory: what is left goes back to the intake, in front.
@@ -903,8 +915,8 @@ class channel {
   // Plain sends, queued without the channel's lock (not on a durable
   // channel: its sends wait for the journal, which the engine feeds).
   const bool queues_plain_sends_ = !options_.durable;
-  detail::send_intake<typename engine::new_message> intake_;
-  std::vector<typename detail::send_intake<typename engine::new_message>::queued> taken_;  // under mutex_
+  intake intake_;
+  std::vector<typename intake::queued> taken_;  // under mutex_
   detail::channel_waiters waiters_;
   std::once_flag dead_letters_made_;
   std::unique_ptr<channel> dead_letters_;

@@ -14,8 +14,6 @@ using courier::detail::message_numbers;
 
 struct note {
   std::string text;
-  std::uint64_t id = 0;
-  std::uint64_t sequence = 0;
 };
 
 using intake = courier::detail::send_intake<note>;
@@ -46,8 +44,8 @@ TEST(send_intake, pushes_come_out_in_order_numbered_and_a_later_admit_is_numbere
   std::vector<intake::queued> taken;
   queue.take(taken, 0);
   ASSERT_EQ(texts(taken), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(taken[0].message.id, 1u) << "the numbers travel with the message";
-  EXPECT_EQ(taken[1].message.sequence, b.sequence);
+  EXPECT_EQ(taken[0].numbers.id, 1u) << "the numbers travel with the message";
+  EXPECT_EQ(taken[1].numbers.sequence, b.sequence);
 
   // A push after the take, then the channel's own admit: the push is handed
   // over first, and the admitted message is numbered after it.
@@ -57,7 +55,7 @@ TEST(send_intake, pushes_come_out_in_order_numbered_and_a_later_admit_is_numbere
   ASSERT_TRUE(own);
   EXPECT_EQ(texts(taken), (std::vector<std::string>{"c"}));
   EXPECT_EQ(own->id, 4u);
-  EXPECT_GT(own->sequence, taken[0].message.sequence);
+  EXPECT_GT(own->sequence, taken[0].numbers.sequence);
 }
 
 TEST(send_intake, a_full_channel_refuses_pushes_and_checked_admits_but_not_unchecked_ones) {

@@ -126,6 +126,43 @@ class channel_engine {
     return out;
   }
 
+  // A plain send: one that needs nothing from the channel's state to be
+  // answered (no key to look up, no delay, no delivery receipt, no journal).
+  // The channel queues these without its lock (send_intake.hpp).
+  struct plain_message {
+    T body;
+    std::string group;
+    std::uint64_t group_hash = 0;
+    std::shared_ptr<const trace_context> trace;
+  };
+
+  // Whether a send with options is plain. Reads only what never changes.
+  bool is_plain(const send_options& options) const noexcept {
+    return !options_.durable && !options.track_delivery && options.delay <= std::chrono::milliseconds::zero() &&
+           (!dedup_.enabled() || (options.idempotency_key.empty() && !options_.content_dedup));
+  }
+
+  // prepare() for a plain send.
+  plain_message prepare_plain(T&& message, send_options&& options) const {
+    check_trace(options.trace, "send_options::trace");
+    plain_message out{std::move(message), std::move(options.group), 0, nullptr};
+    if (options_.ordering == ordering::fifo) out.group_hash = fifo_groups<record>::hash_of(out.group);
+    if (!options.trace.empty()) [[unlikely]]
+      out.trace = share_trace(std::move(options.trace));
+    return out;
+  }
+
+  // A plain send as enqueue() takes it, with the numbers it was given.
+  static new_message from_plain(plain_message&& plain, std::uint64_t id, std::uint64_t sequence) {
+    new_message out(std::move(plain.body), std::move(plain.group), dedup_key());
+    out.group_hash = plain.group_hash;
+    out.trace = std::move(plain.trace);
+    out.id = id;
+    out.sequence = sequence;
+    out.by_send = true;
+    return out;
+  }
+
   // Out of line and cold: an untraced send's path stays small enough to
   // inline into send().
   [[gnu::cold]] [[gnu::noinline]] static std::shared_ptr<const trace_context> share_trace(

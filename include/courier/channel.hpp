@@ -861,8 +861,8 @@ class channel {
     try {
       for (; done < taken_.size(); ++done) {
         auto& item = taken_[done];
-        engine_.enqueue(engine::from_plain(std::move(item.message), item.numbers.id, item.numbers.sequence),
-                        engine_.advance(item.read));
+        engine_.enqueue_plain(std::move(item.message), item.numbers.id, item.numbers.sequence,
+                              engine_.advance(item.read));
       }
     } catch (...) {
       // Out of memory: what is left goes back to the intake, in front.

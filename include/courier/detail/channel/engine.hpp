@@ -222,24 +222,40 @@ class channel_engine {
   bool has_room() const noexcept { return records_.size() < options_.capacity; }
   std::size_t size() const noexcept { return records_.size(); }
 
-  // Queues a new message.
-  accepted enqueue(new_message&& message, clock::time_point now) {
+  // A new record, holding what message (a plain_message or a new_message)
+  // brings, counted as accepted; not yet in any queue.
+  template <class Message>
+  record& add_record(Message& message, std::uint64_t id, std::uint64_t sequence, clock::time_point visible_at,
+                     clock::time_point now) {
     std::unique_ptr<record> owned = records_.make();
-    if (message.id != 0) {
-      last_id_ = std::max(last_id_, message.id);
-      owned->id = message_id{message.id};
-    } else {
-      owned->id = message_id{++last_id_};
-    }
+    owned->id = message_id{id};
     owned->body.emplace(std::move(message.body));
     owned->group = std::move(message.group);
     owned->group_hash = message.group_hash;
     owned->trace = std::move(message.trace);
     record& fresh = records_.add(std::move(owned));
-    fresh.sequence = message.sequence != 0 ? message.sequence : ++last_sequence_;
-    fresh.visible_at = now + std::max(message.delay, std::chrono::milliseconds::zero());
+    last_id_ = std::max(last_id_, id);
+    fresh.sequence = sequence;
+    fresh.visible_at = visible_at;
     fresh.accepted_at = now;
     ++stats_.accepted;
+    return fresh;
+  }
+
+  // Queues a plain send (see plain_message) numbered by the caller: what
+  // enqueue() does for one, without building a new_message first.
+  void enqueue_plain(plain_message&& message, std::uint64_t id, std::uint64_t sequence, clock::time_point now) {
+    record& fresh = add_record(message, id, sequence, now, now);
+    join_queue(fresh, now);
+  }
+
+  // Queues a new message.
+  accepted enqueue(new_message&& message, clock::time_point now) {
+    record& fresh =
+        add_record(message, message.id != 0 ? message.id : last_id_ + 1,
+                   message.sequence != 0 ? message.sequence : last_sequence_ + 1,
+                   now + std::max(message.delay, std::chrono::milliseconds::zero()), now);
+    if (message.sequence == 0) last_sequence_ = fresh.sequence;
     accepted out{{fresh.id, fresh.sequence, false, {}}};
     if (bridge_) {
       fresh.saved = false;

@@ -562,12 +562,8 @@ class channel {
       out.closed = true;
       return out;
     }
-    absorb_intake();
     const auto now = engine_.advance(read);
-    engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
-      out.taken.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count,
-                             handle, item.trace);
-    });
+    take_deliveries(out.taken, max, now);
     if (!out.taken.empty()) return out;
     waiters_.parked_receivers().park(waiter);
     waiters_.publish_waiting();
@@ -777,12 +773,8 @@ class channel {
     const detail::wake_on_exit wake(waiters_, engine_);
     for (;;) {
       if (engine_.closed()) throw error(errc::channel_closed, "receive()");
-      absorb_intake();
       const auto now = engine_.advance(clock_->now());
-      engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
-        out.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count, handle,
-                         item.trace);
-      });
+      take_deliveries(out, max, now);
       if (!out.empty() || stopped() || wait <= std::chrono::milliseconds::zero()) return out;
       const auto real_now = std::chrono::steady_clock::now();
       if (!real_deadline) real_deadline = real_now + wait;
@@ -854,6 +846,37 @@ class channel {
     auto numbers = intake_.admit(taken_, engine_.size(), check_room);
     enqueue_taken();
     return numbers;
+  }
+
+  // Under the lock: up to max deliveries into out, oldest first. Plain
+  // sends may go from the intake straight to out (see
+  // channel_engine::may_hand_out_plain); the rest are queued as usual.
+  void take_deliveries(std::vector<delivery<T>>& out, std::size_t max, clock::time_point now) {
+    if (!engine_.may_hand_out_plain()) {
+      absorb_intake();
+      engine_.hand_out(max, now, [&](const auto& item, receipt handle) {
+        out.emplace_back(*this, *item.body, item.id, item.group, item.sequence, item.receive_count, handle,
+                         item.trace);
+      });
+      return;
+    }
+    intake_.take(taken_, engine_.size());
+    std::size_t handed = 0;
+    try {
+      for (; handed < taken_.size() && out.size() < max; ++handed) {
+        auto& item = taken_[handed];
+        const receipt handle = engine_.plain_receipt(item.numbers.id);
+        out.emplace_back(*this, std::move(item.message.body), handle.message, std::move(item.message.group),
+                         item.numbers.sequence, 1, handle, std::move(item.message.trace));
+        engine_.handed_out_plain(handle, item.read, now);
+      }
+    } catch (...) {
+      taken_.erase(taken_.begin(), taken_.begin() + static_cast<std::ptrdiff_t>(handed));
+      intake_.put_back(taken_);
+      throw;
+    }
+    taken_.erase(taken_.begin(), taken_.begin() + static_cast<std::ptrdiff_t>(handed));
+    enqueue_taken();  // more than max came: the rest wait, ready, in order
   }
 
   void enqueue_taken() {

@@ -316,6 +316,32 @@ class channel_engine {
     }
   }
 
+  // Whether a plain send may go straight to a receiver, never queued: on a
+  // channel that asks for no acks and keeps no order or journal, when
+  // nothing ready waits before it (so it is the oldest deliverable
+  // message). It then costs no record at all.
+  bool may_hand_out_plain() const noexcept {
+    return !options_.acknowledge && options_.ordering == ordering::none && !bridge_ && ready_.empty();
+  }
+
+  // The receipt a plain send handed straight out gets (see
+  // handed_out_plain); nothing changes until then.
+  receipt plain_receipt(std::uint64_t id) const noexcept { return receipt{message_id{id}, last_delivery_ + 1}; }
+
+  // Counts a plain send handed straight to a receiver with handle as what
+  // enqueue(), hand_out() and the settle that follows on a channel without
+  // acks would have counted.
+  void handed_out_plain(const receipt& handle, clock::time_point accepted_at, clock::time_point now) {
+    last_id_ = std::max(last_id_, handle.message.value);
+    last_delivery_ = handle.delivery;
+    ++stats_.accepted;
+    ++stats_.deliveries;
+    ++stats_.acked;
+    stats_.send_to_ack.record(now - std::min(accepted_at, now));
+    ledger_.settled(handle.message.value, handle.delivery, delivery_outcome::acked, now);
+    ++progress_.settled;
+  }
+
   // Undoes the hand-out of item's open delivery, which never reached a
   // receiver (an Asio receive cancelled while it took the message): the
   // message is visible at once, first in line, with the receive count it

@@ -11,7 +11,11 @@
 // the engine (detail/channel/engine.hpp, the bookkeeping of every message,
 // with no locks, threads or clock of its own), wakes whoever the call
 // concerns, and returns. Hashing and clock reads happen before the lock is
-// taken, and the work a consumer does happens outside it. A FIFO channel
+// taken, and the work a consumer does happens outside it. A plain send (no
+// key, delay, delivery receipt or journal) does not take that lock: it is
+// numbered and queued in a send_intake under a short lock of its own, and
+// the next call that holds the channel's lock moves it into the engine
+// (see detail/channel/send_intake.hpp for why and how wake-ups stay right). A FIFO channel
 // delivers only each group's head: the group is held while its head is in
 // flight, as SQS does, so a redelivery cannot overtake. Every operation
 // first applies what is due: nothing depends on a background thread, and a

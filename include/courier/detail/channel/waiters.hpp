@@ -1,10 +1,11 @@
 // The callers blocked on a channel: receivers waiting for a message,
 // senders waiting for room, and the destructor waiting for both to leave.
 //
-// Every member but ready_signal() is called with the channel's lock held
-// (the condition variables wait on it). The engine only counts what it did
-// (channel_engine::progress); catch_up() turns new progress into wake-ups,
-// notifying only when someone sleeps: a notify costs a system call. Asio
+// Every member but ready_signal() and receivers_waiting() is called with
+// the channel's lock held (the condition variables wait on it). The engine
+// only counts what it did (channel_engine::progress); catch_up() turns new
+// progress into wake-ups, notifying only when someone sleeps: a notify
+// costs a system call. Asio
 // operations park here too (parked_operations.hpp) and are woken by the
 // same progress.
 // Receivers that spin before they sleep watch ready_signal() without the

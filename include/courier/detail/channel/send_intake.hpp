@@ -156,8 +156,9 @@ class send_intake {
   std::size_t occupied_ = 0;
   const std::size_t capacity_;
   bool closed_ = false;
+  // Last, and aligned: the rest of its 128 bytes is the class's tail
+  // padding, so nothing of the channel's shares its line.
   alignas(128) std::atomic<std::uint64_t> pushes_{0};
-  char after_[128 - sizeof(std::atomic<std::uint64_t>)];  // nothing of the channel's shares pushes_'s line
 };
 
 }  // namespace detail

@@ -155,10 +155,11 @@ class channel_waiters {
   std::uint64_t readied_seen_ = 0;
   std::uint64_t settled_seen_ = 0;
   // Each on a line of its own: receivers spin on ready_signal_, producers
-  // read receivers_waiting_ on every plain send (see send_intake.hpp).
+  // read receivers_waiting_ on every plain send (see send_intake.hpp). The
+  // last one's line is the rest of the class's (128-byte aligned) tail
+  // padding.
   alignas(128) std::atomic<std::uint64_t> ready_signal_{0};
   alignas(128) std::atomic<int> receivers_waiting_{0};
-  char after_[128 - sizeof(std::atomic<int>)];
 };
 
 // Wakes, as its scope ends (also by an exception), whoever the engine's

@@ -170,6 +170,12 @@ struct courier_subject {
                   .acknowledge = m != mode::standard}) {}
 
   void send(const work& message, const std::string& group, std::string key) {
+    // What a user writes: no options when there are none to give (the
+    // baseline, too, ignores the group outside FIFO and an empty key).
+    if (m_ != mode::fifo && key.empty()) {
+      channel_.send(message);
+      return;
+    }
     channel_.send(message,
                   {.group = m_ == mode::fifo ? group : std::string(), .idempotency_key = std::move(key)});
   }

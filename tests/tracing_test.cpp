@@ -69,6 +69,24 @@ TEST(channel_trace, a_traceparent_set_on_a_send_comes_out_unchanged_on_the_consu
   }
 }
 
+TEST(channel_trace, a_send_without_options_carries_the_trace_of_the_scope_it_is_made_in) {
+  // send(message) skips building a send_options; it must still pass on the
+  // thread's current trace, as send(message, {}) does.
+  courier::channel<parcel> parcels;
+  const courier::trace_context current{parent, "congo=1"};
+  {
+    const courier::trace_scope scope(current);
+    parcels.send(parcel{1});
+    ASSERT_TRUE(parcels.try_send(parcel{2}));
+  }
+  parcels.send(parcel{3});
+  auto all = parcels.receive(3, 1s);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].trace(), current);
+  EXPECT_EQ(all[1].trace(), current);
+  EXPECT_TRUE(all[2].trace().empty()) << "sent after the scope ended";
+}
+
 TEST(channel_trace, a_dead_letter_keeps_its_trace) {
   courier::channel<parcel> parcels({.max_receives = 1});
   parcels.send(parcel{1}, {.trace = {parent, ""}});

@@ -66,8 +66,8 @@ class channel_engine {
     std::chrono::milliseconds delay = {};
     bool track = false;
     std::chrono::milliseconds receipt_timeout = {};
-    std::uint64_t id = 0;        // 0: the next one; else numbered by the caller (channel's send_intake)
-    std::uint64_t sequence = 0;  // 0: the next one; else given (numbered by the caller, or a dead letter's original)
+    std::uint64_t id = 0;        // 0: the next one; else numbered by the caller (send_intake)
+    std::uint64_t sequence = 0;  // 0: the next one; else numbered by the caller, or a dead letter's
     std::string encoded = {};    // durable channels: the body as stored
     bool by_send = false;        // durable channels: see channel_journal::record_accepted
     channel_journal* dead_letter_from = nullptr;  // durable: a dead letter moved from this journal
@@ -138,7 +138,8 @@ class channel_engine {
 
   // Whether a send with options is plain. Reads only what never changes.
   bool is_plain(const send_options& options) const noexcept {
-    return !options_.durable && !options.track_delivery && options.delay <= std::chrono::milliseconds::zero() &&
+    return !options_.durable && !options.track_delivery &&
+           options.delay <= std::chrono::milliseconds::zero() &&
            (!dedup_.enabled() || (options.idempotency_key.empty() && !options_.content_dedup));
   }
 
@@ -244,17 +245,17 @@ class channel_engine {
 
   // Queues a plain send (see plain_message) numbered by the caller: what
   // enqueue() does for one, without building a new_message first.
-  void enqueue_plain(plain_message&& message, std::uint64_t id, std::uint64_t sequence, clock::time_point now) {
+  void enqueue_plain(plain_message&& message, std::uint64_t id, std::uint64_t sequence,
+                     clock::time_point now) {
     record& fresh = add_record(message, id, sequence, now, now);
     join_queue(fresh, now);
   }
 
   // Queues a new message.
   accepted enqueue(new_message&& message, clock::time_point now) {
-    record& fresh =
-        add_record(message, message.id != 0 ? message.id : last_id_ + 1,
-                   message.sequence != 0 ? message.sequence : last_sequence_ + 1,
-                   now + std::max(message.delay, std::chrono::milliseconds::zero()), now);
+    record& fresh = add_record(message, message.id != 0 ? message.id : last_id_ + 1,
+                               message.sequence != 0 ? message.sequence : last_sequence_ + 1,
+                               now + std::max(message.delay, std::chrono::milliseconds::zero()), now);
     if (message.sequence == 0) last_sequence_ = fresh.sequence;
     accepted out{{fresh.id, fresh.sequence, false, {}}};
     if (bridge_) {
@@ -326,7 +327,9 @@ class channel_engine {
 
   // The receipt a plain send handed straight out gets (see
   // handed_out_plain); nothing changes until then.
-  receipt plain_receipt(std::uint64_t id) const noexcept { return receipt{message_id{id}, last_delivery_ + 1}; }
+  receipt plain_receipt(std::uint64_t id) const noexcept {
+    return receipt{message_id{id}, last_delivery_ + 1};
+  }
 
   // Counts a plain send handed straight to a receiver with handle as what
   // enqueue(), hand_out() and the settle that follows on a channel without
@@ -629,10 +632,12 @@ class channel_engine {
     records_.remove(item);
   }
 
+  // Read without the channel's lock, by senders (prepare, is_plain): on a
+  // line apart from the state below, which the lock's holder writes.
   const channel_options<T>& options_;
   dead_letter_sink<T>& dead_letters_;
 
-  record_pool<record> records_;
+  alignas(128) record_pool<record> records_;
   fifo_groups<record> groups_;  // FIFO only
   std::deque<std::uint64_t> ready_;
   delivery_timers<record> timers_;

@@ -27,7 +27,9 @@
 // Both looks happen under this lock, so one of the two always sees the
 // other. Spinning receivers watch pushes().
 //
-// Thread-safe: every member takes the intake's lock.
+// Thread-safe: every member takes the intake's lock; every member but push
+// and start is called with the channel's lock held, and goes before the
+// producers waiting for the intake's.
 #pragma once
 
 #include "courier/clock.hpp"
@@ -95,7 +97,7 @@ class send_intake {
   // in order, and recounts (engine_size: the engine's messages now).
   // close: refuse every later push.
   void take(std::vector<queued>& out, std::size_t engine_size, bool close = false) {
-    const std::lock_guard lock(mutex_);
+    const auto lock = lock_ahead();
     take_locked(out, engine_size);
     if (close) closed_ = true;
   }
@@ -105,7 +107,7 @@ class send_intake {
   // check_room, only if the channel has room (a send); without, always (a
   // dead letter, a redrive: they never wait).
   std::optional<message_numbers> admit(std::vector<queued>& out, std::size_t engine_size, bool check_room) {
-    const std::lock_guard lock(mutex_);
+    const auto lock = lock_ahead();
     take_locked(out, engine_size);
     if (check_room && occupied_ >= capacity_) return std::nullopt;
     ++occupied_;
@@ -116,7 +118,7 @@ class send_intake {
   // queue (it threw): nothing a sender was told is queued is lost.
   void put_back(std::vector<queued>& unqueued) {
     if (unqueued.empty()) return;
-    const std::lock_guard lock(mutex_);
+    const auto lock = lock_ahead();
     for (auto& item : queue_) unqueued.push_back(std::move(item));
     queue_.swap(unqueued);
     unqueued.clear();
@@ -124,7 +126,7 @@ class send_intake {
 
   // Whether nothing is queued: a receiver's last look before it sleeps.
   bool is_empty() const {
-    const std::lock_guard lock(mutex_);
+    const auto lock = lock_ahead();
     return queue_.empty();
   }
 
@@ -144,6 +146,13 @@ class send_intake {
   }
 
   message_numbers next_numbers() noexcept { return {++last_.id, ++last_.sequence}; }
+
+  // For the holder of the channel's lock (one at a time): it goes before
+  // the producers waiting to push (see short_spin_lock::lock_ahead).
+  std::unique_lock<short_spin_lock> lock_ahead() const noexcept {
+    mutex_.lock_ahead();
+    return std::unique_lock(mutex_, std::adopt_lock);
+  }
 
   // The producers' line (the lock and what it guards) apart from the
   // channel's other state, and pushes_ apart from both: receivers spin on

@@ -472,6 +472,84 @@ TEST(channel, plain_and_keyed_sends_from_several_threads_arrive_once_in_each_sen
   EXPECT_EQ(channel.stats().accepted, static_cast<std::uint64_t>(producers * each));
 }
 
+// Keyed sends skip the channel's lock (their keys are checked under a lock
+// of their own) unless they ask for a delivery receipt: both kinds, racing
+// on the same keys from several threads, queue each key exactly once.
+TEST(channel, sends_of_one_key_from_several_threads_queue_it_once_with_or_without_a_receipt) {
+  fixture f;
+  courier::channel<parcel> channel({.capacity = 256, .time_source = f.clock});
+  constexpr int senders = 4;
+  constexpr int keys = 2000;
+  std::vector<std::vector<courier::send_result>> results(senders);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < senders; ++s) {
+    threads.emplace_back([&, s] {
+      for (int k = 0; k < keys; ++k) {
+        // Sender 0 asks for receipts (the locked path); the others do not.
+        results[static_cast<std::size_t>(s)].push_back(channel.send(
+            parcel{k, "acme"}, {.idempotency_key = "key-" + std::to_string(k), .track_delivery = s == 0}));
+      }
+    });
+  }
+  std::vector<int> received_per_key(keys, 0);
+  std::vector<std::uint64_t> id_of_key(keys, 0);
+  int received = 0;
+  std::atomic<bool> all_sent{false};
+  std::thread joiner([&] {
+    for (auto& thread : threads) thread.join();
+    all_sent = true;
+  });
+  for (;;) {
+    const bool all_sent_before = all_sent;  // then an empty receive means nothing is left
+    auto batch = channel.receive(64, 100ms);
+    for (auto& item : batch) {
+      ++received_per_key[static_cast<std::size_t>(item.message().number)];
+      id_of_key[static_cast<std::size_t>(item.message().number)] = item.id().value;
+      ++received;
+      item.ack();
+    }
+    if (batch.empty() && all_sent_before) break;
+  }
+  joiner.join();
+  EXPECT_EQ(received, keys);
+  for (int k = 0; k < keys; ++k) {
+    ASSERT_EQ(received_per_key[static_cast<std::size_t>(k)], 1) << "key " << k;
+    int accepted = 0;
+    for (int s = 0; s < senders; ++s) {
+      const auto& result = results[static_cast<std::size_t>(s)][static_cast<std::size_t>(k)];
+      EXPECT_EQ(result.id.value, id_of_key[static_cast<std::size_t>(k)]) << "key " << k << ", sender " << s;
+      if (!result.duplicate) ++accepted;
+    }
+    EXPECT_EQ(accepted, 1) << "key " << k;
+  }
+  EXPECT_EQ(channel.stats().duplicates, static_cast<std::uint64_t>((senders - 1) * keys));
+  EXPECT_EQ(channel.stats().accepted, static_cast<std::uint64_t>(keys));
+}
+
+// A duplicate is answered from the window even when the channel is full; a
+// receipt asked for on a duplicate follows the message first sent with the
+// key, also while that send still waits in the intake.
+TEST(channel, a_duplicate_is_answered_when_the_channel_is_full_and_its_receipt_follows_the_first_send) {
+  fixture f;
+  courier::channel<parcel> channel({.capacity = 1, .time_source = f.clock});
+  const auto first = channel.send(parcel{1, "acme"}, {.idempotency_key = "k1"});
+  const auto again = channel.try_send(parcel{1, "acme"}, {.idempotency_key = "k1"});
+  ASSERT_TRUE(again) << "a duplicate needs no room";
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->id, first.id);
+  EXPECT_EQ(again->sequence, first.sequence);
+  EXPECT_FALSE(channel.try_send(parcel{2, "acme"}, {.idempotency_key = "k2"})) << "full";
+  const auto tracked = channel.send(parcel{1, "acme"}, {.idempotency_key = "k1", .track_delivery = true});
+  EXPECT_TRUE(tracked.duplicate);
+  ASSERT_TRUE(tracked.receipt.valid());
+  auto got = channel.receive(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id(), first.id);
+  got[0].ack();
+  EXPECT_EQ(tracked.receipt.wait_for(1s), courier::delivery_outcome::acked);
+  EXPECT_EQ(channel.stats().duplicates, 2u);
+}
+
 // The capacity holds for plain sends too: a full channel refuses them.
 TEST(channel, a_full_channel_refuses_plain_sends_until_something_is_settled) {
   fixture f;

@@ -478,6 +478,7 @@ class channel {
       absorb_intake();
       out = engine_.stats(engine_.advance(read));
     }
+    out.duplicates += plain_duplicates_.load(std::memory_order_relaxed);
     handler_timings_.add_to(out.handler_duration);
     return out;
   }
@@ -728,8 +729,13 @@ class channel {
     if (options_.tracer) trace_send(options);
     // Hashing, encoding and the clock happen before the lock is taken, so
     // the critical section is only the channel's bookkeeping.
-    if (engine_.is_plain(options))
-      return send_plain(engine_.prepare_plain(std::move(message), std::move(options)), wait_for_room);
+    if (engine_.is_plain(options)) {
+      auto key = engine_.key_of(message, std::move(options.idempotency_key));  // before the message moves
+      if (!key.empty()) engine_.dedup().prefetch(key);  // a large window's cache miss, started early
+      auto plain = engine_.prepare_plain(std::move(message), std::move(options));
+      if (key.empty()) return send_plain(std::move(plain), wait_for_room);
+      return send_plain_once(std::move(plain), std::move(key), wait_for_room);
+    }
     auto fresh = engine_.prepare(std::move(message), std::move(options));
     return send_through_lock(std::move(fresh), clock_->now(), wait_for_room);
   }
@@ -760,8 +766,42 @@ class channel {
     return send_through_lock(engine::from_plain(std::move(plain), 0, 0), read, wait_for_room);
   }
 
-  // A send that takes the channel's lock: keyed, delayed, tracked, durable,
-  // or plain but refused by the intake.
+  // A plain send with a key: answered from the dedup window, or queued in
+  // the intake, without the channel's lock. The check, the push and the
+  // remembering are one step under the dedup lock, so two sends of one key
+  // never both queue (send_through_lock holds the same lock for its own).
+  // Only senders take that lock: the receivers' side never waits for it.
+  std::optional<typename engine::accepted> send_plain_once(typename engine::plain_message&& plain,
+                                                           detail::dedup_key&& key, bool wait_for_room) {
+    const auto read = clock_->now();
+    detail::message_numbers numbers;
+    auto pushed = intake::pushed::refused;
+    {
+      const std::lock_guard keys_held(dedup_mutex_);
+      // A sender that read the clock earlier may lock later: its key then
+      // sits behind a younger one and is forgotten a few microseconds late,
+      // never early.
+      if (const detail::first_send* seen = engine_.dedup().find(key, read)) {
+        plain_duplicates_.fetch_add(1, std::memory_order_relaxed);
+        return typename engine::accepted{{seen->id, seen->sequence, true, {}}};
+      }
+      pushed = intake_.push(std::move(plain), read, waiters_.receivers_waiting(), numbers);
+      if (pushed != intake::pushed::refused) {
+        engine_.dedup().remember(std::move(key), {message_id{numbers.id}, numbers.sequence}, read);
+      }
+    }
+    if (pushed == intake::pushed::refused) {
+      // Closed or full (plain and key were not moved from): the slow path.
+      return send_through_lock(engine::from_plain(std::move(plain), 0, 0, std::move(key)), read,
+                               wait_for_room);
+    }
+    if (pushed == intake::pushed::queued_wake) wake_for_intake();  // after the dedup lock: it ranks below
+    return typename engine::accepted{{message_id{numbers.id}, numbers.sequence, false, {}}};
+  }
+
+  // A send that takes the channel's lock: delayed, tracked, durable, or
+  // plain but refused by the intake. Locks rank: the channel's, then the
+  // dedup lock, then the intake's.
   std::optional<typename engine::accepted> send_through_lock(typename engine::new_message&& fresh,
                                                              clock::time_point read, bool wait_for_room) {
     std::unique_lock lock(mutex_);
@@ -769,12 +809,19 @@ class channel {
     std::optional<std::chrono::steady_clock::time_point> real_deadline;  // read only if the channel is full
     for (;;) {
       if (engine_.closed()) throw error(errc::channel_closed, "send()");
+      // A key is checked and remembered as one step with the plain sends'
+      // (see send_plain_once); the intake is moved in under the dedup lock,
+      // so every key in the window names a message the engine holds (a
+      // tracked duplicate's receipt is looked up there).
+      std::unique_lock keys_held(dedup_mutex_, std::defer_lock);
+      if (!fresh.key.empty()) keys_held.lock();
       absorb_intake();
       if (auto duplicate = engine_.duplicate(fresh.key, fresh.track, engine_.advance(read))) return duplicate;
       if (const auto numbers = admit_own(/*check_room=*/true)) {
         number(fresh, *numbers);
         return engine_.enqueue(std::move(fresh), engine_.advance(read));
       }
+      if (keys_held.owns_lock()) keys_held.unlock();
       if (!wait_for_room) return std::nullopt;
       if (!real_deadline) real_deadline = std::chrono::steady_clock::now() + options_.send_timeout;
       if (std::chrono::steady_clock::now() >= *real_deadline) {
@@ -973,7 +1020,11 @@ class channel {
   dead_letter_port dead_letter_port_;
   engine engine_;  // its state begins on a line of its own (see channel_engine)
   intake intake_;  // plain sends, queued without the channel's lock
-  alignas(128) mutable detail::spin_mutex mutex_;  // guards engine_, taken_ and waiters_
+  // Guards the engine's dedup window (keys of plain sends are checked
+  // without mutex_) and plain_duplicates_ (written under it, read without).
+  alignas(128) mutable detail::spin_mutex dedup_mutex_;
+  std::atomic<std::uint64_t> plain_duplicates_{0};  // plain sends answered from the window
+  alignas(128) mutable detail::spin_mutex mutex_;   // guards engine_, taken_ and waiters_
   std::vector<typename intake::queued> taken_;
   detail::channel_waiters waiters_;
   std::once_flag dead_letters_made_;

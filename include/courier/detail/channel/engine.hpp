@@ -14,6 +14,12 @@
 // visible head) wait in one ready queue, so a receive never scans groups.
 // Every operation first applies what is due (advance()): nothing depends on
 // a background thread, and a manual clock makes it all deterministic.
+//
+// One exception to "under the façade's lock": the dedup window (dedup()).
+// An in-memory channel checks and remembers the key of a plain send under a
+// lock of its own, without the channel's (see channel::send_plain_once), so
+// every call here that reads or writes the window (duplicate(), enqueue()
+// of a keyed message) must also hold that lock when plain sends may run.
 #pragma once
 
 #include "courier/channel_journal.hpp"
@@ -136,11 +142,11 @@ class channel_engine {
     std::shared_ptr<const trace_context> trace;
   };
 
-  // Whether a send with options is plain. Reads only what never changes.
+  // Whether a send with options is plain: it may carry a key (the channel
+  // checks it in the dedup window without its main lock), but nothing else
+  // that needs the channel's state. Reads only what never changes.
   bool is_plain(const send_options& options) const noexcept {
-    return !options_.durable && !options.track_delivery &&
-           options.delay <= std::chrono::milliseconds::zero() &&
-           (!dedup_.enabled() || (options.idempotency_key.empty() && !options_.content_dedup));
+    return !options_.durable && !options.track_delivery && options.delay <= std::chrono::milliseconds::zero();
   }
 
   // prepare() for a plain send.
@@ -153,9 +159,11 @@ class channel_engine {
     return out;
   }
 
-  // A plain send as enqueue() takes it, with the numbers it was given.
-  static new_message from_plain(plain_message&& plain, std::uint64_t id, std::uint64_t sequence) {
-    new_message out(std::move(plain.body), std::move(plain.group), dedup_key());
+  // A plain send (and its key, if any) as enqueue() takes it, with the
+  // numbers it was given.
+  static new_message from_plain(plain_message&& plain, std::uint64_t id, std::uint64_t sequence,
+                                dedup_key key = {}) {
+    new_message out(std::move(plain.body), std::move(plain.group), std::move(key));
     out.group_hash = plain.group_hash;
     out.trace = std::move(plain.trace);
     out.id = id;
@@ -208,6 +216,10 @@ class channel_engine {
 
   // The latest time advance() saw.
   clock::time_point latest_now() const noexcept { return latest_now_; }
+
+  // The dedup window, for a plain send's key: guarded by the channel's dedup
+  // lock, not its main one (see the top of this file).
+  dedup_window& dedup() noexcept { return dedup_; }
 
   // The answer to a send whose key was accepted within the window, if it was.
   std::optional<accepted> duplicate(const dedup_key& key, bool track, clock::time_point now) {
@@ -641,8 +653,10 @@ class channel_engine {
   fifo_groups<record> groups_;  // FIFO only
   std::deque<std::uint64_t> ready_;
   delivery_timers<record> timers_;
-  dedup_window dedup_;
-  receipt_ledger ledger_;
+  // Written by senders under the dedup lock, not the lock's holder: lines of
+  // its own (see the top of this file).
+  alignas(128) dedup_window dedup_;
+  alignas(128) receipt_ledger ledger_;
   sender_receipts sender_receipts_;
   std::optional<durable_bridge<T>> bridge_;  // durable channels only
 

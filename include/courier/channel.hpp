@@ -12,10 +12,14 @@
 // with no locks, threads or clock of its own), wakes whoever the call
 // concerns, and returns. Hashing and clock reads happen before the lock is
 // taken, and the work a consumer does happens outside it. A plain send (no
-// key, delay, delivery receipt or journal) does not take that lock: it is
+// delay, delivery receipt or journal) does not take that lock: it is
 // numbered and queued in a send_intake under a short lock of its own, and
 // the next call that holds the channel's lock moves it into the engine
-// (see detail/channel/send_intake.hpp for why and how wake-ups stay right). A FIFO channel
+// (see detail/channel/send_intake.hpp for why and how wake-ups stay right);
+// its key, if it has one, is checked and remembered under the dedup
+// window's own lock, which only senders take. Locks rank: the channel's,
+// the dedup window's, the intake's; none is taken while holding a later
+// one. A FIFO channel
 // delivers only each group's head: the group is held while its head is in
 // flight, as SQS does, so a redelivery cannot overtake. Every operation
 // first applies what is due: nothing depends on a background thread, and a
@@ -478,7 +482,10 @@ class channel {
       absorb_intake();
       out = engine_.stats(engine_.advance(read));
     }
-    out.duplicates += plain_duplicates_.load(std::memory_order_relaxed);
+    {
+      const std::lock_guard keys_held(dedup_mutex_);
+      out.duplicates += plain_duplicates_;
+    }
     handler_timings_.add_to(out.handler_duration);
     return out;
   }
@@ -782,7 +789,7 @@ class channel {
       // sits behind a younger one and is forgotten a few microseconds late,
       // never early.
       if (const detail::first_send* seen = engine_.dedup().find(key, read)) {
-        plain_duplicates_.fetch_add(1, std::memory_order_relaxed);
+        ++plain_duplicates_;
         return typename engine::accepted{{seen->id, seen->sequence, true, {}}};
       }
       pushed = intake_.push(std::move(plain), read, waiters_.receivers_waiting(), numbers);
@@ -1021,9 +1028,9 @@ class channel {
   engine engine_;  // its state begins on a line of its own (see channel_engine)
   intake intake_;  // plain sends, queued without the channel's lock
   // Guards the engine's dedup window (keys of plain sends are checked
-  // without mutex_) and plain_duplicates_ (written under it, read without).
+  // without mutex_) and plain_duplicates_.
   alignas(128) mutable detail::spin_mutex dedup_mutex_;
-  std::atomic<std::uint64_t> plain_duplicates_{0};  // plain sends answered from the window
+  std::uint64_t plain_duplicates_ = 0;  // plain sends answered from the window
   alignas(128) mutable detail::spin_mutex mutex_;   // guards engine_, taken_ and waiters_
   std::vector<typename intake::queued> taken_;
   detail::channel_waiters waiters_;

@@ -1,6 +1,7 @@
 #include "courier/detail/flat_index.hpp"
 
 #include "courier/detail/expiring_map.hpp"
+#include "courier/detail/large_table_allocator.hpp"
 #include "courier/detail/recent_ids.hpp"
 
 #include <gtest/gtest.h>
@@ -50,6 +51,25 @@ TEST(flat_index, agrees_with_unordered_map_under_random_inserts_and_erases) {
   std::size_t visited = 0;
   index.for_each([&](std::uint64_t) { ++visited; });
   EXPECT_EQ(visited, truth.size());
+}
+
+// Past 2 MiB the table moves to memory placed for huge pages (see
+// large_table_allocator.hpp): every entry survives each move.
+TEST(flat_index, a_table_grown_past_two_megabytes_keeps_every_entry) {
+  flat_index index;
+  constexpr std::uint64_t entries = 300'000;  // 1 Mi slots of 16 bytes: 16 MiB
+  for (std::uint64_t key = 1; key <= entries; ++key) index.insert(courier::detail::mix64(key), key);
+  for (std::uint64_t key = 1; key <= entries; key += 7) {
+    ASSERT_EQ(index.find(courier::detail::mix64(key), [&](std::uint64_t p) { return p == key; }), key);
+  }
+  EXPECT_EQ(index.size(), entries);
+  courier::detail::large_table_allocator<std::uint64_t> allocator;
+  const std::size_t large = (std::size_t{4} << 20) / sizeof(std::uint64_t);
+  std::uint64_t* block = allocator.allocate(large);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % (std::size_t{2} << 20), 0u) << "on a 2 MiB boundary";
+  block[0] = 1;
+  block[large - 1] = 2;
+  allocator.deallocate(block, large);
 }
 
 TEST(flat_index, a_hash_of_zero_is_a_real_entry) {

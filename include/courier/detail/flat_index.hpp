@@ -15,6 +15,7 @@
 // Not thread-safe.
 #pragma once
 
+#include "courier/detail/large_table_allocator.hpp"
 #include "courier/detail/mix64.hpp"
 
 #include <atomic>
@@ -126,7 +127,7 @@ class flat_index {
   // Doubles the table (keeping it at most half full: linear probing's runs
   // stay short) and re-places every entry by its stored hash.
   void grow() {
-    std::vector<slot> old = std::move(slots_);
+    slot_vector old = std::move(slots_);
     const std::size_t capacity = old.empty() ? 64 : old.size() * 2;
     slots_.assign(capacity, slot{});
     mask_ = capacity - 1;
@@ -137,7 +138,8 @@ class flat_index {
     }
   }
 
-  std::vector<slot> slots_;
+  using slot_vector = std::vector<slot, large_table_allocator<slot>>;
+  slot_vector slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
   std::atomic<const slot*> published_slots_{nullptr};  // for prefetch()

@@ -51,7 +51,7 @@ class spin_mutex {
   void lock() noexcept {
     std::uint32_t expected = free;
     if (state_.compare_exchange_strong(expected, held, std::memory_order_acquire)) return;
-    // Spin for a time, not a count of pauses: a pause takes ~10-65 cycles on
+    // Spin for a time, not a count of pauses: a pause takes a few to ~65 cycles on
     // AMD's recent cores and ~140 on Intel's since Skylake, so 256 of them
     // (the first version) spun about twice as long on Intel before sleeping.
     const auto give_up = std::chrono::steady_clock::now() + spin_budget;

@@ -597,6 +597,17 @@ TEST(channel, close_wakes_a_blocked_receiver_with_an_error) {
   channel.close();  // closing twice is harmless
 }
 
+TEST(channel, after_close_a_send_of_a_key_already_in_the_window_is_refused_too) {
+  fixture f;
+  courier::channel<parcel> channel(f.options());
+  channel.send(parcel{1, "acme"}, {.idempotency_key = "k"});
+  channel.close();
+  EXPECT_EQ(error_of([&] { channel.send(parcel{1, "acme"}, {.idempotency_key = "k"}); }),
+            courier::errc::channel_closed);
+  EXPECT_EQ(error_of([&] { channel.send(parcel{1, "acme"}, {.idempotency_key = "k", .track_delivery = true}); }),
+            courier::errc::channel_closed);
+}
+
 TEST(channel, close_wakes_a_sender_blocked_on_a_full_channel) {
   fixture f;
   auto options = f.options();

@@ -788,10 +788,13 @@ class channel {
       // A sender that read the clock earlier may lock later: its key then
       // sits behind a younger one and is forgotten a few microseconds late,
       // never early.
-      if (const detail::first_send* seen = engine_.dedup().find(key, read)) {
+      const detail::first_send* seen = engine_.dedup().find(key, read);
+      if (seen != nullptr && !intake_.is_closed()) {
         ++plain_duplicates_;
         return typename engine::accepted{{seen->id, seen->sequence, true, {}}};
       }
+      // New, or the channel is closed: then the push is refused, and the
+      // slow path throws channel_closed, as for any send after close().
       pushed = intake_.push(std::move(plain), read, waiters_.receivers_waiting(), numbers);
       if (pushed != intake::pushed::refused) {
         engine_.dedup().remember(std::move(key), {message_id{numbers.id}, numbers.sequence}, read);

@@ -27,9 +27,9 @@
 // Both looks happen under this lock, so one of the two always sees the
 // other. Spinning receivers watch pushes().
 //
-// Thread-safe: every member takes the intake's lock; every member but push
-// and start is called with the channel's lock held, and goes before the
-// producers waiting for the intake's.
+// Thread-safe: every member takes the intake's lock; every member but push,
+// is_closed and start is called with the channel's lock held, and goes
+// before the producers waiting for the intake's.
 #pragma once
 
 #include "courier/clock.hpp"
@@ -128,6 +128,12 @@ class send_intake {
   bool is_empty() const {
     const auto lock = lock_ahead();
     return queue_.empty();
+  }
+
+  // Whether a closing take refused every later push (a sender's look).
+  bool is_closed() const {
+    const std::lock_guard lock(mutex_);
+    return closed_;
   }
 
   // Changes with every push. Read without the lock, by spinning receivers.

@@ -602,9 +602,13 @@ TEST(channel, after_close_a_send_of_a_key_already_in_the_window_is_refused_too) 
   courier::channel<parcel> channel(f.options());
   channel.send(parcel{1, "acme"}, {.idempotency_key = "k"});
   channel.close();
-  EXPECT_EQ(error_of([&] { channel.send(parcel{1, "acme"}, {.idempotency_key = "k"}); }),
+  EXPECT_EQ(error_of([&] {
+              channel.send(parcel{1, "acme"}, {.idempotency_key = "k"});
+            }),
             courier::errc::channel_closed);
-  EXPECT_EQ(error_of([&] { channel.send(parcel{1, "acme"}, {.idempotency_key = "k", .track_delivery = true}); }),
+  EXPECT_EQ(error_of([&] {
+              channel.send(parcel{1, "acme"}, {.idempotency_key = "k", .track_delivery = true});
+            }),
             courier::errc::channel_closed);
 }
 

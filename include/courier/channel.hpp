@@ -1033,8 +1033,8 @@ class channel {
   // Guards the engine's dedup window (keys of plain sends are checked
   // without mutex_) and plain_duplicates_.
   alignas(128) mutable detail::spin_mutex dedup_mutex_;
-  std::uint64_t plain_duplicates_ = 0;  // plain sends answered from the window
-  alignas(128) mutable detail::spin_mutex mutex_;   // guards engine_, taken_ and waiters_
+  std::uint64_t plain_duplicates_ = 0;             // plain sends answered from the window
+  alignas(128) mutable detail::spin_mutex mutex_;  // guards engine_, taken_ and waiters_
   std::vector<typename intake::queued> taken_;
   detail::channel_waiters waiters_;
   std::once_flag dead_letters_made_;

@@ -753,7 +753,7 @@ class channel {
   // content for its dedup window, or the thread has a trace to pass on.
   std::optional<typename engine::accepted> send_or_wait(T&& message, bool wait_for_room) {
     if (sends_without_options_are_plain_ && detail::current_trace_context == nullptr) [[likely]]
-      return send_plain(typename engine::plain_message{std::move(message), {}, 0, nullptr}, wait_for_room);
+      return send_plain(typename engine::plain_message{std::move(message), {}}, wait_for_room);
     return send_or_wait(std::move(message), send_options{}, wait_for_room);
   }
 
@@ -763,7 +763,8 @@ class channel {
                                                       bool wait_for_room) {
     const auto read = clock_->now();
     detail::message_numbers numbers;
-    const auto pushed = intake_.push(std::move(plain), read, waiters_.receivers_waiting(), numbers);
+    const auto pushed =
+        intake_.push(std::move(plain.body), std::move(plain.extras), read, waiters_.receivers_waiting(), numbers);
     if (pushed != intake::pushed::refused) {
       if (pushed == intake::pushed::queued_wake) wake_for_intake();
       return typename engine::accepted{{message_id{numbers.id}, numbers.sequence, false, {}}};
@@ -795,7 +796,8 @@ class channel {
       }
       // New, or the channel is closed: then the push is refused, and the
       // slow path throws channel_closed, as for any send after close().
-      pushed = intake_.push(std::move(plain), read, waiters_.receivers_waiting(), numbers);
+      pushed = intake_.push(std::move(plain.body), std::move(plain.extras), read, waiters_.receivers_waiting(),
+                            numbers);
       if (pushed != intake::pushed::refused) {
         engine_.dedup().remember(std::move(key), {message_id{numbers.id}, numbers.sequence}, read);
       }
@@ -915,7 +917,7 @@ class channel {
     engine_.enqueue(std::move(moved), now);
   }
 
-  using intake = detail::send_intake<typename engine::plain_message>;
+  using intake = detail::send_intake<T, typename engine::plain_extras>;
 
   // Under the lock: moves the plain sends waiting in the intake into the
   // engine, in the order they were sent. close: the intake refuses every
@@ -946,40 +948,52 @@ class channel {
       });
       return;
     }
-    intake_.take(taken_, engine_.size());
+    // At most what this receive hands out: the rest waits in the intake, so
+    // the next receive comes this way too (see send_intake::take_up_to).
+    intake_.take_up_to(taken_, max > out.size() ? max - out.size() : 0, engine_.size());
     std::size_t handed = 0;
+    typename engine::plain_extras none;
     try {
-      for (; handed < taken_.size() && out.size() < max; ++handed) {
-        auto& item = taken_[handed];
+      for (; handed < taken_.items.size() && out.size() < max; ++handed) {
+        auto& item = taken_.items[handed];
         const receipt handle = engine_.plain_receipt(item.numbers.id);
-        out.emplace_back(*this, std::move(item.message.body), handle.message, std::move(item.message.group),
-                         item.numbers.sequence, 1, handle, std::move(item.message.trace));
+        auto& extras = taken_.extras_of(item, none);
+        out.emplace_back(*this, std::move(item.message), handle.message, std::move(extras.group),
+                         item.numbers.sequence, 1, handle, std::move(extras.trace));
         engine_.handed_out_plain(handle, item.read, now);
       }
     } catch (...) {
-      taken_.erase(taken_.begin(), taken_.begin() + static_cast<std::ptrdiff_t>(handed));
+      drop_taken(handed);
       intake_.put_back(taken_);
       throw;
     }
-    taken_.erase(taken_.begin(), taken_.begin() + static_cast<std::ptrdiff_t>(handed));
-    enqueue_taken();  // more than max came: the rest wait, ready, in order
+    drop_taken(handed);
+    enqueue_taken();  // nothing, as take_up_to took no more than fit; kept for an out that came in full
   }
 
   void enqueue_taken() {
     std::size_t done = 0;
+    typename engine::plain_extras none;
     try {
-      for (; done < taken_.size(); ++done) {
-        auto& item = taken_[done];
-        engine_.enqueue_plain(std::move(item.message), item.numbers.id, item.numbers.sequence,
-                              engine_.advance(item.read));
+      for (; done < taken_.items.size(); ++done) {
+        auto& item = taken_.items[done];
+        engine_.enqueue_plain(std::move(item.message), std::move(taken_.extras_of(item, none)), item.numbers.id,
+                              item.numbers.sequence, engine_.advance(item.read));
       }
     } catch (...) {
       // Out of memory: what is left goes back to the intake, in front.
-      taken_.erase(taken_.begin(), taken_.begin() + static_cast<std::ptrdiff_t>(done));
+      drop_taken(done);
       intake_.put_back(taken_);
       throw;
     }
     taken_.clear();
+  }
+
+  // Forgets the first count sends of taken_ (the engine or a receiver has
+  // them). Their extras stay until the batch is cleared: the rest's extras
+  // are found by position.
+  void drop_taken(std::size_t count) {
+    taken_.items.erase(taken_.items.begin(), taken_.items.begin() + static_cast<std::ptrdiff_t>(count));
   }
 
   static void number(typename engine::new_message& message, detail::message_numbers numbers) noexcept {
@@ -1035,7 +1049,7 @@ class channel {
   alignas(128) mutable detail::spin_mutex dedup_mutex_;
   std::uint64_t plain_duplicates_ = 0;             // plain sends answered from the window
   alignas(128) mutable detail::spin_mutex mutex_;  // guards engine_, taken_ and waiters_
-  std::vector<typename intake::queued> taken_;
+  typename intake::batch taken_;
   detail::channel_waiters waiters_;
   std::once_flag dead_letters_made_;
   std::unique_ptr<channel> dead_letters_;

@@ -135,11 +135,18 @@ class channel_engine {
   // A plain send: one that needs nothing from the channel's state to be
   // answered (no key to look up, no delay, no delivery receipt, no journal).
   // The channel queues these without its lock (send_intake.hpp).
-  struct plain_message {
-    T body;
+  // What few plain sends carry besides their message: the intake keeps it
+  // apart (send_intake.hpp).
+  struct plain_extras {
     std::string group;
     std::uint64_t group_hash = 0;
     std::shared_ptr<const trace_context> trace;
+
+    bool empty() const noexcept { return group.empty() && trace == nullptr; }
+  };
+  struct plain_message {
+    T body;
+    plain_extras extras;
   };
 
   // Whether a send with options is plain: it may carry a key (the channel
@@ -152,10 +159,10 @@ class channel_engine {
   // prepare() for a plain send.
   plain_message prepare_plain(T&& message, send_options&& options) const {
     check_trace(options.trace, "send_options::trace");
-    plain_message out{std::move(message), std::move(options.group), 0, nullptr};
-    if (options_.ordering == ordering::fifo) out.group_hash = fifo_groups<record>::hash_of(out.group);
+    plain_message out{std::move(message), {std::move(options.group), 0, nullptr}};
+    if (options_.ordering == ordering::fifo) out.extras.group_hash = fifo_groups<record>::hash_of(out.extras.group);
     if (!options.trace.empty()) [[unlikely]]
-      out.trace = share_trace(std::move(options.trace));
+      out.extras.trace = share_trace(std::move(options.trace));
     return out;
   }
 
@@ -163,9 +170,9 @@ class channel_engine {
   // numbers it was given.
   static new_message from_plain(plain_message&& plain, std::uint64_t id, std::uint64_t sequence,
                                 dedup_key key = {}) {
-    new_message out(std::move(plain.body), std::move(plain.group), std::move(key));
-    out.group_hash = plain.group_hash;
-    out.trace = std::move(plain.trace);
+    new_message out(std::move(plain.body), std::move(plain.extras.group), std::move(key));
+    out.group_hash = plain.extras.group_hash;
+    out.trace = std::move(plain.extras.trace);
     out.id = id;
     out.sequence = sequence;
     out.by_send = true;
@@ -235,17 +242,17 @@ class channel_engine {
   bool has_room() const noexcept { return records_.size() < options_.capacity; }
   std::size_t size() const noexcept { return records_.size(); }
 
-  // A new record, holding what message (a plain_message or a new_message)
-  // brings, counted as accepted; not yet in any queue.
-  template <class Message>
-  record& add_record(Message& message, std::uint64_t id, std::uint64_t sequence, clock::time_point visible_at,
-                     clock::time_point now) {
+  // A new record, holding body and what came with it (from a plain send or
+  // a new_message), counted as accepted; not yet in any queue.
+  record& add_record(T&& body, std::string&& group, std::uint64_t group_hash,
+                     std::shared_ptr<const trace_context>&& trace, std::uint64_t id, std::uint64_t sequence,
+                     clock::time_point visible_at, clock::time_point now) {
     std::unique_ptr<record> owned = records_.make();
     owned->id = message_id{id};
-    owned->body.emplace(std::move(message.body));
-    owned->group = std::move(message.group);
-    owned->group_hash = message.group_hash;
-    owned->trace = std::move(message.trace);
+    owned->body.emplace(std::move(body));
+    owned->group = std::move(group);
+    owned->group_hash = group_hash;
+    owned->trace = std::move(trace);
     record& fresh = records_.add(std::move(owned));
     last_id_ = std::max(last_id_, id);
     fresh.sequence = sequence;
@@ -257,15 +264,17 @@ class channel_engine {
 
   // Queues a plain send (see plain_message) numbered by the caller: what
   // enqueue() does for one, without building a new_message first.
-  void enqueue_plain(plain_message&& message, std::uint64_t id, std::uint64_t sequence,
+  void enqueue_plain(T&& body, plain_extras&& extras, std::uint64_t id, std::uint64_t sequence,
                      clock::time_point now) {
-    record& fresh = add_record(message, id, sequence, now, now);
+    record& fresh = add_record(std::move(body), std::move(extras.group), extras.group_hash,
+                               std::move(extras.trace), id, sequence, now, now);
     join_queue(fresh, now);
   }
 
   // Queues a new message.
   accepted enqueue(new_message&& message, clock::time_point now) {
-    record& fresh = add_record(message, message.id != 0 ? message.id : last_id_ + 1,
+    record& fresh = add_record(std::move(message.body), std::move(message.group), message.group_hash,
+                               std::move(message.trace), message.id != 0 ? message.id : last_id_ + 1,
                                message.sequence != 0 ? message.sequence : last_sequence_ + 1,
                                now + std::max(message.delay, std::chrono::milliseconds::zero()), now);
     if (message.sequence == 0) last_sequence_ = fresh.sequence;

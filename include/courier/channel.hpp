@@ -763,12 +763,8 @@ class channel {
                                                       bool wait_for_room) {
     const auto read = clock_->now();
     detail::message_numbers numbers;
-    const auto pushed =
-        intake_.push(std::move(plain.body), std::move(plain.extras), read, waiters_.receivers_waiting(), numbers);
-    if (pushed != intake::pushed::refused) {
-      if (pushed == intake::pushed::queued_wake) wake_for_intake();
-      return typename engine::accepted{{message_id{numbers.id}, numbers.sequence, false, {}}};
-    }
+    const auto pushed = push_plain(plain, read, numbers);
+    if (pushed != intake::pushed::refused) return answer_queued(pushed, numbers);
     // Refused (plain was not moved from): the slow path waits for room or
     // finds the channel closed.
     return send_through_lock(engine::from_plain(std::move(plain), 0, 0), read, wait_for_room);
@@ -796,8 +792,7 @@ class channel {
       }
       // New, or the channel is closed: then the push is refused, and the
       // slow path throws channel_closed, as for any send after close().
-      pushed = intake_.push(std::move(plain.body), std::move(plain.extras), read, waiters_.receivers_waiting(),
-                            numbers);
+      pushed = push_plain(plain, read, numbers);
       if (pushed != intake::pushed::refused) {
         engine_.dedup().remember(std::move(key), {message_id{numbers.id}, numbers.sequence}, read);
       }
@@ -807,8 +802,7 @@ class channel {
       return send_through_lock(engine::from_plain(std::move(plain), 0, 0, std::move(key)), read,
                                wait_for_room);
     }
-    if (pushed == intake::pushed::queued_wake) wake_for_intake();  // after the dedup lock: it ranks below
-    return typename engine::accepted{{message_id{numbers.id}, numbers.sequence, false, {}}};
+    return answer_queued(pushed, numbers);  // after the dedup lock: a wake ranks above it
   }
 
   // A send that takes the channel's lock: delayed, tracked, durable, or
@@ -919,6 +913,21 @@ class channel {
 
   using intake = detail::send_intake<T, typename engine::plain_extras>;
 
+  // Queues plain in the intake (moved from only if queued).
+  typename intake::pushed push_plain(typename engine::plain_message& plain, clock::time_point read,
+                                     detail::message_numbers& numbers) {
+    return intake_.push(std::move(plain.body), std::move(plain.extras), read, waiters_.receivers_waiting(),
+                        numbers);
+  }
+
+  // What a send the intake queued is told, once a receiver waiting for it
+  // (if any) is woken.
+  typename engine::accepted answer_queued(typename intake::pushed pushed,
+                                          const detail::message_numbers& numbers) {
+    if (pushed == intake::pushed::queued_wake) wake_for_intake();
+    return typename engine::accepted{{message_id{numbers.id}, numbers.sequence, false, {}}};
+  }
+
   // Under the lock: moves the plain sends waiting in the intake into the
   // engine, in the order they were sent. close: the intake refuses every
   // later push (they take the slow path, which finds the channel closed).
@@ -977,8 +986,8 @@ class channel {
     try {
       for (; done < taken_.items.size(); ++done) {
         auto& item = taken_.items[done];
-        engine_.enqueue_plain(std::move(item.message), std::move(taken_.extras_of(item, none)), item.numbers.id,
-                              item.numbers.sequence, engine_.advance(item.read));
+        engine_.enqueue_plain(std::move(item.message), std::move(taken_.extras_of(item, none)),
+                              item.numbers.id, item.numbers.sequence, engine_.advance(item.read));
       }
     } catch (...) {
       // Out of memory: what is left goes back to the intake, in front.

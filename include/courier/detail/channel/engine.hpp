@@ -160,7 +160,8 @@ class channel_engine {
   plain_message prepare_plain(T&& message, send_options&& options) const {
     check_trace(options.trace, "send_options::trace");
     plain_message out{std::move(message), {std::move(options.group), 0, nullptr}};
-    if (options_.ordering == ordering::fifo) out.extras.group_hash = fifo_groups<record>::hash_of(out.extras.group);
+    if (options_.ordering == ordering::fifo)
+      out.extras.group_hash = fifo_groups<record>::hash_of(out.extras.group);
     if (!options.trace.empty()) [[unlikely]]
       out.extras.trace = share_trace(std::move(options.trace));
     return out;

@@ -95,9 +95,9 @@ class send_intake {
 
   // What a push did.
   enum class pushed {
-    queued,         // numbered and queued: the send is done
-    queued_wake,    // queued, and a receiver waits: move the intake in under the channel's lock
-    refused,        // closed, or no room: take the slow path
+    queued,       // numbered and queued: the send is done
+    queued_wake,  // queued, and a receiver waits: move the intake in under the channel's lock
+    refused,      // closed, or no room: take the slow path
   };
 
   explicit send_intake(std::size_t capacity) : capacity_(capacity) {}

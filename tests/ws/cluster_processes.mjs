@@ -108,12 +108,19 @@ ${nodes.map((node) => `  server ${node.name} 127.0.0.1:${node.port} check inter 
   }
 }
 
+// Resolves once child has exited (at once if it has).
+function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', resolve));
+}
+
 // `kills` SIGKILLs spread over `spanMs` at seeded moments. The victim is a
 // node some client is connected to (its GET /control/stats says more than
 // the one connection of that request), or any node when none is; `first`,
 // when given, is the first victim. Each comes back on its port 50-250 ms
-// later through `restart(node)`, which resolves once it listens and returns
-// what to merge into the node ({child, ...}). Returns the number of kills.
+// after it has exited, through `restart(node)`, which resolves once it
+// listens and returns what to merge into the node ({child, ...}). Returns
+// the number of kills.
 export async function killAtSeededMoments({ nodes, random, kills, spanMs, first, restart }) {
   let killed = 0;
   while (killed < kills) {
@@ -129,6 +136,10 @@ export async function killAtSeededMoments({ nodes, random, kills, spanMs, first,
     const victim = killed === 0 && first ? first : pool[Math.floor(random() * pool.length)];
     process.kill(victim.child.pid, 'SIGKILL');
     killed += 1;
+    // Its listening socket is free only once the process is gone; a
+    // sanitizer build can take longer to die than the pause below, and its
+    // successor then found the port in use.
+    await exited(victim.child);
     await sleep(50 + Math.round(random() * 200));
     Object.assign(victim, await restart(victim));
   }

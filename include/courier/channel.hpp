@@ -977,7 +977,7 @@ class channel {
       throw;
     }
     drop_taken(handed);
-    enqueue_taken();  // nothing, as take_up_to took no more than fit; kept for an out that came in full
+    enqueue_taken();  // queues nothing (take_up_to took no more than fit) and clears the batch's extras
   }
 
   void enqueue_taken() {

@@ -8,9 +8,10 @@
 //   snapshot_bus, snapshot_bus_st  the same on courier's own observer list
 // BM_subscribe/<subject>/<observers>: one subscribe and its disconnect, with
 //   N other observers of the type connected: signals2 (connect, then
-//   disconnect the connection) beside bus and snapshot_bus (subscribe, then
-//   disconnect the subscription: courier's disconnect also waits until no
-//   call runs).
+//   disconnect the connection; handed std::ref, the cheapest functor for
+//   Boost.Function), signals2_lambda (the same with a lambda holding a
+//   shared_ptr) beside bus and snapshot_bus (subscribe, then disconnect the
+//   subscription: courier's disconnect also waits until no call runs).
 // BM_post/<subject>/<producers>: events/s from P producer threads to one
 // observer on one consumer thread, waited for until handled.
 //   mutex_deque  std::mutex + std::deque + condition_variable, the textbook
@@ -31,6 +32,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -90,6 +92,22 @@ void subscribe_signals2(benchmark::State& state) {
   for (int i = 0; i < state.range(0); ++i) others.emplace_back(signal.connect(std::ref(counter)));
   for (auto _ : state) {
     boost::signals2::connection connection = signal.connect(std::ref(counter));
+    connection.disconnect();
+  }
+}
+
+// The same with the functor a user often hands Signals2: a lambda holding a
+// shared_ptr to its object. Boost.Function stores std::ref as a bare pointer
+// and copies it for free; a lambda with a shared_ptr goes through its
+// manager on every copy, as courier's wrapper of the handler does.
+void subscribe_signals2_lambda(benchmark::State& state) {
+  auto counter = std::make_shared<tally>();
+  boost::signals2::signal<void(const tick&)> signal;
+  std::vector<boost::signals2::scoped_connection> others;
+  for (int i = 0; i < state.range(0); ++i) others.emplace_back(signal.connect(std::ref(*counter)));
+  for (auto _ : state) {
+    boost::signals2::connection connection =
+        signal.connect([counter](const tick& event) { (*counter)(event); });
     connection.disconnect();
   }
 }
@@ -233,6 +251,7 @@ void register_benchmarks() {
       ->Apply(observer_counts);
   for (int others : {0, 8}) {
     benchmark::RegisterBenchmark("BM_subscribe/signals2", subscribe_signals2)->Arg(others);
+    benchmark::RegisterBenchmark("BM_subscribe/signals2_lambda", subscribe_signals2_lambda)->Arg(others);
     benchmark::RegisterBenchmark("BM_subscribe/bus", subscribe_bus<courier::bus>)->Arg(others);
     benchmark::RegisterBenchmark("BM_subscribe/snapshot_bus", subscribe_bus<courier::snapshot_bus>)
         ->Arg(others);
@@ -266,6 +285,7 @@ int main(int argc, char** argv) {
           {"BM_post", "bus", "mutex_deque", true},
           {"BM_post", "snapshot_bus", "mutex_deque", true},
           {"BM_subscribe", "bus", "signals2", false},
+          {"BM_subscribe", "bus", "signals2_lambda", false},
           {"BM_subscribe", "snapshot_bus", "signals2", false},
       },
       {"BM_publish"});

@@ -101,7 +101,10 @@ struct signals2_subscription_state final : subscription_state {
     connection.disconnect();
     observer_count->fetch_sub(1, std::memory_order_release);
   }
-  void wait_until_unused() noexcept override { released.wait(false, std::memory_order_acquire); }
+  void wait_until_unused() noexcept override {
+    // Usually released already; the load spares the wait's shared waiter counters.
+    if (!released.load(std::memory_order_acquire)) released.wait(false, std::memory_order_acquire);
+  }
   bool linked() const noexcept override { return connection.connected(); }
   std::optional<boost::signals2::shared_connection_block> engine_block() override {
     return std::optional<boost::signals2::shared_connection_block>(std::in_place, connection);

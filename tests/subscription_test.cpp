@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 namespace {
@@ -59,6 +60,21 @@ TYPED_TEST(subscription_on, disconnect_is_idempotent_and_stops_calls) {
   EXPECT_FALSE(bus.template has_observers<tick>());
   bus.publish(tick{});
   EXPECT_EQ(calls, 0);
+}
+
+// A handler holding its object (an object that keeps its own subscription)
+// must not keep it alive once disconnect() returns, whether or not the
+// subscription handle lives on.
+TYPED_TEST(subscription_on, disconnect_lets_go_of_what_the_handler_captured) {
+  TypeParam bus;
+  auto captured = std::make_shared<int>(0);
+  auto sub = bus.template subscribe<tick>([captured](const tick&) { ++*captured; });
+  bus.publish(tick{});
+  EXPECT_EQ(*captured, 1);
+  EXPECT_EQ(captured.use_count(), 2);
+  sub.disconnect();
+  EXPECT_EQ(captured.use_count(), 1) << "the disconnected handler still holds its capture";
+  EXPECT_EQ(sub.id() != courier::subscription_id{}, true);  // the handle itself lives on
 }
 
 TYPED_TEST(subscription_on, a_block_skips_the_observer_while_it_lives) {

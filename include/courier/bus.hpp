@@ -37,6 +37,7 @@
 #include "courier/detail/post_queue.hpp"
 #include "courier/detail/publish_scope.hpp"
 #include "courier/detail/run_delivery.hpp"
+#include "courier/detail/signals2_slot.hpp"
 #include "courier/detail/type_index.hpp"
 #include "courier/detail/type_table.hpp"
 #include "courier/error.hpp"
@@ -267,18 +268,17 @@ class basic_bus {
     }
   }
 
-  // Each type's observers: a Signals2 signal, or courier's own list.
-  template <class Signature>
-  struct signal_for {
-    using type = typename boost::signals2::signal_type<
-        Signature, boost::signals2::keywords::mutex_type<typename ThreadingPolicy::mutex>>::type;
-  };
-  template <class... Args>
-  requires ThreadingPolicy::own_observer_list struct signal_for<void(Args...)> {
-    using type = detail::observer_list<ThreadingPolicy::thread_safe, Args...>;
-  };
-  template <class Signature>
-  using signal_of = typename signal_for<Signature>::type;
+  // Each type's observers: a Signals2 signal, or courier's own list. The
+  // second argument is null for a publish(), a run of posted events
+  // otherwise (detail/run_delivery.hpp).
+  template <class Event>
+  using signal_of = std::conditional_t<
+      ThreadingPolicy::own_observer_list,
+      detail::observer_list<ThreadingPolicy::thread_safe, const Event&, detail::run_delivery<Event>*>,
+      typename boost::signals2::signal_type<
+          void(const Event&, detail::run_delivery<Event>*),
+          boost::signals2::keywords::mutex_type<typename ThreadingPolicy::mutex>,
+          boost::signals2::keywords::slot_function_type<detail::slot_call<Event>>>::type>;
 
   // One per event type: its signal and the count publish() reads to skip it.
   struct type_entry_base {
@@ -291,9 +291,7 @@ class basic_bus {
   struct type_entry final : type_entry_base {
     void disconnect_all() override { signal.disconnect_all_slots(); }
     std::string_view name() const noexcept override { return event_name<Event>(); }
-    // The second argument is null for a publish(), a run of posted events
-    // otherwise (detail/run_delivery.hpp).
-    signal_of<void(const Event&, detail::run_delivery<Event>*)> signal;
+    signal_of<Event> signal;
   };
 
   // The thread-safe bus marks publishes so disconnect() knows when it must
@@ -393,19 +391,22 @@ class basic_bus {
       state->gate = std::move(gate);
       return subscription(std::move(state));
     } else {
+      using event_type = typename Signal::slot_function_type::event_type;
+      using observer = detail::signals2_observer_of<event_type, std::decay_t<Call>>;
       std::atomic<std::size_t>& count = *observers;
-      auto state = std::make_shared<detail::signals2_subscription_state>(std::move(observers),
-                                                                         ThreadingPolicy::thread_safe);
+      auto state = std::make_shared<observer>(std::forward<Call>(call), std::move(observers),
+                                              ThreadingPolicy::thread_safe);
       state->gate = std::move(gate);
-      detail::slot_anchor anchor(state);
-      typename Signal::slot_type slot([call = std::forward<Call>(call), anchor = std::move(anchor)](
-                                          const auto& event, auto* run) mutable {
+      state->invoke = [](detail::signals2_observer<event_type>& self, const event_type& event,
+                         detail::run_delivery<event_type>* run) {
+        auto& handler = *static_cast<observer&>(self).handler;  // present while the slot lives
         if (run == nullptr) [[likely]] {
-          call(event);
+          handler(event);
         } else {
-          deliver_run_to(call, *run, anchor.state());
+          deliver_run_to(handler, *run, self);
         }
-      });
+      };
+      typename Signal::slot_type slot{detail::slot_call<event_type>(state)};
       if (tracks(owner)) slot.track_foreign(owner);
       count.fetch_add(1, std::memory_order_acq_rel);
       try {

@@ -70,6 +70,11 @@ struct subscription_state {
   virtual void wait_until_unused() noexcept = 0;
   // False once unlinked, or once its tracked owner was found gone.
   virtual bool linked() const noexcept = 0;
+  // Destroys the handler and what it captured. Called once no call of it
+  // runs and none can start; a subscription kept after disconnect() then
+  // keeps no capture alive (a handler holding its own object would
+  // otherwise keep that object, and the object its subscription, forever).
+  virtual void drop_handler() noexcept {}
   // Signals2 blocks through a shared_connection_block; courier's own list
   // reads `blocks` alone and returns an empty one.
   virtual std::optional<boost::signals2::shared_connection_block> engine_block() { return std::nullopt; }
@@ -93,8 +98,9 @@ struct subscription_state {
   }
 };
 
-// An observer in a Boost.Signals2 signal.
-struct signals2_subscription_state final : subscription_state {
+// An observer in a Boost.Signals2 signal. What Signals2 stores for it is a
+// slot_call (below): a pointer to this state, which holds the handler.
+struct signals2_subscription_state : subscription_state {
   using subscription_state::subscription_state;
 
   void unlink(const std::shared_ptr<subscription_state>&) noexcept override {
@@ -128,7 +134,9 @@ struct signals2_subscription_state final : subscription_state {
 // reference the last copy drops.
 class slot_anchor {
  public:
-  explicit slot_anchor(const std::shared_ptr<signals2_subscription_state>& state) : state_(state.get()) {
+  slot_anchor() noexcept = default;
+  template <class State>  // signals2_subscription_state or derived
+  explicit slot_anchor(const std::shared_ptr<State>& state) : state_(state.get()) {
     state_->kept_by_slot = state;
     state_->slot_copies.fetch_add(1, std::memory_order_release);  // publishes kept_by_slot to the last copy
   }
@@ -136,20 +144,23 @@ class slot_anchor {
     if (state_ != nullptr) state_->slot_copies.fetch_add(1, std::memory_order_relaxed);
   }
   slot_anchor(slot_anchor&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
-  slot_anchor& operator=(const slot_anchor&) = delete;
-  slot_anchor& operator=(slot_anchor&&) = delete;
+  slot_anchor& operator=(slot_anchor other) noexcept {
+    std::swap(state_, other.state_);  // other, leaving, lets go of what this held
+    return *this;
+  }
   ~slot_anchor() {
     if (state_ == nullptr || state_->slot_copies.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     // The last copy: what kept the state alive for the slot ends with this scope.
     const std::shared_ptr<signals2_subscription_state> last = std::move(state_->kept_by_slot);
+    last->drop_handler();  // when Signals2 would destroy a handler it held itself
     last->released.store(true, std::memory_order_release);
     last->released.notify_all();
   }
 
-  const subscription_state& state() const noexcept { return *state_; }
+  signals2_subscription_state& state() const noexcept { return *state_; }
 
  private:
-  signals2_subscription_state* state_;
+  signals2_subscription_state* state_ = nullptr;
 };
 
 }  // namespace detail
@@ -230,17 +241,21 @@ class subscription {
   ~subscription() { disconnect(); }
 
   // Stops the observer. Called from outside any observer it also waits until
-  // calls already running on other threads have returned; called from inside
-  // an observer (any publish on this thread) it does not wait, because the
-  // call it would wait for may be its own caller. An observer on an executor
-  // is handed nothing of what was queued for it. Idempotent, never throws.
-  // Thread-safe.
+  // calls already running on other threads have returned, then destroys the
+  // handler and what it captured (the handle stays, for id() and
+  // connected()); called from inside an observer (any publish on this
+  // thread) it does not wait, because the call it would wait for may be its
+  // own caller. An observer on an executor is handed nothing of what was
+  // queued for it. Idempotent, never throws. Thread-safe.
   void disconnect() noexcept {
     if (!state_) return;
     if (!state_->disconnected.exchange(true, std::memory_order_acq_rel)) {
       state_->unlink(state_);
     }
-    if (state_->thread_safe && !detail::inside_publish()) state_->wait_until_unused();
+    if (!detail::inside_publish()) {
+      if (state_->thread_safe) state_->wait_until_unused();
+      state_->drop_handler();  // no call runs now, none will start
+    }
     // After the slot: nothing more is queued, then nothing queued runs.
     if (state_->gate) state_->gate->close(/*wait=*/!detail::inside_publish());
   }

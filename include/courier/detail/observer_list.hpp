@@ -43,6 +43,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -114,11 +115,14 @@ class listed_call final : public listed_observer<ThreadSafe, Args...> {
               bool tracks_owner, Made&& call)
       : base(std::move(observer_count), list, priority, owner,
              tracks_owner ? &listed_call::call_while_owner_lives : &listed_call::call_it, tracks_owner),
-        call_(std::forward<Made>(call)) {}
+        call_(std::in_place, std::forward<Made>(call)) {}
+
+  void drop_handler() noexcept override { call_.reset(); }
 
  private:
   static void call_it(base& self, Args... args) {
-    static_cast<listed_call&>(self).call_(static_cast<const subscription_state&>(self), args...);
+    // Present while a publish can reach it: dropped only once released.
+    (*static_cast<listed_call&>(self).call_)(static_cast<const subscription_state&>(self), args...);
   }
   // The owner is kept alive for the call; found gone, the observer is no
   // longer called (and reads as not connected), as with Signals2.
@@ -130,7 +134,7 @@ class listed_call final : public listed_observer<ThreadSafe, Args...> {
     }
     call_it(self, args...);
   }
-  Call call_;
+  std::optional<Call> call_;
 };
 
 template <bool ThreadSafe, class... Args>
